@@ -1,0 +1,42 @@
+# Assignment 5 kit. `make demo` and `make test` are all a newcomer needs; each builds .venv
+# from the pinned lock the first time and reuses it afterwards.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Offline machines: a folder holding the registry's files (CI uses ../shared/data).
+export A5KIT_DATA_MIRROR ?= $(abspath $(wildcard ../shared/data))
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test lock cache clean
+
+help:
+	@echo "make demo    offline demo (tiny models)        make test   the test suite"
+	@echo "make cache   record model outputs (TINY=1 offline)   make lock   regenerate pins"
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "a5kit needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m a5kit demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lock:
+	$(PYTHON) scripts/lock.py
+
+CACHE_DIR ?= data/cache
+cache: $(STAMP)
+	$(PY) -m a5kit cache --out $(CACHE_DIR) $(if $(TINY),--tiny,)
+
+clean:
+	rm -rf build dist .pytest_cache

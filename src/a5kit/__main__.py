@@ -1,0 +1,133 @@
+"""Command line: ``python -m a5kit demo | cache | fetch NAME | info``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+
+def _set_env(**values: str) -> dict[str, str | None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    return old
+
+
+def _restore(old: dict[str, str | None]) -> None:
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def cmd_cache(out: Path, tiny: bool) -> int:
+    """Record every notebook input into the cache at ``out`` (real models, or tiny ones offline)."""
+    from . import inputs
+    from .cache import Cache
+
+    old = _set_env(A5KIT_MODE="record", A5KIT_CACHE=str(out), A5KIT_TINY="1" if tiny else "0")
+    try:
+        inputs.record_all()
+    finally:
+        _restore(old)
+    print(Cache(out).describe())
+    return 0
+
+
+def cmd_demo(workdir: Path) -> int:
+    """The offline demo: tiny models end to end, a recorded cache, its replay and a clear miss."""
+    import numpy as np
+
+    from . import data, inputs, models
+    from .cache import Cache, CacheMiss
+
+    warnings.simplefilter("ignore")  # the banner below says "tiny" once, plainly
+    print("a5kit demo -- offline, TINY random models and synthetic sequence: shapes and plumbing, not biology\n")
+    cache_dir = workdir / "demo-cache"
+    t0 = time.perf_counter()
+    cmd_cache(cache_dir, tiny=True)
+    print(f"recorded a tiny cache in {time.perf_counter() - t0:.1f} s\n")
+
+    old = _set_env(A5KIT_MODE="replay", A5KIT_CACHE=str(cache_dir))
+    try:
+        tokens, att = models.gpt2_attentions(inputs.ACTIVE_SENTENCE)
+        print(f"replay gpt2_attentions: {len(tokens)} tokens {tokens}, attentions {att.shape}")
+        seq = data.hg38_sequence(data.CHR11_WINDOW)
+        pred = models.enformer_predict(seq)
+        print(f"replay enformer_predict({data.CHR11_WINDOW}): {pred.shape} ({seq.source})")
+        os.environ["A5KIT_MODE"] = "tiny"
+        same = np.array_equal(models.gpt2_attentions(inputs.ACTIVE_SENTENCE)[1], att) and np.array_equal(
+            models.enformer_predict(data.hg38_sequence(data.CHR11_WINDOW)), pred
+        )
+        print(f"replayed arrays identical to a fresh tiny run: {same}")
+        os.environ["A5KIT_MODE"] = "replay"
+        shifted = data.Interval(data.CHR11_WINDOW.chrom, data.CHR11_WINDOW.start + 1, data.CHR11_WINDOW.end + 1)
+        try:
+            data.hg38_sequence(shifted)
+        except CacheMiss as miss:
+            print(f"replay of an interval off by one -> CacheMiss: {str(miss)[:160]}...")
+    finally:
+        _restore({"A5KIT_MODE": old.get("A5KIT_MODE"), "A5KIT_CACHE": old.get("A5KIT_CACHE")})
+    try:
+        tracks = data.enformer_tracks()
+        assays = tracks["description"].str.split(":").str[0].value_counts().to_dict()
+        print(f"\ntargets_human.txt: {len(tracks)} tracks, by assay {assays}")
+    except data.DataUnavailable as err:
+        print(f"\ntrack metadata skipped: {err}")
+    print("\n" + Cache(cache_dir).describe())
+    return 0 if same else 1
+
+
+def cmd_fetch(name: str) -> int:
+    from . import data
+
+    try:
+        print(data.fetch(name))
+    except data.DataUnavailable as err:
+        print(f"a5kit: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_info() -> int:
+    from . import __version__, config
+    from .cache import Cache
+
+    print(f"a5kit {__version__}; A5KIT_MODE={config.mode()}; tiny models: {config.use_tiny_models()}")
+    print(f"downloads: {config.data_dir()}; mirror: {config.data_mirror()}")
+    print(Cache().describe())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m a5kit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="offline demo in tiny mode")
+    demo.add_argument("--workdir", type=Path, default=None)
+    cache = sub.add_parser("cache", help="record every notebook input into a cache folder")
+    cache.add_argument("--out", type=Path, required=True)
+    cache.add_argument("--tiny", action="store_true", help="tiny random models, synthetic sequence (offline)")
+    fetch = sub.add_parser("fetch", help="download a registry file")
+    fetch.add_argument("name")
+    sub.add_parser("info", help="show mode, folders and the cache")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        if args.workdir is not None:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            return cmd_demo(args.workdir)
+        with tempfile.TemporaryDirectory() as tmp:
+            return cmd_demo(Path(tmp))
+    if args.command == "cache":
+        return cmd_cache(args.out, args.tiny)
+    if args.command == "fetch":
+        return cmd_fetch(args.name)
+    return cmd_info()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

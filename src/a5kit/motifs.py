@@ -1,0 +1,152 @@
+"""The motif classification data set of the CNN question, generated from pinned JASPAR matrices.
+
+Each sequence is 18 bases with one motif instance sampled from a transcription factor's position
+frequency matrix (JASPAR2024 via the ``pyjaspar`` package) and is labelled with that factor. The
+generator uses numpy's ``default_rng`` only, so a seed reproduces the files byte for byte:
+``training.txt`` and ``validation.txt`` are committed; the hidden ``test.txt`` is written at
+autograder build time only, with a seed that is not committed (``A5KIT_HIDDEN_SEED``).
+
+    python -m a5kit.motifs --out data/motifs [--hidden-out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+TFS = ("MEF2A", "FOXP2", "CREB1", "MYOD1", "TP53")
+JASPAR_RELEASE = "JASPAR2024"
+SEQ_LEN = 18
+BASES = "ACGT"
+
+# The latest version of the CORE, vertebrates, human (taxon 9606) matrix of each factor in
+# JASPAR2024. Motif lengths: MEF2A 10, FOXP2 9, CREB1 8, MYOD1 9, TP53 18.
+MATRIX_IDS: dict[str, str] = {
+    "MEF2A": "MA0052.5",
+    "FOXP2": "MA0593.2",
+    "CREB1": "MA0018.5",
+    "MYOD1": "MA0499.3",
+    "TP53": "MA0106.3",
+}
+
+SEED = 20240  # training uses SEED, validation SEED + 1
+N_TRAIN = 500  # per factor
+N_VALIDATION = 100
+N_TEST = 100
+HIDDEN_SEED_ENV = "A5KIT_HIDDEN_SEED"
+DEFAULT_HIDDEN_SEED = 97531  # only for local trials: the autograder build sets A5KIT_HIDDEN_SEED
+
+
+def load_pfms() -> dict[str, np.ndarray]:
+    """Each factor's pinned JASPAR matrix as probabilities, shape (motif length, 4), columns A C G T."""
+    from pyjaspar import jaspardb  # lazy: only generating the data needs it (bundled SQLite releases)
+
+    jdb = jaspardb(release=JASPAR_RELEASE)
+    pfms: dict[str, np.ndarray] = {}
+    for tf in TFS:
+        motif = jdb.fetch_motif_by_id(MATRIX_IDS[tf])
+        assert motif is not None and motif.matrix_id == MATRIX_IDS[tf], f"{MATRIX_IDS[tf]} not in {JASPAR_RELEASE}"
+        assert motif.name.upper() == tf, f"{MATRIX_IDS[tf]} is {motif.name}, not {tf}"
+        counts = np.array([motif.counts[b] for b in BASES], dtype=np.float64).T
+        pfms[tf] = counts / counts.sum(axis=1, keepdims=True)
+    return pfms
+
+
+def _sample_columns(rng: np.random.Generator, probs: np.ndarray, n: int) -> np.ndarray:
+    """Base indices, shape (n, columns), each column drawn from its row of ``probs`` (inverse CDF)."""
+    cdf = np.cumsum(probs, axis=1)[:, :-1]  # the last bound is 1 up to rounding: leave it out
+    u = rng.random((n, len(probs)))
+    return (u[:, :, None] >= cdf[None, :, :]).sum(axis=2)
+
+
+def generate(n_per_tf: int, seed: int, pfms: dict[str, np.ndarray] | None = None) -> list[tuple[str, str]]:
+    """``n_per_tf`` labelled 18-base sequences per factor, in a seeded shuffled order.
+
+    Every motif position is sampled from its PFM column. A motif shorter than 18 sits at a uniformly
+    random offset between uniformly random flanks; a longer one is cut to its central 18 columns
+    (none of the pinned matrices is longer: TP53's is exactly 18).
+    """
+    pfms = load_pfms() if pfms is None else pfms
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str]] = []
+    for tf in TFS:
+        pfm = pfms[tf]
+        if len(pfm) > SEQ_LEN:
+            start = (len(pfm) - SEQ_LEN) // 2
+            pfm = pfm[start : start + SEQ_LEN]
+        width = len(pfm)
+        seqs = rng.integers(0, 4, size=(n_per_tf, SEQ_LEN))
+        offsets = rng.integers(0, SEQ_LEN - width + 1, size=n_per_tf)
+        motif = _sample_columns(rng, pfm, n_per_tf)
+        for i in range(n_per_tf):
+            seqs[i, offsets[i] : offsets[i] + width] = motif[i]
+        rows.extend(("".join(BASES[b] for b in s), tf) for s in seqs)
+    order = rng.permutation(len(rows))
+    return [rows[i] for i in order]
+
+
+def write_tsv(rows: Iterable[tuple[str, str]], path: str | Path) -> Path:
+    """Write ``sequence<TAB>TF`` lines, no header (the format of the course's ``training.txt``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="ascii", newline="\n") as f:
+        f.writelines(f"{seq}\t{tf}\n" for seq, tf in rows)
+    return path
+
+
+def read_tsv(path: str | Path) -> tuple[list[str], list[str]]:
+    """Sequences and labels of a ``sequence<TAB>TF`` file."""
+    seqs: list[str] = []
+    labels: list[str] = []
+    for line in Path(path).read_text(encoding="ascii").splitlines():
+        if line:
+            seq, tf = line.split("\t")
+            seqs.append(seq)
+            labels.append(tf)
+    return seqs, labels
+
+
+def hidden_seed_from_env() -> int:
+    """The hidden test set's seed: ``A5KIT_HIDDEN_SEED`` if set, else a fixed local default."""
+    value = os.environ.get(HIDDEN_SEED_ENV)
+    return int(value) if value else DEFAULT_HIDDEN_SEED
+
+
+def write_dataset(
+    out_dir: str | Path,
+    hidden_dir: str | Path | None = None,
+    seed: int = SEED,
+    hidden_seed: int | None = None,
+) -> dict[str, Path]:
+    """Write ``training.txt`` (seed) and ``validation.txt`` (seed + 1) to ``out_dir``, and the
+    hidden ``test.txt`` to ``hidden_dir`` if given; returns the paths by file name."""
+    pfms = load_pfms()
+    out_dir = Path(out_dir)
+    paths = {
+        "training.txt": write_tsv(generate(N_TRAIN, seed, pfms), out_dir / "training.txt"),
+        "validation.txt": write_tsv(generate(N_VALIDATION, seed + 1, pfms), out_dir / "validation.txt"),
+    }
+    if hidden_dir is not None:
+        hidden_seed = hidden_seed_from_env() if hidden_seed is None else hidden_seed
+        paths["test.txt"] = write_tsv(generate(N_TEST, hidden_seed, pfms), Path(hidden_dir) / "test.txt")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: write the committed files, and the hidden test set when asked."""
+    parser = argparse.ArgumentParser(prog="python -m a5kit.motifs", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("data/motifs"), help="folder for training.txt and validation.txt")
+    parser.add_argument("--hidden-out", type=Path, default=None, help=f"folder for test.txt (seed from {HIDDEN_SEED_ENV})")
+    parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
+    args = parser.parse_args(argv)
+    for path in write_dataset(args.out, args.hidden_out, seed=args.seed).values():
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

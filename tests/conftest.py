@@ -1,0 +1,41 @@
+"""Shared fixtures: every test runs with its own download folder and cache, and no mirror
+unless it asks for one, so nothing leaks between tests or from the developer's machine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("A5KIT_TEST_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    for var in ("A5KIT_MODE", "A5KIT_TINY", "A5KIT_DATA_MIRROR", "A5KIT_GPT2_SOURCE", "A5KIT_ENFORMER_SOURCE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("A5KIT_DATA_DIR", str(tmp_path / "downloads"))
+    monkeypatch.setenv("A5KIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Tiny random models and synthetic sequence."""
+    monkeypatch.setenv("A5KIT_MODE", "tiny")
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def shared_mirror(monkeypatch) -> Path:
+    """The real reference files of ../shared/data as the download mirror."""
+    if not (SHARED_DATA / "targets_human.txt").exists():
+        pytest.skip(f"reference data not found at {SHARED_DATA}")
+    monkeypatch.setenv("A5KIT_DATA_MIRROR", str(SHARED_DATA))
+    return SHARED_DATA
