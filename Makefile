@@ -9,11 +9,12 @@ STAMP  := $(VENV)/.installed
 export A5KIT_DATA_MIRROR ?= $(abspath $(wildcard ../shared/data))
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lock cache clean
+.PHONY: help venv demo test lock cache release clean
 
 help:
 	@echo "make demo    offline demo (tiny models)        make test   the test suite"
 	@echo "make cache   record model outputs (TINY=1 offline)   make lock   regenerate pins"
+	@echo "make release solutions/ -> assignment5/ (nbgrader generate_assignment)"
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -37,6 +38,9 @@ lock:
 CACHE_DIR ?= data/cache
 cache: $(STAMP)
 	$(PY) -m a5kit cache --out $(CACHE_DIR) $(if $(TINY),--tiny,)
+
+release: $(STAMP)
+	$(PY) -m a5kit.release
 
 clean:
 	rm -rf build dist .pytest_cache

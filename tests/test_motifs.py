@@ -14,7 +14,7 @@ import pytest
 from a5kit import motifs
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = ROOT / "data" / "motifs"
+COMMITTED = ROOT / "src" / "a5kit" / "datasets"
 FILES = {"training.txt": motifs.N_TRAIN, "validation.txt": motifs.N_VALIDATION}
 
 
@@ -143,3 +143,14 @@ def test_command_line_writes_the_files(tmp_path):
     pytest.importorskip("pyjaspar")
     assert motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden")]) == 0
     assert {p.name for p in tmp_path.rglob("*.txt")} == {"training.txt", "validation.txt", "test.txt"}
+
+
+def test_load_split_reads_the_files_shipped_in_the_package():
+    seqs, labels = motifs.load_split("training")
+    assert len(seqs) == len(labels) == 5 * motifs.N_TRAIN
+    assert set(labels) == set(motifs.TFS)
+
+
+def test_load_split_refuses_the_hidden_test_set():
+    with pytest.raises(ValueError, match="hidden"):
+        motifs.load_split("test")

@@ -65,7 +65,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 @pytest.mark.slow
-def test_fresh_venv_installs_the_student_and_tiny_extras_and_computes_attentions(tmp_path):
+def test_fresh_venv_installs_the_student_and_tiny_extras_computes_attentions_and_checks(tmp_path):
     """``pip install .`` into an empty venv: an undeclared dependency fails here."""
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -81,9 +81,15 @@ def test_fresh_venv_installs_the_student_and_tiny_extras_and_computes_attentions
         "import kipoiseq, logomaker, enformer_pytorch;"
         "from a5kit import models;"
         "tokens, att = models.gpt2_attentions('The quick brown fox jumps over the lazy dog.');"
-        "print(att.shape)"
+        "print(att.shape);"
+        "from a5kit.grading import check;"
+        "import numpy as np;"
+        "ns = {'one_hot_encode_dna': lambda s: np.eye(4, dtype=np.float32)[['ACGT'.index(c) for c in s]]};"
+        "print(sum(r.score for r in check('q2a', ns)))"
     )
     run = subprocess.run([py, "-W", "ignore", "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.strip() == "(12, 12, 10, 10)"
+    lines = run.stdout.strip().splitlines()
+    assert lines[0] == "(12, 12, 10, 10)"
+    assert lines[-1] == "1.5"  # check() ran the public q2a cases in the clean install
     assert sys.prefix not in py

@@ -6,7 +6,7 @@ generator uses numpy's ``default_rng`` only, so a seed reproduces the files byte
 ``training.txt`` and ``validation.txt`` are committed; the hidden ``test.txt`` is written at
 autograder build time only, with a seed that is not committed (``A5KIT_HIDDEN_SEED``).
 
-    python -m a5kit.motifs --out data/motifs [--hidden-out DIR]
+    python -m a5kit.motifs --out src/a5kit/datasets [--hidden-out DIR]
 """
 
 from __future__ import annotations
@@ -110,6 +110,15 @@ def read_tsv(path: str | Path) -> tuple[list[str], list[str]]:
     return seqs, labels
 
 
+def load_split(name: str) -> tuple[list[str], list[str]]:
+    """Sequences and TF labels of a committed split, ``"training"`` or ``"validation"`` (shipped in the package)."""
+    from importlib.resources import files
+
+    if name not in ("training", "validation"):
+        raise ValueError(f"split must be 'training' or 'validation', not {name!r} (the test set is hidden)")
+    return read_tsv(str(files("a5kit.datasets") / f"{name}.txt"))
+
+
 def hidden_seed_from_env() -> int:
     """The hidden test set's seed: ``A5KIT_HIDDEN_SEED`` if set, else a fixed local default."""
     value = os.environ.get(HIDDEN_SEED_ENV)
@@ -139,7 +148,7 @@ def write_dataset(
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the committed files, and the hidden test set when asked."""
     parser = argparse.ArgumentParser(prog="python -m a5kit.motifs", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("data/motifs"), help="folder for training.txt and validation.txt")
+    parser.add_argument("--out", type=Path, default=Path("src/a5kit/datasets"), help="folder for training.txt and validation.txt")
     parser.add_argument("--hidden-out", type=Path, default=None, help=f"folder for test.txt (seed from {HIDDEN_SEED_ENV})")
     parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
     args = parser.parse_args(argv)

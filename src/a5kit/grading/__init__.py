@@ -1,0 +1,50 @@
+"""Grading: the test format every notebook uses.
+
+In a notebook, ``check("q2a")`` runs the public checks of question q2a on the functions the
+notebook defines and prints what passed and why not. Grade cells call ``grade("q2a")``, which
+also runs hidden tests when the autograder has made them available, and evaluates to the score
+(nbgrader's partial credit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import core
+from .core import Case, Failure, Result, case, load_cases, run_cases, use_hidden_tests
+from .submission import LocalSubmission, MissingFunction, StudentError, Submission
+
+__all__ = [
+    "Case", "Failure", "LocalSubmission", "MissingFunction", "Result", "StudentError", "Submission",
+    "case", "check", "grade", "load_cases", "run_cases", "use_hidden_tests",
+]
+
+
+def _notebook_namespace() -> dict[str, Any]:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            return shell.user_ns
+    except ImportError:
+        pass
+    import __main__
+
+    return vars(__main__)
+
+
+def check(question: str, namespace: dict[str, Any] | None = None) -> list[Result]:
+    """Run the public checks of ``question`` on this notebook's functions and print the outcome."""
+    results = run_cases(load_cases(question), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+    print(core.report(results, question, show_hidden=False))
+    if any(not r.passed for r in results):
+        print("  (hidden tests run after you submit; passing these checks is necessary, not sufficient)")
+    return results
+
+
+def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
+    """Score of ``question`` from public and (when loaded) hidden tests; prints the outcome."""
+    results = run_cases(load_cases(question, core._hidden_dir), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+    print(core.report(results, question, show_hidden=core._hidden_dir is not None))
+    return round(sum(r.score for r in results), 6)

@@ -1,0 +1,152 @@
+"""Test cases, how they are found, run and reported.
+
+A question's tests live in one module: public cases in ``a5kit.checks.<question>`` (shipped with
+the package, shown to students by ``check()``), hidden cases in ``<hidden dir>/<question>.py``
+(only in the autograder). Each case is a function of a :class:`Submission` decorated with
+``@case(points=...)``; it raises :class:`Failure` with a message that helps the student.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .submission import MissingFunction, StudentError, Submission
+
+CaseFunction = Callable[[Submission], Any]
+
+
+class Failure(AssertionError):
+    """A test found the answer wrong; the message is shown to the student."""
+
+
+@dataclass(frozen=True)
+class Case:
+    question: str
+    name: str
+    points: float
+    hidden: bool
+    func: CaseFunction
+
+
+@dataclass(frozen=True)
+class Result:
+    question: str
+    name: str
+    score: float
+    max_score: float
+    hidden: bool
+    output: str
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+def case(points: float, name: str | None = None, hidden: bool = False) -> Callable[[CaseFunction], CaseFunction]:
+    """Mark a function of a test module as a test case worth ``points``."""
+
+    def mark(func: CaseFunction) -> CaseFunction:
+        func._a5kit_case = {"points": float(points), "name": name or func.__name__.replace("_", " "), "hidden": hidden}  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def cases_of(module: ModuleType, question: str, hidden: bool) -> list[Case]:
+    """The cases a test module defines, in source order."""
+    found = []
+    for func in vars(module).values():
+        meta = getattr(func, "_a5kit_case", None)
+        if meta is not None and getattr(func, "__module__", None) == module.__name__:
+            found.append((func.__code__.co_firstlineno, Case(question, meta["name"], meta["points"], hidden or meta["hidden"], func)))
+    return [c for _, c in sorted(found, key=lambda t: t[0])]
+
+
+def public_module(question: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"a5kit.checks.{question}")
+    except ModuleNotFoundError:
+        raise KeyError(f"no checks for question {question!r}") from None
+
+
+_hidden_dir: Path | None = None
+
+
+def use_hidden_tests(path: str | os.PathLike[str] | None = None) -> Path:
+    """Load hidden tests from ``path`` (default: A5KIT_HIDDEN_TESTS, else ``autograder/tests`` above the cwd)."""
+    global _hidden_dir
+    candidates = [Path(path)] if path else []
+    if os.environ.get("A5KIT_HIDDEN_TESTS"):
+        candidates.append(Path(os.environ["A5KIT_HIDDEN_TESTS"]))
+    here = Path.cwd().resolve()
+    candidates += [p / "autograder" / "tests" for p in (here, *here.parents)]
+    for candidate in candidates:
+        if candidate.is_dir():
+            _hidden_dir = candidate
+            return candidate
+    raise FileNotFoundError("hidden tests not found: set A5KIT_HIDDEN_TESTS to the autograder/tests folder")
+
+
+def hidden_module(question: str, directory: Path) -> ModuleType | None:
+    path = directory / f"{question}.py"
+    if not path.exists():
+        return None
+    name = f"a5kit_hidden_{question}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_cases(question: str, hidden_dir: Path | None = None) -> list[Case]:
+    """Public cases of a question, plus its hidden ones when a hidden directory is given."""
+    cases = cases_of(public_module(question), question, hidden=False)
+    if hidden_dir is not None:
+        module = hidden_module(question, hidden_dir)
+        if module is not None:
+            cases += cases_of(module, question, hidden=True)
+    return cases
+
+
+def run_case(case_: Case, submission: Submission) -> Result:
+    """Run one case; any failure costs this case only and says why."""
+    try:
+        fraction = case_.func(submission)
+    except Failure as fail:
+        return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, str(fail))
+    except (MissingFunction, StudentError) as err:
+        return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, str(err))
+    except Exception as err:  # a wrong type returned by the student usually lands here
+        return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, f"could not check the answer: {type(err).__name__}: {err}")
+    fraction = 1.0 if fraction is None else min(max(float(fraction), 0.0), 1.0)
+    score = round(case_.points * fraction, 6)
+    return Result(case_.question, case_.name, score, case_.points, case_.hidden, "passed" if fraction == 1.0 else "partly right")
+
+
+def run_cases(cases: Iterable[Case], submission: Submission) -> list[Result]:
+    return [run_case(c, submission) for c in cases]
+
+
+def report(results: list[Result], question: str, show_hidden: bool) -> str:
+    lines = []
+    for r in results:
+        if r.hidden and not show_hidden:
+            continue
+        mark = "ok " if r.passed else "FAIL"
+        tag = " (hidden)" if r.hidden else ""
+        detail = "" if r.passed else f": {r.output}"
+        lines.append(f"  [{mark}] {r.name}{tag} ({r.score:g}/{r.max_score:g}){detail}")
+    total = sum(r.score for r in results if show_hidden or not r.hidden)
+    possible = sum(r.max_score for r in results if show_hidden or not r.hidden)
+    head = f"{question}: {total:g}/{possible:g} points from {'all' if show_hidden else 'public'} checks"
+    return "\n".join([head, *lines])
