@@ -82,10 +82,11 @@ def test_fresh_venv_installs_the_student_and_tiny_extras_computes_attentions_and
         "from a5kit import models;"
         "tokens, att = models.gpt2_attentions('The quick brown fox jumps over the lazy dog.');"
         "print(att.shape);"
-        "from a5kit.grading import check;"
+        "from a5kit.grading import check, public_results;"
         "import numpy as np;"
         "ns = {'one_hot_encode_dna': lambda s: np.eye(4, dtype=np.float32)[['ACGT'.index(c) for c in s]]};"
-        "print(sum(r.score for r in check('q2a', ns)))"
+        "check('q2a', ns);"
+        "print(sum(r.score for r in public_results('q2a', ns)))"
     )
     run = subprocess.run([py, "-W", "ignore", "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -16,7 +16,7 @@ from .submission import LocalSubmission, MissingFunction, StudentError, Submissi
 
 __all__ = [
     "Case", "Failure", "LocalSubmission", "MissingFunction", "Result", "StudentError", "Submission",
-    "case", "check", "grade", "load_cases", "run_cases", "use_hidden_tests",
+    "case", "check", "grade", "public_results", "load_cases", "run_cases", "use_hidden_tests",
 ]
 
 
@@ -34,13 +34,17 @@ def _notebook_namespace() -> dict[str, Any]:
     return vars(__main__)
 
 
-def check(question: str, namespace: dict[str, Any] | None = None) -> list[Result]:
+def public_results(question: str, namespace: dict[str, Any] | None = None) -> list[Result]:
+    """Results of the public checks of ``question`` on the functions of ``namespace`` (default: the notebook)."""
+    return run_cases(load_cases(question), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+
+
+def check(question: str, namespace: dict[str, Any] | None = None) -> None:
     """Run the public checks of ``question`` on this notebook's functions and print the outcome."""
-    results = run_cases(load_cases(question), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+    results = public_results(question, namespace)
     print(core.report(results, question, show_hidden=False))
     if any(not r.passed for r in results):
         print("  (hidden tests run after you submit; passing these checks is necessary, not sufficient)")
-    return results
 
 
 def grade(question: str, namespace: dict[str, Any] | None = None) -> float:

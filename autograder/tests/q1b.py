@@ -1,0 +1,72 @@
+"""q1b: one head's attention matrix and its heatmap -- hidden checks (autograder only)."""
+
+from __future__ import annotations
+
+from a5kit import models
+from a5kit.checks.q1b import (
+    TOKENS,
+    check_image_is_matrix,
+    check_matrix_choice,
+    check_tick_labels,
+    closing_new_figures,
+    synthetic_attentions,
+)
+from a5kit.grading import Failure, case, expect
+from a5kit.grading.submission import StudentError
+from a5kit.inputs import PASSIVE_SENTENCE
+
+
+def _expect_index_error(sub, layer: int, head: int, argument: str) -> None:
+    attentions = synthetic_attentions(4)  # 3 layers, 4 heads
+    call = f"attention_matrix(attentions with 3 layers and 4 heads, layer={layer}, head={head})"
+    try:
+        sub.call("attention_matrix", attentions, layer, head)
+    except StudentError as err:
+        if isinstance(err.error, NotImplementedError):
+            raise
+        if not isinstance(err.error, IndexError):
+            raise Failure(f"{call} raised {type(err.error).__name__}; expected IndexError") from None
+        text = str(err.error)
+        if argument not in text.lower():
+            raise Failure(f"{call}: the IndexError should say that the {argument} is out of range (and the valid range); it says {text!r}") from None
+        return
+    raise Failure(f"{call} returned; expected IndexError saying the {argument} is out of range (layers and heads are 0-based)")
+
+
+@case(points=0.5)
+def layer_out_of_range_raises_index_error_naming_the_layer(sub):
+    _expect_index_error(sub, 3, 0, "layer")
+
+
+@case(points=0.5)
+def head_out_of_range_raises_index_error_naming_the_head(sub):
+    _expect_index_error(sub, 0, 4, "head")
+
+
+@case(points=0.5)
+def title_argument_sets_the_title(sub):
+    matrix = synthetic_attentions(5)[1, 1]
+    with closing_new_figures():
+        ax = sub.call("plot_attention", matrix, TOKENS, title="layer 1, head 1")
+    summary = expect.axes(ax, "plot_attention(matrix, tokens, title='layer 1, head 1')")
+    if summary["title"] != "layer 1, head 1":
+        raise Failure(f"plot_attention(..., title='layer 1, head 1'): the Axes title is {summary['title']!r}; set it with ax.set_title(title)")
+
+
+@case(points=0.5)
+def gpt2_matrices_for_every_layer_and_head(sub):
+    _, attentions = models.gpt2_attentions(PASSIVE_SENTENCE)
+    for layer in range(attentions.shape[0]):
+        for head in range(attentions.shape[1]):
+            check_matrix_choice(sub.call("attention_matrix", attentions, layer, head), attentions, layer, head)
+
+
+@case(points=0.5)
+def gpt2_heatmap_of_the_passive_sentence(sub):
+    tokens, attentions = models.gpt2_attentions(PASSIVE_SENTENCE)
+    matrix = attentions[11, 3]
+    with closing_new_figures():
+        ax = sub.call("plot_attention", matrix, tokens, title="layer 11, head 3")
+    what = "plot_attention(attentions[11, 3] of the passive sentence, its 12 tokens)"
+    check_image_is_matrix(ax, matrix, what)
+    check_tick_labels(ax, tokens, what)

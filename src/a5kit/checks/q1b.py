@@ -1,0 +1,142 @@
+"""q1b: one head's attention matrix and its heatmap -- public checks.
+
+``attention_matrix(attentions, layer, head)`` returns ``attentions[layer, head]`` (0-based, an
+IndexError naming the argument when out of range); ``plot_attention(matrix, tokens, ax=None,
+title=None)`` draws it with keys on x and queries on y, tick labels the tokens, and returns the Axes.
+Tests read the Axes summary (tick labels, image data), never pixels.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from a5kit.grading import Failure, case, expect
+
+SHAPE = (3, 4, 5, 5)  # layers != heads, so a swap of the two cannot pass
+TOKENS = ["The", "Ġcat", "Ġsat", "Ġdown", "."]
+
+
+def synthetic_attentions(seed: int = 0, shape: tuple[int, ...] = SHAPE) -> np.ndarray:
+    """Causal attention-like weights, every (layer, head) different: rows sum to 1, upper triangle 0."""
+    rng = np.random.default_rng(seed)
+    n = shape[-1]
+    raw = rng.random(shape) * np.tril(np.ones((n, n)))
+    return raw / raw.sum(axis=-1, keepdims=True)
+
+
+@contextmanager
+def closing_new_figures() -> Iterator[None]:
+    """Close the figures a test makes the student's function draw, so they do not pile up under
+    the check cell. Only touches pyplot when the notebook has already imported it."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    before = set(plt.get_fignums()) if plt is not None else set()
+    try:
+        yield
+    finally:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
+
+
+def check_matrix_choice(got: Any, attentions: np.ndarray, layer: int, head: int) -> None:
+    """``got`` is attentions[layer, head]; a failure says which slice it is instead."""
+    want = attentions[layer, head]
+    what = f"attention_matrix(attentions of shape {attentions.shape}, layer={layer}, head={head})"
+    arr = expect.array(got, what, want.shape)
+    if np.allclose(arr, want, atol=1e-6):
+        return
+    hint = ""
+    n_layers, n_heads = attentions.shape[:2]
+    for l in range(n_layers):
+        for h in range(n_heads):
+            if np.allclose(arr, attentions[l, h], atol=1e-6):
+                if (l, h) == (head, layer):
+                    hint = "layer and head are swapped: index attentions[layer, head]"
+                elif (l - layer) % n_layers in (1, n_layers - 1) or (h - head) % n_heads in (1, n_heads - 1):
+                    hint = "off by one: layers and heads are numbered from 0 (layer 0 is the first; index -1 wraps around to the last)"
+                else:
+                    hint = "wrong layer or head index"
+                hint = f"it is attentions[{l}, {h}]: {hint}"
+    if not hint and np.allclose(arr, want.T, atol=1e-6):
+        hint = "it is the transpose: keep rows as queries and columns as keys"
+    raise Failure(f"{what}: expected attentions[{layer}, {head}]" + (f"; {hint}" if hint else ""))
+
+
+def heatmap(value: Any, what: str) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The Axes summary and its images (imshow images, seaborn/pcolormesh meshes)."""
+    summary = expect.axes(value, what)
+    if not summary["images"]:
+        raise Failure(f"{what}: no heatmap on the returned Axes: draw the matrix with ax.imshow(matrix) (or sns.heatmap(matrix, ax=ax))")
+    return summary, [np.asarray(im, dtype=float) for im in summary["images"]]
+
+
+def check_image_is_matrix(value: Any, matrix: np.ndarray, what: str) -> None:
+    _, images = heatmap(value, what)
+    if any(im.shape == matrix.shape and np.allclose(im, matrix, atol=1e-6, equal_nan=True) for im in images):
+        return
+    if any(im.shape == matrix.shape and np.allclose(im, matrix.T, atol=1e-6) for im in images):
+        raise Failure(f"{what}: the heatmap shows the transposed matrix: queries must be the rows (y axis) and keys the columns (x axis); draw matrix, not matrix.T")
+    if any(im.shape == matrix.shape and np.allclose(im, matrix[::-1], atol=1e-6) for im in images):
+        raise Failure(f"{what}: the heatmap is upside down: draw matrix as it is, with the first query on the top row")
+    shapes = ", ".join(str(im.shape) for im in images)
+    raise Failure(f"{what}: no heatmap shows the matrix (shape {matrix.shape}); the Axes holds image(s) of shape {shapes}")
+
+
+def _norm(label: str) -> str:
+    return label.replace("Ġ", "").replace("▁", "").strip()
+
+
+def check_tick_labels(value: Any, tokens: Sequence[str], what: str) -> None:
+    summary = expect.axes(value, what)
+    want = [_norm(t) for t in tokens]
+    for axis, name, role in (("x", "xticklabels", "keys"), ("y", "yticklabels", "queries")):
+        got = [str(t) for t in summary[name]]
+        shown = [_norm(t) for t in got if t.strip()]
+        if shown == want:
+            continue
+        if not shown:
+            problem = "are missing"
+        elif not set(shown) & set(want):
+            problem = f"do not show the tokens (they are {got})"
+        elif shown == want[::-1]:
+            problem = f"are in reverse order ({got})"
+        elif len(shown) != len(want):
+            problem = f"are {got}: {len(shown)} labels for {len(want)} tokens"
+        else:
+            problem = f"are {got}"
+        raise Failure(
+            f"{what}: the {axis} tick labels {problem}; expected the {role}, one label per token: {list(tokens)}. "
+            f"Set them with ax.set_{axis}ticks(range(len(tokens)), tokens) (or sns.heatmap(..., {axis}ticklabels=tokens))"
+        )
+
+
+# -- cases ------------------------------------------------------------------------------
+
+
+@case(points=0.5)
+def attention_matrix_picks_the_layer_and_head(sub):
+    attentions = synthetic_attentions(1)
+    for layer, head in ((1, 2), (0, 0), (2, 3)):
+        check_matrix_choice(sub.call("attention_matrix", attentions, layer, head), attentions, layer, head)
+
+
+@case(points=0.5)
+def heatmap_shows_the_matrix_queries_as_rows(sub):
+    matrix = synthetic_attentions(2)[0, 0]
+    with closing_new_figures():
+        ax = sub.call("plot_attention", matrix, TOKENS)
+    check_image_is_matrix(ax, matrix, "plot_attention(matrix, tokens)")
+
+
+@case(points=0.5)
+def tick_labels_are_the_tokens(sub):
+    matrix = synthetic_attentions(3)[0, 0]
+    with closing_new_figures():
+        ax = sub.call("plot_attention", matrix, TOKENS)
+    check_tick_labels(ax, TOKENS, "plot_attention(matrix, tokens)")

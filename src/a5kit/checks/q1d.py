@@ -1,0 +1,95 @@
+"""q1d: attention from one word to another, per layer -- public checks.
+
+``attention_between(tokens, attentions, query_word, key_word)`` returns an array (layers,): the
+attention from the query word's token to the key word's token, averaged over heads. Words match
+a token after stripping GPT-2's ``Ġ`` space marker, case-insensitively; the first occurrence
+counts; a word that is not a token raises ValueError naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from a5kit.grading import Failure, case, expect
+from a5kit.grading.submission import StudentError
+
+TOKENS = ["The", "Ġcat", "Ġsat", "Ġon", "Ġthe", "Ġmat", "."]
+SHAPE = (5, 3, 7, 7)  # 5 layers, 3 heads: averaging over the wrong axis shows in the shape
+
+
+def token_index(tokens: Sequence[str], word: str) -> int:
+    target = word.replace("Ġ", "").strip().lower()
+    for i, token in enumerate(tokens):
+        if token.replace("Ġ", "").strip().lower() == target:
+            return i
+    raise ValueError(f"{word!r} is not a token of {list(tokens)}")
+
+
+def reference_between(tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str) -> np.ndarray:
+    qi, ki = token_index(tokens, query_word), token_index(tokens, key_word)
+    return np.asarray(attentions, dtype=np.float64)[:, :, qi, ki].mean(axis=1)
+
+
+def synthetic_attentions(seed: int = 0, shape: tuple[int, ...] = SHAPE) -> np.ndarray:
+    """Attention-like rows (summing to 1), not causal, so both directions between two words differ."""
+    raw = np.random.default_rng(seed).random(shape)
+    return raw / raw.sum(axis=-1, keepdims=True)
+
+
+def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, what: str) -> None:
+    """The student's value equals the reference; a failure names the likely mistake."""
+    call = f"attention_between({what}, {query_word!r}, {key_word!r})"
+    try:
+        got = sub.call("attention_between", list(tokens), attentions, query_word, key_word)
+    except StudentError as err:
+        if isinstance(err.error, ValueError):
+            found = " and ".join(f"{w!r} is token {token_index(tokens, w)} ({tokens[token_index(tokens, w)]!r})" for w in (query_word, key_word))
+            raise Failure(
+                f"{call} raised ValueError ({err.error}), but {found}: "
+                "match words case-insensitively after removing the Ġ space marker"
+            ) from None
+        raise
+    n_layers, n_heads = attentions.shape[:2]
+    arr = expect.array(got, call, None)
+    if arr.shape != (n_layers,):
+        hint = ""
+        if arr.shape == (n_heads,):
+            hint = ": averaged over the layers instead of the heads? (attentions is (layers, heads, n, n); average axis 1)"
+        elif arr.shape == (n_layers, n_heads):
+            hint = ": average over the heads (axis 1)"
+        elif arr.shape == ():
+            hint = ": one value per layer is needed, not a single number"
+        raise Failure(f"{call}: expected shape ({n_layers},), one value per layer, got {tuple(arr.shape)}{hint}")
+    want = reference_between(tokens, attentions, query_word, key_word)
+    if np.allclose(arr, want, atol=1e-6, rtol=1e-5):
+        return
+    att = np.asarray(attentions, dtype=np.float64)
+    qi, ki = token_index(tokens, query_word), token_index(tokens, key_word)
+    mistakes = [
+        ("the direction is reversed: rows are queries, columns keys, so use attentions[:, :, query, key]", att[:, :, ki, qi].mean(1)),
+        ("summed over heads instead of averaged", att[:, :, qi, ki].sum(1)),
+        ("the maximum over heads instead of the mean", att[:, :, qi, ki].max(1)),
+        ("only head 0 instead of the mean over heads", att[:, 0, qi, ki]),
+        ("the layers are in reverse order", want[::-1]),
+    ]
+    if n_layers == n_heads:  # then the shape cannot tell
+        mistakes.append(("averaged over the layers instead of the heads: average axis 1 of (layers, heads, n, n)", att[:, :, qi, ki].mean(0)))
+    hint = next((f" ({text})" for text, wrong in mistakes if np.allclose(arr, wrong, atol=1e-6, rtol=1e-5)), "")
+    if not hint:
+        for label, words in (("query", query_word), ("key", key_word)):
+            positions = [i for i, t in enumerate(tokens) if t.replace("Ġ", "").strip().lower() == words.lower()]
+            if len(positions) > 1:
+                hint = f" (the {label} word {words!r} occurs at positions {positions}: use the first)"
+    i = int(np.argmax(np.abs(arr - want)))
+    raise Failure(f"{call}: layer {i} is {arr[i]:.6g}, expected {want[i]:.6g} (mean over heads of attentions[{i}, :, {qi}, {ki}]){hint}")
+
+
+@case(points=1)
+def mean_over_heads_from_query_to_key_per_layer(sub):
+    attentions = synthetic_attentions(1)
+    what = f"tokens {TOKENS}, attentions {SHAPE}"
+    check_between(sub, TOKENS, attentions, "mat", "cat", what)
+    check_between(sub, TOKENS, attentions, "sat", "on", what)
