@@ -162,3 +162,18 @@ def test_closeness_failure_names_the_worst_position():
 def test_nan_is_reported_as_overflow():
     with pytest.raises(Failure, match="NaN or inf"):
         expect.close(np.array([np.nan]), np.array([1.0]), "weights")
+
+
+def test_grade_keeps_stderr_out_of_the_grade_cell(capsys):
+    import sys
+    import warnings
+
+    def noisy(s):
+        print("progress 100%", file=sys.stderr)
+        warnings.warn("deprecated thing")
+        return np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]
+
+    assert grading.grade("q2a", {"one_hot_encode_dna": noisy}) == 1.5
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "progress 100%" in captured.out

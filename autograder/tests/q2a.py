@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checks.q2a import reference_one_hot
+from a5kit.checks.q2a import check_one_hot
 from a5kit.grading import Failure, case, expect
 from a5kit.grading.submission import StudentError
 
 
 @case(points=0.5)
 def lowercase_is_accepted(sub):
-    expect.close(sub.call("one_hot_encode_dna", "acgTn"), reference_one_hot("acgTn"), "one_hot_encode_dna('acgTn')", atol=0)
+    check_one_hot(sub.call("one_hot_encode_dna", "acgTn"), "acgTn", "one_hot_encode_dna('acgTn')")
 
 
 @case(points=0.5)
 def n_is_all_zeros(sub):
     got = expect.array(sub.call("one_hot_encode_dna", "ANNA"), "one_hot_encode_dna('ANNA')", (4, 4))
     if got[1:3].any():
-        raise Failure("N must encode as all zeros (an unknown base carries no evidence for any nucleotide)")
+        raise Failure(f"N must encode as all zeros (an unknown base carries no evidence for any nucleotide); your row for N is {got[1].tolist()}")
 
 
 @case(points=0.5)
@@ -30,7 +30,7 @@ def other_letters_raise_value_error_naming_letter_and_position(sub):
             raise Failure(f"expected ValueError for 'X', got {type(err.error).__name__}") from None
         text = str(err.error)
         if "X" not in text or "3" not in text:
-            raise Failure(f"the ValueError should name the character 'X' and its position 3; it says {text!r}") from None
+            raise Failure(f"the ValueError should name the character 'X' and its 0-based position 3; it says {text!r}") from None
         return
     raise Failure("one_hot_encode_dna('ACGXT') returned; expected ValueError naming 'X' at position 3")
 
@@ -39,4 +39,4 @@ def other_letters_raise_value_error_naming_letter_and_position(sub):
 def long_random_sequence_matches_reference(sub):
     rng = np.random.default_rng(7)
     seq = "".join(rng.choice(list("ACGTNacgtn"), 1000))
-    expect.close(sub.call("one_hot_encode_dna", seq), reference_one_hot(seq), "one-hot of a 1,000 bp sequence", atol=0)
+    check_one_hot(sub.call("one_hot_encode_dna", seq), seq, "one-hot of a 1,000 bp sequence")

@@ -17,10 +17,30 @@ def reference_one_hot(sequence: str) -> np.ndarray:
     return out
 
 
+def check_one_hot(value, sequence: str, what: str) -> None:
+    """``value`` must equal the one-hot of ``sequence``; says what is wrong when it is not
+    (transposed, columns in another order, N not zeros)."""
+    expected = reference_one_hot(sequence)
+    got = expect.array(value, what, expected.shape)  # "transposed?" when it is (4, L)
+    if np.array_equal(got, expected):
+        return
+    # The same encoding with the columns in another order?
+    order = []
+    for j in range(4):
+        same = [k for k in range(4) if np.array_equal(got[:, j], expected[:, k])]
+        order.append(COLUMNS[same[0]] if len(same) == 1 else "?")
+    if "?" not in order and len(set(order)) == 4:
+        raise Failure(f"{what}: your columns are {', '.join(order)}; the columns must be A, C, G, T in that order")
+    unknown = np.array([b not in COLUMNS for b in sequence.upper()], dtype=bool)
+    if unknown.any() and np.array_equal(got[~unknown], expected[~unknown]):
+        i = int(np.argmax(unknown & got.any(axis=1)))
+        raise Failure(f"{what}: the row for N (position {i}) is {got[i].tolist()}; N must encode as all zeros")
+    expect.close(got, expected, what, atol=0)
+
+
 @case(points=1)
 def returns_length_by_4_in_acgt_column_order(sub):
-    got = sub.call("one_hot_encode_dna", "ACGTTG")
-    expect.close(got, reference_one_hot("ACGTTG"), "one_hot_encode_dna('ACGTTG')", atol=0)
+    check_one_hot(sub.call("one_hot_encode_dna", "ACGTTG"), "ACGTTG", "one_hot_encode_dna('ACGTTG')")
 
 
 @case(points=0.5)

@@ -8,6 +8,9 @@ also runs hidden tests when the autograder has made them available, and evaluate
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from typing import Any
 
 from . import core
@@ -48,7 +51,16 @@ def check(question: str, namespace: dict[str, Any] | None = None) -> None:
 
 
 def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
-    """Score of ``question`` from public and (when loaded) hidden tests; prints the outcome."""
-    results = run_cases(load_cases(question, core._hidden_dir), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+    """Score of ``question`` from public and (when loaded) hidden tests; prints the outcome.
+
+    Anything written to stderr while grading (a warning, a progress bar) is shown on stdout
+    instead: nbgrader gives 0 to a grade cell with stderr output, whatever its score.
+    """
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+        warnings.simplefilter("default")
+        results = run_cases(load_cases(question, core._hidden_dir), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
     print(core.report(results, question, show_hidden=core._hidden_dir is not None))
+    if stderr.getvalue().strip():
+        print(f"  (printed to stderr while grading: {stderr.getvalue().strip()[-500:]})")
     return round(sum(r.score for r in results), 6)

@@ -1,0 +1,34 @@
+"""q3b: the motif CNN -- hidden checks (autograder only)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from a5kit.checks.q3a import split
+from a5kit.checks.q3b import model_and_losses, train_small
+from a5kit.grading import Failure, case
+
+
+@case(points=0.5)
+def another_seed_gives_another_run(sub):
+    _, zero = train_small(sub, seed=0)
+    _, one = train_small(sub, seed=1)
+    if np.allclose(zero, one, rtol=1e-6, atol=1e-9):
+        raise Failure("train_cnn gave the same losses for seed=0 and seed=1: use the seed argument (torch.manual_seed(seed)), do not fix it")
+
+
+@case(points=1)
+def training_loss_decreases_below_chance(sub):
+    X, y, _ = split("training")
+    n, epochs = 1000, 3
+    _, losses = model_and_losses(
+        sub.call("train_cnn", X[:n], y[:n], epochs=epochs, seed=0), epochs, f"train_cnn(X[:{n}], y[:{n}], epochs={epochs}, seed=0)"
+    )
+    chance = math.log(5)  # cross-entropy of guessing uniformly among 5 TFs
+    if not (losses[-1] < losses[0] and losses[-1] < chance):
+        raise Failure(
+            f"the mean training loss should fall below chance (ln 5 = {chance:.3f}) within {epochs} epochs on {n} sequences; "
+            f"got {[round(float(v), 4) for v in losses]}: does the optimizer step, is the learning rate too small?"
+        )

@@ -1,0 +1,38 @@
+"""q3c: accuracy of the student's CNN on the hidden test set -- hidden checks (autograder only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from a5kit import motifs
+from a5kit.checks.q3a import encode, tf_indices
+from a5kit.checks.q3b import EPOCHS
+from a5kit.checks.q3c import accuracy, trained_model
+from a5kit.grading import Failure, case
+
+# How the threshold was set: the reference solution (solutions/02_dna_cnn.ipynb: one Conv1d of 64
+# width-9 filters, ReLU, global max pool, linear; Adam lr 1e-2, batches of 64) trained with
+# train_cnn(X_train, y_train, epochs=EPOCHS, seed=0) scores REFERENCE_ACCURACY on
+# generate(N_TEST, DEFAULT_HIDDEN_SEED) (torch 2.13 CPU; tests/test_checks_dna.py re-measures it),
+# and 0.97-0.99 on the test sets of other seeds. MARGIN covers that draw-to-draw spread and other
+# sound designs (16 width-5 filters: 0.95); a network that learns little fails (untrained 0.20,
+# logistic regression on the one-hot 0.79, width-3 filters that cannot span a motif 0.94).
+REFERENCE_ACCURACY = 0.99
+MARGIN = 0.05
+THRESHOLD = REFERENCE_ACCURACY - MARGIN
+
+
+def hidden_test_set() -> tuple[np.ndarray, np.ndarray]:
+    rows = motifs.generate(motifs.N_TEST, motifs.hidden_seed_from_env())
+    return encode([s for s, _ in rows]), tf_indices([t for _, t in rows])
+
+
+@case(points=1.5)
+def hidden_test_accuracy_reaches_threshold(sub):
+    X, y = hidden_test_set()
+    acc = accuracy(sub, trained_model(sub), X, y, "predict_tfs(model, X_test)")
+    if acc < THRESHOLD:
+        raise Failure(
+            f"accuracy on the hidden test set {acc:.3f} after train_cnn(X_train, y_train, epochs={EPOCHS}, seed=0); "
+            f"it must reach {THRESHOLD:.2f} (the reference CNN scores {REFERENCE_ACCURACY:.2f})"
+        )

@@ -1,0 +1,166 @@
+"""q3a: PCA of the one-hot motif data set -- public checks, and the data helpers of Question 3."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from a5kit import motifs
+from a5kit.checks.q2a import reference_one_hot
+from a5kit.checks.q2b import plot_summary
+from a5kit.grading import Failure, case, expect
+
+
+def encode(seqs: list[str]) -> np.ndarray:
+    """One-hot of equal-length sequences, shape (N, L, 4), float32."""
+    return np.stack([reference_one_hot(s) for s in seqs])
+
+
+def tf_indices(labels: list[str]) -> np.ndarray:
+    """Class indices in ``motifs.TFS`` order."""
+    return np.array([motifs.TFS.index(t) for t in labels], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=None)
+def split(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A committed split as (X (N, 18, 4) float32, y (N,) int64, TF names); read-only arrays."""
+    seqs, labels = motifs.load_split(name)
+    X, y = encode(seqs), tf_indices(labels)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y, tuple(labels)
+
+
+def _flat(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+
+
+def standardise(X: np.ndarray) -> np.ndarray:
+    """Flattened features as z-scores (population std; a constant feature becomes 0)."""
+    F = _flat(X)
+    std = F.std(axis=0)
+    std[std == 0] = 1.0
+    return (F - F.mean(axis=0)) / std
+
+
+def _top2(F: np.ndarray) -> np.ndarray:
+    F = F - F.mean(axis=0)
+    _, _, vt = np.linalg.svd(F, full_matrices=False)
+    return F @ vt[:2].T
+
+
+def reference_pca_2d(X: np.ndarray) -> np.ndarray:
+    """Flatten, z-score each feature, project on the top two principal components. Equals
+    scikit-learn's StandardScaler + PCA(2) up to each sign (tests/test_checks_dna.py checks this);
+    written in numpy so the grader needs no scikit-learn."""
+    return _top2(standardise(X))
+
+
+def unstandardised_pca_2d(X: np.ndarray) -> np.ndarray:
+    """The usual mistake: PCA of the centred but not scaled features."""
+    return _top2(_flat(X))
+
+
+def align_signs(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Flip each column of ``got`` to the sign of the matching column of ``expected``."""
+    signs = np.sign(np.sum(got * expected, axis=0))
+    signs[signs == 0] = 1
+    return got * signs
+
+
+def _matches(got: np.ndarray, expected: np.ndarray) -> bool:
+    # rtol allows the sample std (ddof=1) instead of the population std: a factor sqrt(N / (N - 1)).
+    scale = float(np.abs(expected).max())
+    return bool(np.allclose(align_signs(got, expected), expected, rtol=5e-3, atol=1e-3 * scale))
+
+
+VARIANCE_TOLERANCE = 0.05
+
+
+def check_pca(value, X: np.ndarray, what: str) -> None:
+    """``value`` must be the standardised 2-component PCA of ``X``, up to the sign of each component.
+
+    An answer equal to the reference up to sign passes at once. Otherwise the test checks PCA's
+    definition: each column is the projection of the z-scores on a unit-length direction, the two
+    directions are orthogonal, and each captures the variance of its principal component (within
+    VARIANCE_TOLERANCE). In this data PC 2 and PC 3 explain almost the same variance, so PC 2 is not
+    well determined: any direction in that near-tie is accepted (e.g. scikit-learn's randomised
+    solver's); an unstandardised, whitened, swapped or non-orthogonal answer is not, nor a rough
+    low-rank approximation (torch.pca_lowrank with its defaults captures 70-85% of PC 2's variance).
+    """
+    expected = reference_pca_2d(X)
+    got = expect.array(value, what, (len(X), 2))
+    if not np.all(np.isfinite(got)):
+        raise Failure(
+            f"{what}: contains NaN or inf: a feature that never varies has standard deviation 0; "
+            "set its z-score to 0 (divide by 1 where the standard deviation is 0)"
+        )
+    if _matches(got, expected):
+        return
+    n_features = X.shape[1] * X.shape[2]
+    if _matches(got, unstandardised_pca_2d(X)):
+        raise Failure(
+            f"{what}: this is PCA without standardising? z-score each of the {n_features} features "
+            "(subtract its mean, divide by its standard deviation) before the PCA"
+        )
+    Z = standardise(X)
+    variances = np.linalg.svd(Z, compute_uv=False) ** 2 / len(Z)  # of the principal components
+    directions, *_ = np.linalg.lstsq(Z, got, rcond=None)  # got = Z @ directions, if it is a projection
+    residual = np.linalg.norm(Z @ directions - got, axis=0) / np.maximum(np.linalg.norm(got, axis=0), 1e-12)
+    if np.any(residual > 1e-2):
+        raise Failure(
+            f"{what}: the coordinates are not a projection of the standardised features: flatten X to "
+            f"(N, {n_features}), z-score every feature over the N sequences, then project on the components"
+        )
+    lengths = np.linalg.norm(directions, axis=0)
+    if np.any(np.abs(lengths - 1) > 0.02):
+        raise Failure(
+            f"{what}: the coordinates are scaled (the components have length {np.round(lengths, 3).tolist()}, not 1): "
+            "project on unit-length components, without whitening or dividing by the singular values"
+        )
+    got_var = got.var(axis=0)
+    share = got_var / variances.sum()
+    if got_var[1] > got_var[0] * (1 + VARIANCE_TOLERANCE):
+        raise Failure(f"{what}: the two columns are swapped: column 0 must be the component that explains the most variance")
+    if got_var[0] < (1 - VARIANCE_TOLERANCE) * variances[0]:
+        raise Failure(
+            f"{what}: column 0 explains {share[0]:.1%} of the variance, the first principal component "
+            f"{variances[0] / variances.sum():.1%}: it is not the first principal component"
+        )
+    cosine = abs(float(directions[:, 0] @ directions[:, 1])) / float(np.prod(lengths))
+    if cosine > 0.05:
+        raise Failure(f"{what}: the two components are not orthogonal (cosine {cosine:.2f}); column 1 must be orthogonal to column 0")
+    if got_var[1] < (1 - VARIANCE_TOLERANCE) * variances[1]:
+        raise Failure(
+            f"{what}: column 1 explains {share[1]:.1%} of the variance, the second principal component "
+            f"{variances[1] / variances.sum():.1%}: it is not the second principal component "
+            "(an approximate solver such as torch.pca_lowrank is not accurate enough here: use an exact PCA, "
+            "scikit-learn's PCA or np.linalg.svd)"
+        )
+
+
+def check_legend(summary: dict, what: str) -> None:
+    legend = [t.strip() for t in summary["legend"]]
+    if not legend:
+        raise Failure(f"{what}: the plot has no legend; add one entry per TF (ax.legend(), or seaborn's hue= does it)")
+    if sorted(legend) != sorted(motifs.TFS):
+        raise Failure(f"{what}: the legend shows {legend}; expected one entry per TF: {', '.join(motifs.TFS)}")
+
+
+@case(points=0.5)
+def pca_2d_returns_n_by_2_finite_coordinates(sub):
+    X = split("training")[0][:200]
+    got = expect.array(sub.call("pca_2d", X), "pca_2d(X) on 200 training sequences", (200, 2))
+    if not np.all(np.isfinite(got)):
+        raise Failure("pca_2d(X) contains NaN or inf")
+
+
+@case(points=0.5)
+def plot_pca_has_a_legend_with_the_five_tfs(sub):
+    X, _, labels = split("training")
+    coords = reference_pca_2d(X[:300])
+    summary = plot_summary(sub, "plot_pca", coords, list(labels[:300]), what="plot_pca(coords, labels)")
+    if not summary["points"]:
+        raise Failure("plot_pca: the Axes has no scatter points; draw them with ax.scatter(...) or sns.scatterplot(..., ax=ax)")
+    check_legend(summary, "plot_pca")

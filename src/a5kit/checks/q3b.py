@@ -1,0 +1,54 @@
+"""q3b: a CNN that classifies motif sequences, trained deterministically -- public checks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from a5kit.checks.q3a import split
+from a5kit.grading import Failure, case, expect
+from a5kit.grading.plain import Handle
+
+EPOCHS = 10  # the epochs the notebook and the autograder train for: train_cnn(X_train, y_train, epochs=EPOCHS, seed=0)
+SMALL = 300  # training sequences for the quick checks
+
+
+def model_and_losses(result, epochs: int, what: str) -> tuple[Handle, np.ndarray]:
+    """Unpack ``train_cnn``'s ``(model, losses)`` and check the losses: one finite float per epoch."""
+    if not isinstance(result, list) or len(result) != 2:
+        kind = f"a sequence of {len(result)}" if isinstance(result, list) else type(result).__name__
+        raise Failure(f"{what}: expected a tuple (model, losses), got {kind}")
+    model, losses = result
+    if not isinstance(model, Handle):
+        raise Failure(f"{what}: the first element should be the trained model (your MotifCNN), got {type(model).__name__}")
+    losses = expect.array(losses, f"{what}: losses", None)
+    if losses.ndim != 1 or len(losses) != epochs:
+        raise Failure(
+            f"{what}: expected one mean training loss per epoch ({epochs} values), got shape {tuple(losses.shape)}: "
+            "average the batch losses of each epoch"
+        )
+    if not np.all(np.isfinite(losses)):
+        raise Failure(f"{what}: the losses contain NaN or inf: {losses.tolist()}")
+    return model, losses
+
+
+def train_small(sub, seed: int = 0, epochs: int = 2) -> tuple[Handle, np.ndarray]:
+    X, y, _ = split("training")
+    what = f"train_cnn(X[:{SMALL}], y[:{SMALL}], epochs={epochs}, seed={seed})"
+    return model_and_losses(sub.call("train_cnn", X[:SMALL], y[:SMALL], epochs=epochs, seed=seed), epochs, what)
+
+
+@case(points=0.5)
+def train_cnn_returns_model_and_one_loss_per_epoch(sub):
+    train_small(sub)
+
+
+@case(points=1)
+def same_seed_gives_identical_losses(sub):
+    _, first = train_small(sub, seed=0)
+    _, second = train_small(sub, seed=0)
+    if not np.allclose(first, second, rtol=1e-6, atol=1e-9):
+        raise Failure(
+            f"two calls of train_cnn(..., seed=0) gave different losses ({first.tolist()} vs {second.tolist()}): "
+            "call torch.manual_seed(seed) before creating the model, and shuffle with a seeded generator "
+            "(torch.Generator().manual_seed(seed)) so the batches come in the same order"
+        )

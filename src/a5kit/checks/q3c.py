@@ -1,0 +1,76 @@
+"""q3c: predicting TFs with the trained CNN, and its accuracy -- public checks."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from a5kit import motifs
+from a5kit.checks.q3a import split
+from a5kit.checks.q3b import EPOCHS, model_and_losses, train_small
+from a5kit.grading import Failure, case, expect
+from a5kit.grading.plain import Handle
+
+# Lower bar on the validation split. The reference solution reaches about 0.99 (see the hidden
+# THRESHOLD for how it was measured); any CNN that learns the motifs passes, logistic regression on
+# the flattened one-hot (0.80) does not. Passing it is necessary, not sufficient: the hidden test
+# set's threshold is higher.
+PUBLIC_BAR = 0.90
+
+_trained: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def trained_model(sub) -> Handle:
+    """train_cnn(X_train, y_train, epochs=EPOCHS, seed=0), trained once per submission and shared by its cases."""
+    try:
+        return _trained[sub]
+    except (KeyError, TypeError):
+        pass
+    X, y, _ = split("training")
+    what = f"train_cnn(X_train, y_train, epochs={EPOCHS}, seed=0)"
+    model, _ = model_and_losses(sub.call("train_cnn", X, y, epochs=EPOCHS, seed=0), EPOCHS, what)
+    try:
+        _trained[sub] = model
+    except TypeError:
+        pass
+    return model
+
+
+def predictions(value, n: int, what: str) -> np.ndarray:
+    """``predict_tfs``'s answer as class indices (n,); explains names, probabilities or out-of-range values."""
+    if isinstance(value, (list, np.ndarray)) and len(value) and isinstance(np.asarray(value, dtype=object).flat[0], str):
+        raise Failure(f"{what}: return class indices (0 to 4 in the order of a5kit.motifs.TFS), not TF names")
+    got = expect.array(value, what, None)
+    if got.shape == (n, len(motifs.TFS)):
+        raise Failure(f"{what}: expected shape ({n},), got {got.shape}: these are scores per class; take the argmax over classes")
+    got = expect.array(got, what, (n,))
+    if not np.all(np.isin(got, np.arange(len(motifs.TFS)))):
+        raise Failure(f"{what}: class indices must be whole numbers 0 to {len(motifs.TFS) - 1}; got values such as {sorted(set(got.tolist()))[:5]}")
+    return got.astype(np.int64)
+
+
+def accuracy(sub, model: Handle, X: np.ndarray, y: np.ndarray, what: str) -> float:
+    return float(np.mean(predictions(sub.call("predict_tfs", model, X), len(X), what) == y))
+
+
+@case(points=0.5)
+def predict_tfs_returns_integer_class_indices(sub):
+    model, _ = train_small(sub)
+    X, _, _ = split("validation")
+    value = sub.call("predict_tfs", model, X[:50])
+    predictions(value, 50, "predict_tfs(model, X_val[:50])")
+    if not (isinstance(value, np.ndarray) and value.dtype.kind in "iu"):
+        kind = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+        raise Failure(f"predict_tfs should return an integer numpy array (or tensor), got {kind}")
+
+
+@case(points=1)
+def validation_accuracy_above_public_bar(sub):
+    X, y, _ = split("validation")
+    acc = accuracy(sub, trained_model(sub), X, y, "predict_tfs(model, X_val)")
+    if acc < PUBLIC_BAR:
+        raise Failure(
+            f"validation accuracy {acc:.3f} after train_cnn(X_train, y_train, epochs={EPOCHS}, seed=0); "
+            f"it should reach at least {PUBLIC_BAR:.2f}"
+        )
