@@ -176,4 +176,4 @@ def test_grade_keeps_stderr_out_of_the_grade_cell(capsys):
     assert grading.grade("q2a", {"one_hot_encode_dna": noisy}) == 1.5
     captured = capsys.readouterr()
     assert captured.err == ""
-    assert "progress 100%" in captured.out
+    assert "progress 100%" in captured.out and "UserWarning: deprecated thing" in captured.out

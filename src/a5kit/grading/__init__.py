@@ -57,9 +57,11 @@ def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
     instead: nbgrader gives 0 to a grade cell with stderr output, whatever its score.
     """
     stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+    with contextlib.redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         results = run_cases(load_cases(question, core._hidden_dir), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+    for w in caught:
+        stderr.write(f"{w.category.__name__}: {w.message}\n")
     print(core.report(results, question, show_hidden=core._hidden_dir is not None))
     if stderr.getvalue().strip():
         print(f"  (printed to stderr while grading: {stderr.getvalue().strip()[-500:]})")
