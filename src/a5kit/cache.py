@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import config
+from ._files import write_text_atomic
 
 FORMAT = 1
 TINY_NOTE = "TINY DEMO CACHE: made by small randomly initialised models on synthetic sequence; the numbers are not biology"
@@ -121,12 +121,7 @@ class Cache:
             self.manifest["note"] = TINY_NOTE
         else:
             self.manifest.pop("note", None)
-        self.path.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.manifest, indent=1, sort_keys=True) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.manifest_path)
+        write_text_atomic(self.manifest_path, json.dumps(self.manifest, indent=1, sort_keys=True) + "\n")
 
     # -- entries ------------------------------------------------------------------------
     def find(self, function: str, input_sha256: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:

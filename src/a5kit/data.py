@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import config
-from .cache import Cache, ModelInfo, cached_call, sha256_bytes
+from .cache import Cache, ModelInfo, array_sha256, cached_call, sha256_bytes
 
 
 class DataUnavailable(RuntimeError):
@@ -226,8 +226,6 @@ def verify_sequence(interval: Interval, seq: str, cache: Cache | None = None) ->
     entry = cache.find("hg38_sequence", _sequence_key(interval)[1])
     if entry is None or entry.get("tiny"):
         return
-    from .cache import array_sha256
-
     expected = entry["arrays"]["sequence"]["sha256"]
     if array_sha256(_as_array(seq.upper())) != expected:
         raise DataUnavailable(
@@ -260,22 +258,16 @@ def hg38_sequence(interval: Interval) -> GenomicSequence:
 
     def compute() -> tuple[dict[str, np.ndarray], ModelInfo]:
         if config.use_tiny_models():
-            seq = str(synthetic_sequence(interval))
-            return {"sequence": _as_array(seq)}, ModelInfo("synthetic", "a5kit.data.synthetic_sequence v1", tiny=True)
-        seq = _ucsc_window(interval)
-        verify_sequence(interval, seq)
-        return {"sequence": _as_array(seq)}, ModelInfo("UCSC hg38", "api.genome.ucsc.edu getData/sequence", tiny=False)
+            seq = synthetic_sequence(interval)
+            model = ModelInfo("synthetic", "a5kit.data.synthetic_sequence v1", tiny=True)
+        else:
+            seq = GenomicSequence(_ucsc_window(interval), interval, "hg38 (UCSC)")
+            verify_sequence(interval, seq)
+            model = ModelInfo("UCSC hg38", "api.genome.ucsc.edu getData/sequence", tiny=False)
+        return {"sequence": _as_array(seq), "source": np.array(seq.source)}, model
 
     arrays = cached_call("hg38_sequence", description, input_sha, None, compute)
-    seq = arrays["sequence"].tobytes().decode("ascii")
-    tiny = config.use_tiny_models() or (config.mode() == "replay" and _replayed_tiny(interval))
-    source = "synthetic (tiny mode; not hg38)" if tiny else "hg38 (UCSC)"
-    return GenomicSequence(seq, interval, source)
-
-
-def _replayed_tiny(interval: Interval) -> bool:
-    entry = Cache().find("hg38_sequence", _sequence_key(interval)[1])
-    return bool(entry and entry.get("tiny"))
+    return GenomicSequence(arrays["sequence"].tobytes().decode("ascii"), interval, str(arrays["source"]))
 
 
 def fasta_sequence(fasta: str | Path, interval: Interval) -> GenomicSequence:

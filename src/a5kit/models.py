@@ -10,7 +10,6 @@ written by ``save_pretrained`` instead of the hub id.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from typing import Any
@@ -44,7 +43,7 @@ TINY_ENFORMER_HPARAMS: dict[str, Any] = dict(
 
 
 def _config_version(name: str, cfg: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    digest = sha256_bytes(json.dumps(cfg, sort_keys=True))[:12]
     return f"{name} random init seed={TINY_SEED} config={digest}"
 
 

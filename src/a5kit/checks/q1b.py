@@ -126,17 +126,20 @@ def attention_matrix_picks_the_layer_and_head(sub):
         check_matrix_choice(sub.call("attention_matrix", attentions, layer, head), attentions, layer, head)
 
 
+def _plot_synthetic(sub, seed: int):
+    """(matrix, the student's Axes summary) for a synthetic attention matrix; closes the figure."""
+    matrix = synthetic_attentions(seed)[0, 0]
+    with closing_new_figures():
+        return matrix, sub.call("plot_attention", matrix, TOKENS)
+
+
 @case(points=0.5)
 def heatmap_shows_the_matrix_queries_as_rows(sub):
-    matrix = synthetic_attentions(2)[0, 0]
-    with closing_new_figures():
-        ax = sub.call("plot_attention", matrix, TOKENS)
+    matrix, ax = _plot_synthetic(sub, 2)
     check_image_is_matrix(ax, matrix, "plot_attention(matrix, tokens)")
 
 
 @case(points=0.5)
 def tick_labels_are_the_tokens(sub):
-    matrix = synthetic_attentions(3)[0, 0]
-    with closing_new_figures():
-        ax = sub.call("plot_attention", matrix, TOKENS)
+    _, ax = _plot_synthetic(sub, 3)
     check_tick_labels(ax, TOKENS, "plot_attention(matrix, tokens)")

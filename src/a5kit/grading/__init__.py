@@ -37,9 +37,13 @@ def _notebook_namespace() -> dict[str, Any]:
     return vars(__main__)
 
 
+def _submission(namespace: dict[str, Any] | None) -> LocalSubmission:
+    return LocalSubmission(namespace if namespace is not None else _notebook_namespace())
+
+
 def public_results(question: str, namespace: dict[str, Any] | None = None) -> list[Result]:
     """Results of the public checks of ``question`` on the functions of ``namespace`` (default: the notebook)."""
-    return run_cases(load_cases(question), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+    return run_cases(load_cases(question), _submission(namespace))
 
 
 def check(question: str, namespace: dict[str, Any] | None = None) -> None:
@@ -59,7 +63,7 @@ def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
-        results = run_cases(load_cases(question, core._hidden_dir), LocalSubmission(namespace if namespace is not None else _notebook_namespace()))
+        results = run_cases(load_cases(question, core._hidden_dir), _submission(namespace))
     for w in caught:
         stderr.write(f"{w.category.__name__}: {w.message}\n")
     print(core.report(results, question, show_hidden=core._hidden_dir is not None))

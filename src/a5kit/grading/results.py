@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from .._files import write_text_atomic
 from .core import Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -159,16 +158,4 @@ def results_json(results: list[Result], summary: str, execution_time: float, hid
 def write_results(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Validate ``doc`` and write it to ``path`` atomically, so Gradescope never reads a partial file."""
     validate(doc)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
