@@ -425,7 +425,8 @@ def test_reference_accuracy_constant_is_what_the_reference_scores(reference, mon
     q3c = hidden_module("q3c", HIDDEN)
     X_train, y_train, _ = q3a_checks.split("training")
     model, losses = reference["train_cnn"](np.array(X_train), np.array(y_train), epochs=EPOCHS, seed=0)
-    X_test, y_test = q3c.hidden_test_set()
+    test_set = q3c.hidden_test_set()
+    X_test, y_test = test_set["X"], test_set["y"]
     accuracy = float(np.mean(reference["predict_tfs"](model, X_test) == y_test))
     assert accuracy == pytest.approx(q3c.REFERENCE_ACCURACY, abs=0.01)
     assert q3c.THRESHOLD == pytest.approx(q3c.REFERENCE_ACCURACY - q3c.MARGIN) and 0 < q3c.MARGIN <= 0.1

@@ -170,6 +170,16 @@ def _enformer(tiny: bool, source: str):
     return model, info
 
 
+def tiny_enformer(seed: int = TINY_SEED):
+    """A fresh tiny Enformer (random weights from ``seed``) in any mode: the grader fine-tunes these."""
+    import torch
+    from enformer_pytorch import Enformer
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return Enformer.from_hparams(**TINY_ENFORMER_HPARAMS)
+
+
 def load_enformer():
     """A fresh Enformer (torch module) for the current mode, e.g. to fine-tune; not in replay mode."""
     _refuse_in_replay("load_enformer")

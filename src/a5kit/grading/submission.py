@@ -35,6 +35,10 @@ class Submission(Protocol):
         """Call the student's ``function`` with plain-data arguments; return plain data."""
         ...
 
+    def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``a5kit.grading.probes.<probe>`` where the student's code runs; return plain data."""
+        ...
+
 
 class LocalSubmission:
     """A submission whose functions live in a namespace of this process."""
@@ -55,4 +59,10 @@ class LocalSubmission:
             result = func(*args, **kwargs)
         except Exception as err:  # the student's exception, reported, never raised through the test
             raise StudentError(function, err) from err
+        return to_plain(result, self.handles)
+
+    def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
+        from . import probes
+
+        result = probes.run(probe, from_plain(args, self.handles), from_plain(kwargs, self.handles))
         return to_plain(result, self.handles)

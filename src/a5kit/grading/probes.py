@@ -1,0 +1,50 @@
+"""Helpers a test may run *in the student's process* through ``submission.kit(name, ...)``.
+
+Tests never touch the student's objects directly: across the Gradescope process boundary they
+only see plain data and Handles. When a test needs an object built where the student's code runs
+(a torch tensor, a tiny Enformer to fine-tune) or a fact about an object that lives there (the
+parameters of a model the student trained), it asks for one of the functions below by name. Only
+functions listed in ``PROBES`` can be called this way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def tensor(array: Any, dtype: str = "float32") -> Any:
+    """A torch tensor holding ``array`` (e.g. a batch for the student's training loop)."""
+    import torch
+
+    return torch.as_tensor(np.asarray(array), dtype=getattr(torch, dtype))
+
+
+def tiny_enformer(seed: int = 0) -> Any:
+    """A fresh tiny Enformer (same class as the real one, random weights), whatever A5KIT_MODE says."""
+    from a5kit import models
+
+    return models.tiny_enformer(seed)
+
+
+def parameters(module: Any) -> dict[str, np.ndarray]:
+    """A torch module's named parameters as float32 arrays (for tiny models only: they are copied)."""
+    return {name: p.detach().cpu().float().numpy().copy() for name, p in module.named_parameters()}
+
+
+def requires_grad(module: Any) -> dict[str, bool]:
+    """Which of a torch module's parameters would be trained."""
+    return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
+
+
+PROBES = {f.__name__: f for f in (tensor, tiny_enformer, parameters, requires_grad)}
+
+
+def run(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call probe ``name``; an unknown name is a bug in a test, not the student's fault."""
+    try:
+        probe = PROBES[name]
+    except KeyError:
+        raise KeyError(f"no kit probe named {name!r}; known: {', '.join(sorted(PROBES))}") from None
+    return probe(*args, **kwargs)

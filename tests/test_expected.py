@@ -1,0 +1,58 @@
+"""Precomputed expected values: computed once at autograder build time, served without recomputing."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from a5kit.grading import expected
+
+
+def _module(calls: list[int]) -> types.ModuleType:
+    module = types.ModuleType("a5kit_hidden_q9z")
+
+    def answer() -> dict[str, np.ndarray]:
+        calls.append(1)
+        return {"x": np.arange(3)}
+
+    answer.__module__ = module.__name__
+    module.answer = expected.precomputed(answer)
+    return module
+
+
+def test_without_a_store_the_value_is_computed(monkeypatch):
+    monkeypatch.delenv("A5KIT_EXPECTED", raising=False)
+    calls: list[int] = []
+    assert _module(calls).answer()["x"].tolist() == [0, 1, 2] and calls == [1]
+
+
+def test_precompute_writes_one_npz_per_value_named_by_question_and_function(tmp_path):
+    written = expected.precompute_module(_module([]), tmp_path)
+    assert [p.name for p in written] == ["q9z.answer.npz"]
+
+
+def test_with_a_store_the_value_is_loaded_not_computed(tmp_path, monkeypatch):
+    expected.precompute_module(_module([]), tmp_path)
+    monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
+    calls: list[int] = []
+    assert _module(calls).answer()["x"].tolist() == [0, 1, 2] and calls == []
+
+
+def test_a_store_missing_the_value_says_to_rebuild(tmp_path, monkeypatch):
+    monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
+    with pytest.raises(expected.ExpectedMissing, match="make autograder"):
+        _module([]).answer()
+
+
+def test_object_arrays_are_refused_because_they_would_need_pickle(tmp_path):
+    module = types.ModuleType("a5kit_hidden_q9y")
+
+    def bad() -> dict[str, np.ndarray]:
+        return {"x": np.array([{}], dtype=object)}
+
+    bad.__module__ = module.__name__
+    module.bad = expected.precomputed(bad)
+    with pytest.raises(TypeError, match="non-object"):
+        expected.precompute_module(module, tmp_path)
