@@ -8,12 +8,52 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .data import CHR11_WINDOW, CHR16_FULL, Interval, hg38_sequence
+import numpy as np
+
+from .data import CHR11_WINDOW, CHR16_FULL, RS11644125, Interval, hg38_sequence
 
 ACTIVE_SENTENCE = "The quick brown fox jumps over the lazy dog."
 PASSIVE_SENTENCE = "The lazy dog was jumped over by the quick brown fox."
 SENTENCES: tuple[str, ...] = (ACTIVE_SENTENCE, PASSIVE_SENTENCE)
 SEQUENCE_WINDOWS: tuple[Interval, ...] = (CHR11_WINDOW, CHR16_FULL)
+
+# Notebook 3 (Enformer). Question 4: the chr11 window at 200 bins of 128 bp, all 5,313 tracks.
+CHR11_TARGET_LENGTH = 200
+# Question 6: rs11644125 in the middle of the full 196,608 bp window. The cache keeps only the two
+# tracks the question scores (a full (896, 5313) float32 prediction is 19 MB).
+VARIANT = RS11644125
+VARIANT_WINDOW = CHR16_FULL
+VARIANT_TRACKS: tuple[int, ...] = (4767, 2280)  # CAGE:Neutrophils, CHIP:H3K27ac:neutrophil
+VARIANT_TRACK_LABELS: tuple[str, ...] = ("CAGE neutrophils", "H3K27ac neutrophil")
+VARIANT_SHIFTS: tuple[int, ...] = (1, 2, 3)  # bp; the window moves right, N fills the end
+# The variant sits at input position 98,304 = 40,960 (cropped flank) + 448 * 128: output bin 448.
+CENTRE_BINS: tuple[int, ...] = (446, 447, 448, 449)  # the 512 bp around the variant
+
+
+def shift_sequence(sequence: str, shift: int) -> str:
+    """The window moved ``shift`` bp to the right: drop the first ``shift`` bases, pad the end with N."""
+    return str(sequence[shift:]) + "N" * shift if shift else str(sequence)
+
+
+def complement_reversed(sequence: str) -> str:
+    """Reverse complement (kit reference; Question 6 asks students to write their own)."""
+    return str(sequence).translate(str.maketrans("ACGTNacgtn", "TGCANtgcan"))[::-1]
+
+
+def variant_sequences(ref_window: str) -> dict[tuple[str, str], str]:
+    """Every sequence Question 6 predicts, by (view, allele): forward, reverse complement and shifts."""
+    centre = VARIANT.pos0 - VARIANT_WINDOW.start
+    if ref_window[centre] != VARIANT.ref:
+        raise ValueError(f"{VARIANT.id}: the window has {ref_window[centre]!r} at {VARIANT.chrom}:{VARIANT.pos}, dbSNP says {VARIANT.ref!r}")
+    alt_window = str(ref_window[:centre]) + VARIANT.alt + str(ref_window[centre + 1 :])
+    views: dict[str, object] = {"forward": lambda s: str(s), "reverse complement": complement_reversed}
+    views.update({f"shift +{k} bp": (lambda s, k=k: shift_sequence(s, k)) for k in VARIANT_SHIFTS})
+    return {(view, allele): make(seq) for view, make in views.items() for allele, seq in (("ref", ref_window), ("alt", alt_window))}  # type: ignore[operator]
+
+
+def strongest_filter_index(weights: np.ndarray) -> int:
+    """The filter with the largest sum of absolute weights (Question 4c's definition)."""
+    return int(np.abs(np.asarray(weights, dtype=np.float64)).sum(axis=(1, 2)).argmax())
 
 
 def record_all(progress: Callable[[str], None] = print) -> None:
@@ -27,5 +67,14 @@ def record_all(progress: Callable[[str], None] = print) -> None:
         seq = hg38_sequence(interval)
         progress(f"sequence {interval}: {len(seq)} bp, {seq.source}")
     window = hg38_sequence(CHR11_WINDOW)
-    progress(f"enformer {CHR11_WINDOW}: predictions {models.enformer_predict(window).shape}")
-    progress(f"enformer first-layer filters {models.enformer_first_layer_filters().shape}")
+    progress(f"enformer {CHR11_WINDOW}: predictions {models.enformer_predict(window, target_length=CHR11_TARGET_LENGTH).shape}")
+    filters = models.enformer_first_layer_filters()
+    progress(f"enformer first-layer filters {filters.shape}")
+    from . import motif_match
+
+    strongest = strongest_filter_index(filters)
+    hits = motif_match.tomtom_jaspar(filters[strongest])
+    progress(f"tomtom filter {strongest} vs {motif_match.DATABASE}: top hit {hits['matrix_id'][0]} {hits['name'][0]}")
+    for (view, allele), seq in variant_sequences(hg38_sequence(VARIANT_WINDOW)).items():
+        pred = models.enformer_predict(seq, tracks=VARIANT_TRACKS)
+        progress(f"enformer {VARIANT.id} {allele} {view}: tracks {VARIANT_TRACKS}, predictions {pred.shape}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
 from typing import Any
 
@@ -41,6 +42,14 @@ def _submission(namespace: dict[str, Any] | None) -> LocalSubmission:
     return LocalSubmission(namespace if namespace is not None else _notebook_namespace())
 
 
+def _under_autograder(what: str) -> bool:
+    """In the Gradescope grader the notebook only defines functions; tests run outside the kernel."""
+    if os.environ.get("A5KIT_AUTOGRADER") == "1":
+        print(f"{what}: skipped here; the autograder runs the tests itself")
+        return True
+    return False
+
+
 def public_results(question: str, namespace: dict[str, Any] | None = None) -> list[Result]:
     """Results of the public checks of ``question`` on the functions of ``namespace`` (default: the notebook)."""
     return run_cases(load_cases(question), _submission(namespace))
@@ -48,6 +57,8 @@ def public_results(question: str, namespace: dict[str, Any] | None = None) -> li
 
 def check(question: str, namespace: dict[str, Any] | None = None) -> None:
     """Run the public checks of ``question`` on this notebook's functions and print the outcome."""
+    if _under_autograder(f"check({question!r})"):
+        return
     results = public_results(question, namespace)
     print(core.report(results, question, show_hidden=False))
     if any(not r.passed for r in results):
@@ -60,6 +71,8 @@ def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
     Anything written to stderr while grading (a warning, a progress bar) is shown on stdout
     instead: nbgrader gives 0 to a grade cell with stderr output, whatever its score.
     """
+    if _under_autograder(f"grade({question!r})"):
+        return 0.0
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")

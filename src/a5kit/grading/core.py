@@ -83,6 +83,8 @@ _hidden_dir: Path | None = None
 def use_hidden_tests(path: str | os.PathLike[str] | None = None) -> Path:
     """Load hidden tests from ``path`` (default: A5KIT_HIDDEN_TESTS, else ``autograder/tests`` above the cwd)."""
     global _hidden_dir
+    if os.environ.get("A5KIT_AUTOGRADER") == "1":  # the Gradescope kernel: hidden tests stay outside it
+        return Path(os.devnull)
     candidates = [Path(path)] if path else []
     if os.environ.get("A5KIT_HIDDEN_TESTS"):
         candidates.append(Path(os.environ["A5KIT_HIDDEN_TESTS"]))

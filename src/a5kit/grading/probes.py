@@ -21,11 +21,18 @@ def tensor(array: Any, dtype: str = "float32") -> Any:
     return torch.as_tensor(np.asarray(array), dtype=getattr(torch, dtype))
 
 
-def tiny_enformer(seed: int = 0) -> Any:
-    """A fresh tiny Enformer (same class as the real one, random weights), whatever A5KIT_MODE says."""
+def tiny_enformer(seed: int = 0, target_length: int | None = None) -> Any:
+    """A fresh tiny Enformer (same class as the real one, random weights), whatever A5KIT_MODE says.
+
+    ``target_length``: the number of bins its output is cropped to (-1: no crop); default the
+    model's own (896, as the real Enformer).
+    """
     from a5kit import models
 
-    return models.tiny_enformer(seed)
+    model = models.tiny_enformer(seed)
+    if target_length is not None:
+        model.set_target_length(int(target_length))
+    return model
 
 
 def parameters(module: Any) -> dict[str, np.ndarray]:
@@ -38,7 +45,21 @@ def requires_grad(module: Any) -> dict[str, bool]:
     return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
 
 
-PROBES = {f.__name__: f for f in (tensor, tiny_enformer, parameters, requires_grad)}
+def forward(module: Any, x: Any, **kwargs: Any) -> np.ndarray:
+    """``module(x, **kwargs)`` in eval mode without gradients, as a float32 array; the module's mode is restored."""
+    import torch
+
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x, **kwargs)
+    finally:
+        module.train(was_training)
+    return out.detach().cpu().float().numpy()
+
+
+PROBES = {f.__name__: f for f in (tensor, tiny_enformer, parameters, requires_grad, forward)}
 
 
 def run(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -1,0 +1,373 @@
+"""Grade one submission the Gradescope way: each notebook in its own kernel, tests in this process.
+
+    python -m a5kit.grading.runner SUBMISSION_DIR RESULTS_JSON --tests DIR [--expected DIR] [--cache DIR] [--user NAME]
+
+The trusted side (this process) finds the notebooks, starts a kernel per notebook as the student's
+user in replay mode, runs the notebook's code cells one at a time with a deadline, then runs each
+question's public and hidden cases here; a case reaches the student's functions only through
+:class:`KernelSubmission` (plain data over :mod:`a5kit.grading.wire`). Time is limited per cell,
+per question and in total; a dead kernel is restarted and the notebook's cells re-run, so a crash
+costs only what it touches. A results.json is written whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import wire
+from .core import Case, Result, load_cases, run_case
+from .intake import NOTEBOOKS, check_notebook, collect
+from .kernel import KernelDied, KernelSettings, Outcome, StudentKernel
+from .results import results_json, write_results
+from .submission import MissingFunction, StudentError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Seconds: one cell, one question's calls, the whole submission (Gradescope allows 600)."""
+
+    cell: float = 60.0
+    question: float = 90.0
+    total: float = 420.0
+
+
+@dataclass
+class GraderSetup:
+    """Where the grader finds what it needs; run_autograder fills it from the autograder folder."""
+
+    hidden_tests: Path
+    questions: dict[str, list[str]]  # notebook stem -> autograded questions, in order
+    cache: Path | None = None
+    expected: Path | None = None
+    user: str = ""
+    limits: Limits = field(default_factory=Limits)
+    hidden_visibility: str = "after_published"
+    memory_mb: int = 1500
+
+
+class CallFailed(StudentError):
+    """A call into the kernel that did not return an answer: timeout, dead kernel, bad answer."""
+
+    def __init__(self, function: str, message: str) -> None:
+        RuntimeError.__init__(self, message)
+        self.function = function
+        self.error = RuntimeError(message)
+
+
+def _remote_error(kind: str, message: str) -> BaseException:
+    """The student's exception, rebuilt by name for messages (builtins keep their class)."""
+    import builtins
+
+    cls = getattr(builtins, kind, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(message)
+        except Exception:
+            pass
+    return type(kind, (Exception,), {})(message)
+
+
+def questions_in(notebook: Path) -> list[str]:
+    """The autograded questions of a source or release notebook: its nbgrader grade cells with tests."""
+    nb = nbformat.read(notebook, as_version=4)
+    found = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            found.append(meta["grade_id"])
+    return found
+
+
+class NotebookRun:
+    """A notebook's code cells in one kernel, re-run after a restart. State: the kernel and cell outcomes."""
+
+    def __init__(self, kernel: StudentKernel, cells: list[str], clock: Clock) -> None:
+        self.kernel, self.cells, self.clock = kernel, cells, clock
+        self.outcomes: list[Outcome | None] = [None] * len(cells)
+        self.restarts_seen = kernel.restarts
+
+    def run_all(self) -> None:
+        for index, code in enumerate(self.cells):
+            timeout = self.clock.cell_timeout()
+            if timeout <= 0:
+                self.outcomes[index] = Outcome("skipped", "the grading time budget ran out")
+                continue
+            self.outcomes[index] = outcome = self.kernel.execute(code, timeout)
+            if outcome.status == "died":
+                self._redefine(upto=index)
+
+    def _redefine(self, upto: int) -> None:
+        """After a restart, run again the cells that finished before (not those that hung or crashed)."""
+        for index, code in enumerate(self.cells[:upto]):
+            previous = self.outcomes[index]
+            if previous is not None and previous.status in ("ok", "error"):
+                if self.kernel.execute(code, self.clock.cell_timeout()).status == "died":
+                    self.outcomes[index] = Outcome("died", "the kernel died again when this cell was re-run")
+                    self._redefine(upto=index)
+                    return
+        self.restarts_seen = self.kernel.restarts
+
+    def recover(self) -> None:
+        """If the kernel was restarted during grading, define the notebook's functions again."""
+        if self.kernel.restarts != self.restarts_seen:
+            self._redefine(upto=len(self.cells))
+
+    def problems(self) -> list[str]:
+        lines = []
+        for index, outcome in enumerate(self.outcomes):
+            if outcome is None or outcome.ok:
+                continue
+            first = self.cells[index].strip().splitlines()[0][:60] if self.cells[index].strip() else ""
+            where = f"code cell {index + 1} ({first!r})"
+            if outcome.status == "timeout":
+                lines.append(f"{where} was stopped after {outcome.seconds:.0f} s (infinite loop?)")
+            elif outcome.status == "died":
+                lines.append(f"{where}: {outcome.error}")
+            elif outcome.status == "skipped":
+                lines.append(f"{where} was not run: {outcome.error}")
+            elif "NotImplementedError" not in outcome.error:
+                lines.append(f"{where} raised {outcome.error.splitlines()[0][:200]}")
+        return lines
+
+
+class Clock:
+    """The total and per-question time budgets."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.start = time.monotonic()
+        self.question_deadline = float("inf")
+
+    def remaining(self) -> float:
+        return self.limits.total - (time.monotonic() - self.start)
+
+    def cell_timeout(self) -> float:
+        return min(self.limits.cell, self.remaining())
+
+    def begin_question(self) -> None:
+        self.question_deadline = time.monotonic() + self.limits.question
+
+    def call_timeout(self) -> float:
+        return min(self.question_deadline - time.monotonic(), self.remaining())
+
+
+class KernelSubmission:
+    """The Submission interface across the process boundary: requests and answers as plain-data files."""
+
+    def __init__(self, run: NotebookRun, question: str) -> None:
+        self.run, self.question = run, question
+        self.kernel = run.kernel
+        self._numbers = itertools.count(1)
+        self.timed_out = False
+
+    def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
+        return self._request("call", function, args, kwargs)
+
+    def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
+        return self._request("kit", probe, args, kwargs)
+
+    def _request(self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        shown = f"{name}()"
+        timeout = self.run.clock.call_timeout()
+        if timeout <= 0:
+            self.timed_out = True
+            raise CallFailed(name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s")
+        number = next(self._numbers) + 1000 * self.kernel.restarts
+        tag = f"{self.question}-{number}"
+        wire.write(self.kernel.requests / f"r{tag}.npz", {"kind": kind, "name": name, "args": list(args), "kwargs": kwargs})
+        code = (f"__import__('a5kit.grading.kernel_side', fromlist=['serve']).serve("
+                f"{str(self.kernel.requests)!r}, {str(self.kernel.responses)!r}, {tag!r})")
+        outcome = self.kernel.execute(code, timeout)
+        if outcome.status == "timeout":
+            self.timed_out = True
+            raise CallFailed(name, f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here")
+        if outcome.status == "died":
+            self.run.recover()
+            raise CallFailed(name, f"{shown} killed the notebook's kernel ({outcome.error}); it was restarted to grade the rest")
+        if outcome.status == "error":
+            raise CallFailed(name, f"the kernel could not run {shown}: {outcome.error.splitlines()[0][:300]}")
+        try:
+            answer = wire.read_untrusted(self.kernel.responses, f"r{tag}.npz")
+        except wire.WireError as err:
+            raise CallFailed(name, f"{shown}: {err}") from None
+        if not isinstance(answer, dict):
+            raise CallFailed(name, f"{shown}: the answer was not understood")
+        error = answer.get("error")
+        if error is None:
+            return answer.get("value")
+        message = str(answer.get("message", ""))
+        if error == "missing":
+            raise MissingFunction(message)
+        if error == "student":
+            raise StudentError(str(answer.get("function", name)), _remote_error(str(answer.get("type", "Exception")), message))
+        if error == "stale":
+            raise CallFailed(name, f"{shown}: {message}")
+        raise RuntimeError(f"kit probe {name} failed in the kernel: {message}")
+
+
+def _zero(cases: list[Case], reason: str) -> list[Result]:
+    return [Result(c.question, c.name, 0.0, c.points, c.hidden, reason) for c in cases]
+
+
+def _code_cells(path: Path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: Clock, notes: list[str], stats: dict[str, Any]) -> list[Result]:
+    cases = {q: load_cases(q, setup.hidden_tests) for q in questions}
+    stem = path.stem
+    started, cpu0 = time.monotonic(), _children_cpu()
+    env = {"A5KIT_MODE": "replay"}
+    if setup.cache is not None:
+        env["A5KIT_CACHE"] = str(setup.cache)
+    workdir = Path(tempfile.mkdtemp(prefix=f"a5kit-{stem}-"))
+    kernel = StudentKernel(KernelSettings(user=setup.user, memory_mb=setup.memory_mb, env=env), workdir)
+    results: list[Result] = []
+    try:
+        try:
+            kernel.start()
+        except KernelDied as err:
+            notes.append(f"{stem}: {err}")
+            return [r for q in questions for r in _zero(cases[q], str(err))]
+        run = NotebookRun(kernel, _code_cells(path), clock)
+        run.run_all()
+        problems = run.problems()
+        for question in questions:
+            clock.begin_question()
+            sub = KernelSubmission(run, question)
+            for case_ in cases[question]:
+                if clock.remaining() <= 0:
+                    results.append(_zero([case_], "not graded: the grading time budget ran out")[0])
+                    continue
+                results.append(run_case(case_, sub))  # type: ignore[arg-type]
+            if sub.timed_out:
+                notes.append(f"{question} timed out after {setup.limits.question:.0f} s")
+        if problems:
+            notes.append(f"{stem}: " + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+        if kernel.restarts:
+            notes.append(f"{stem}: the kernel was restarted {kernel.restarts} time(s) to grade the rest")
+    finally:
+        kernel.shutdown()
+        stats[stem] = {"seconds": round(time.monotonic() - started, 2), "kernel_cpu_seconds": round(_children_cpu() - cpu0, 2),
+                       "kernel_peak_mb": round(kernel.peak_mb, 1)}
+    return results
+
+
+def _children_cpu() -> float:
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def _cache_label(cache: Path | None) -> str | None:
+    try:
+        manifest = json.loads(((cache or Path()) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return "model outputs come from a DEMO cache made by tiny random models, not the pretrained ones" if manifest.get("tiny") else None
+
+
+def grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
+    """The results.json document for one submission folder. Never raises for anything the student did."""
+    clock = Clock(setup.limits)
+    notes: list[str] = []
+    stats: dict[str, Any] = {}
+    results: list[Result] = []
+    graded: list[str] = []
+    if setup.user and os.geteuid() != 0:
+        notes.append(f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected")
+    elif not setup.user:
+        notes.append("no student user configured: the notebooks ran as the grader's user")
+    with tempfile.TemporaryDirectory(prefix="a5kit-intake-") as work:
+        intake = collect(submission, Path(work))
+        for stem in NOTEBOOKS:
+            questions = setup.questions.get(stem, [])
+            if not questions:
+                continue
+            path = intake.notebooks.get(stem)
+            problem = "not submitted" if path is None else check_notebook(path)
+            if problem is not None:
+                reason = f"{stem}.ipynb {problem}" if path is None else f"{stem}.ipynb: {problem}"
+                results += [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), reason)]
+                if path is not None:
+                    notes.append(reason)
+                continue
+            if clock.remaining() <= 0:
+                results += [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), "not graded: the grading time budget ran out")]
+                continue
+            results += grade_notebook(path, questions, setup, clock, notes, stats)
+            graded.append(stem)
+        notes = intake.notes + notes
+    label = _cache_label(setup.cache)
+    head = f"graded {len(graded)} notebook{'s' if len(graded) != 1 else ''}" + (f" ({', '.join(graded)})" if graded else "")
+    hidden_note = {"after_published": "hidden tests show after grades are published", "after_due_date": "hidden tests show after the due date",
+                   "hidden": "hidden tests are not shown", "visible": "all tests are shown"}[setup.hidden_visibility]
+    summary = "; ".join([head, *notes, hidden_note]) + (f"\n{label}" if label else "")
+    doc = results_json(results, summary, round(time.monotonic() - clock.start, 2), setup.hidden_visibility)
+    doc["extra_data"] = {"notebooks": stats}
+    return doc
+
+
+def crash_results(error: BaseException, elapsed: float) -> dict[str, Any]:
+    """What a grader bug still reports: a valid results.json that says so (and 0 points)."""
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    summary = f"the autograder itself failed ({text}); please tell your instructor. Nothing was graded."
+    return results_json([], summary, elapsed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m a5kit.grading.runner", description="grade one submission folder")
+    parser.add_argument("submission", type=Path)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--tests", type=Path, required=True, help="hidden test modules (autograder/tests)")
+    parser.add_argument("--questions", type=Path, help="questions.json; default: read from the notebooks in --notebooks")
+    parser.add_argument("--notebooks", type=Path, help="source or release notebooks to read the questions from")
+    parser.add_argument("--expected", type=Path, help="precomputed expected values (A5KIT_EXPECTED)")
+    parser.add_argument("--cache", type=Path, help="model-output cache for replay (A5KIT_CACHE)")
+    parser.add_argument("--user", default="", help="run notebooks as this user (when root)")
+    parser.add_argument("--hidden-visibility", default="after_published")
+    parser.add_argument("--cell-timeout", type=float, default=Limits.cell)
+    parser.add_argument("--question-timeout", type=float, default=Limits.question)
+    parser.add_argument("--total-timeout", type=float, default=Limits.total)
+    parser.add_argument("--memory-mb", type=int, default=1500, help="kill the kernel above this resident memory")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        if args.questions:
+            questions = json.loads(args.questions.read_text())
+        else:
+            folder = args.notebooks or Path("solutions")
+            questions = {p.stem: questions_in(p) for p in sorted(folder.glob("*.ipynb"))}
+        if args.expected:
+            os.environ["A5KIT_EXPECTED"] = str(args.expected)
+        if args.cache:
+            os.environ["A5KIT_CACHE"] = str(args.cache)
+        os.environ["A5KIT_MODE"] = "replay"
+        setup = GraderSetup(hidden_tests=args.tests, questions=questions, cache=args.cache, expected=args.expected, user=args.user,
+                            limits=Limits(args.cell_timeout, args.question_timeout, args.total_timeout),
+                            hidden_visibility=args.hidden_visibility, memory_mb=args.memory_mb)
+        doc = grade_submission(args.submission, setup)
+    except Exception as err:  # a bug in the grader: still a results.json
+        traceback.print_exc()
+        doc = crash_results(err, time.monotonic() - start)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    write_results(doc, args.results)
+    print(doc["output"])
+    print(f"score {doc['score']:g}; results written to {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

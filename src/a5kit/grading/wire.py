@@ -1,0 +1,134 @@
+"""Plain data across the process boundary between the grader and the student's kernel.
+
+One message is one ``.npz`` file: the structure as JSON (stored as a uint8 array) and every numpy
+array as its own member. It is read with ``allow_pickle=False``, so a message can carry numbers,
+strings, lists, dicts, tuples, numeric or string arrays and :class:`~a5kit.grading.plain.Handle`s,
+and nothing that runs code when loaded. The trusted side opens files written by the student's
+user without following symlinks and within size limits (:func:`read_untrusted`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .plain import Handle
+
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # an answer larger than this (uncompressed) is refused
+_TAG = "__a5__"
+
+
+class WireError(ValueError):
+    """A message that is not valid plain data (too large, malformed, or not a regular file)."""
+
+
+def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else {_TAG: "float", "repr": repr(obj)}
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "O":
+            raise WireError("object arrays cannot cross the process boundary")
+        name = f"a{len(arrays)}"
+        arrays[name] = obj
+        return {_TAG: "ndarray", "name": name}
+    if isinstance(obj, Handle):
+        return {_TAG: "handle", "id": obj.id, "type": obj.type}
+    if isinstance(obj, tuple):
+        return {_TAG: "tuple", "items": [_encode(x, arrays) for x in obj]}
+    if isinstance(obj, list):
+        return [_encode(x, arrays) for x in obj]
+    if isinstance(obj, dict):
+        return {_TAG: "dict", "items": [[str(k), _encode(v, arrays)] for k, v in obj.items()]}
+    raise WireError(f"{type(obj).__name__} is not plain data")
+
+
+def _decode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, list):
+        return [_decode(x, arrays) for x in obj]
+    if not isinstance(obj, dict):
+        return obj
+    tag = obj.get(_TAG)
+    if tag == "ndarray":
+        return arrays[obj["name"]]
+    if tag == "float":
+        return float(obj["repr"])
+    if tag == "handle":
+        return Handle(int(obj["id"]), str(obj["type"]))
+    if tag == "tuple":
+        return tuple(_decode(x, arrays) for x in obj["items"])
+    if tag == "dict":
+        return {str(k): _decode(v, arrays) for k, v in obj["items"]}
+    raise WireError(f"unknown element in message: {str(obj)[:80]}")
+
+
+def dumps(obj: Any) -> bytes:
+    """``obj`` (plain data) as the bytes of one message."""
+    arrays: dict[str, np.ndarray] = {}
+    structure = json.dumps(_encode(obj, arrays)).encode()
+    buffer = io.BytesIO()
+    np.savez(buffer, __json__=np.frombuffer(structure, dtype=np.uint8), **arrays)
+    return buffer.getvalue()
+
+
+def loads(data: bytes | io.BufferedIOBase, limit: int = MAX_MESSAGE_BYTES) -> Any:
+    """The plain data of one message; refuses pickles, non-zip data and more than ``limit`` bytes."""
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            infos = archive.infolist()
+            if sum(i.file_size for i in infos) > limit:
+                raise WireError(f"message larger than {limit // 2**20} MB")
+            arrays = {}
+            for info in infos:
+                name = info.filename.removesuffix(".npy")
+                with archive.open(info) as member:
+                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        if isinstance(err, WireError):
+            raise
+        raise WireError(f"malformed message: {err}") from None
+    if "__json__" not in arrays:
+        raise WireError("malformed message: no structure")
+    try:
+        structure = json.loads(arrays.pop("__json__").tobytes())
+        return _decode(structure, arrays)
+    except (KeyError, TypeError, ValueError) as err:
+        raise WireError(f"malformed message: {err}") from None
+
+
+def write(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write one message; the file is created, never overwritten through a symlink."""
+    data = dumps(obj)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def read_untrusted(folder: Path, name: str, limit: int = MAX_MESSAGE_BYTES) -> Any:
+    """Read message ``name`` from a folder the student's user can write: no symlinks, regular file, size-capped."""
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise WireError("no answer was written") from None
+    except OSError as err:
+        raise WireError(f"the answer file cannot be opened safely: {err.strerror}") from None
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise WireError("the answer is not a regular file")
+        if info.st_size > limit:
+            raise WireError(f"answer larger than {limit // 2**20} MB")
+        return loads(fh.read(), limit)
