@@ -109,10 +109,26 @@ def fetch(name: str) -> Path:
 
 
 def enformer_tracks():
-    """Enformer's 5,313 human output tracks in output order, as a pandas DataFrame."""
+    """Enformer's 5,313 human output tracks in output order, as a pandas DataFrame.
+
+    Read from ``targets_human.txt`` (downloaded, hash-checked) through the output cache, so replay
+    mode (the autograder) serves the table from the cache without a download.
+    """
     import pandas as pd
 
-    return pd.read_csv(fetch("targets_human.txt"), sep="\t")
+    entry = REGISTRY["targets_human.txt"]
+
+    def compute() -> tuple[dict[str, np.ndarray], ModelInfo]:
+        table = pd.read_csv(fetch(entry.name), sep="\t")
+        arrays = {
+            f"column_{i:02d}_{name}": table[name].to_numpy() if pd.api.types.is_numeric_dtype(table[name]) else np.array(table[name].astype(str).tolist())
+            for i, name in enumerate(table.columns)
+        }
+        return arrays, ModelInfo(entry.name, entry.url, tiny=False)
+
+    arrays = cached_call("enformer_tracks", entry.name, entry.sha256 or sha256_bytes(entry.url), None, compute)
+    columns = sorted(arrays)
+    return pd.DataFrame({name.split("_", 2)[2]: arrays[name] for name in columns})
 
 
 # -- genome intervals ------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .data import CHR11_WINDOW, CHR16_FULL, RS11644125, Interval, hg38_sequence
+from . import config
+from .data import CHR11_WINDOW, CHR16_FULL, RS11644125, DataUnavailable, Interval, enformer_tracks, hg38_sequence
 
 ACTIVE_SENTENCE = "The quick brown fox jumps over the lazy dog."
 PASSIVE_SENTENCE = "The lazy dog was jumped over by the quick brown fox."
@@ -66,6 +67,12 @@ def record_all(progress: Callable[[str], None] = print) -> None:
     for interval in SEQUENCE_WINDOWS:
         seq = hg38_sequence(interval)
         progress(f"sequence {interval}: {len(seq)} bp, {seq.source}")
+    try:
+        progress(f"targets_human.txt: {len(enformer_tracks())} tracks")
+    except DataUnavailable as err:
+        if not config.use_tiny_models():
+            raise
+        progress(f"targets_human.txt skipped (a tiny cache can do without it; notebook 3 cannot): {err}")
     window = hg38_sequence(CHR11_WINDOW)
     progress(f"enformer {CHR11_WINDOW}: predictions {models.enformer_predict(window, target_length=CHR11_TARGET_LENGTH).shape}")
     filters = models.enformer_first_layer_filters()

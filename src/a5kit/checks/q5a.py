@@ -36,10 +36,6 @@ def _one_hot(sequence: str) -> np.ndarray:
     return np.eye(4, dtype=np.float32)[["ACGT".index(b) for b in sequence]]
 
 
-def tensor(sub, array: np.ndarray) -> Handle:
-    return sub.kit("tensor", array)
-
-
 def make_adapter(sub, num_tracks: int, seed: int = 0, target_length: int | None = -1) -> Handle:
     """make_head_adapter(a fresh tiny Enformer, num_tracks), checked to be a HeadAdapterWrapper.
 
@@ -68,7 +64,7 @@ def split_parameters(params: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarra
 
 def output(sub, model: Handle, X: np.ndarray, what: str, shape: tuple[int, ...]) -> np.ndarray:
     """The adapter's predictions for X (eval mode, no gradients), checked for shape."""
-    got = expect.array(sub.kit("forward", model, tensor(sub, X)), what, None)
+    got = expect.array(sub.kit("forward", model, X), what, None)
     if got.shape != shape:
         hint = ""
         if got.ndim == 3 and got.shape[:2] == shape[:2]:

@@ -21,6 +21,34 @@ def tensor(array: Any, dtype: str = "float32") -> Any:
     return torch.as_tensor(np.asarray(array), dtype=getattr(torch, dtype))
 
 
+class TensorBatches:
+    """A read-only list of tuples of torch tensors that stays in the student's process.
+
+    A list of tensors would come back to the test as numpy arrays (plain data); this object
+    comes back as a Handle, so a test can pass real tensors to the student's training loop.
+    """
+
+    def __init__(self, batches: list[tuple[Any, ...]]) -> None:
+        self._batches = batches
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        return self._batches[index]
+
+    def __iter__(self):
+        return iter(self._batches)
+
+    def __repr__(self) -> str:
+        return f"TensorBatches({len(self)} batches)"
+
+
+def tensor_batches(batches: list[Any], dtype: str = "float32") -> TensorBatches:
+    """``batches`` (a list of tuples of arrays, e.g. ``[(X, Y), ...]``) as tuples of torch tensors, in a list-like Handle."""
+    return TensorBatches([tuple(tensor(a, dtype) for a in batch) for batch in batches])
+
+
 def tiny_enformer(seed: int = 0, target_length: int | None = None) -> Any:
     """A fresh tiny Enformer (same class as the real one, random weights), whatever A5KIT_MODE says.
 
@@ -35,6 +63,13 @@ def tiny_enformer(seed: int = 0, target_length: int | None = None) -> Any:
     return model
 
 
+def manual_seed(seed: int) -> None:
+    """Seed torch's global generator (dropout, initialisation) so a case runs the same every time."""
+    import torch
+
+    torch.manual_seed(int(seed))
+
+
 def parameters(module: Any) -> dict[str, np.ndarray]:
     """A torch module's named parameters as float32 arrays (for tiny models only: they are copied)."""
     return {name: p.detach().cpu().float().numpy().copy() for name, p in module.named_parameters()}
@@ -46,9 +81,15 @@ def requires_grad(module: Any) -> dict[str, bool]:
 
 
 def forward(module: Any, x: Any, **kwargs: Any) -> np.ndarray:
-    """``module(x, **kwargs)`` in eval mode without gradients, as a float32 array; the module's mode is restored."""
+    """``module(x, **kwargs)`` in eval mode without gradients, as a float32 array; the module's mode is restored.
+
+    An array ``x`` becomes a float32 tensor on the module's device.
+    """
     import torch
 
+    if isinstance(x, np.ndarray):
+        first = next(module.parameters(), None)
+        x = torch.as_tensor(x, dtype=torch.float32, device=None if first is None else first.device)
     was_training = module.training
     module.eval()
     try:
@@ -59,7 +100,7 @@ def forward(module: Any, x: Any, **kwargs: Any) -> np.ndarray:
     return out.detach().cpu().float().numpy()
 
 
-PROBES = {f.__name__: f for f in (tensor, tiny_enformer, parameters, requires_grad, forward)}
+PROBES = {f.__name__: f for f in (tensor, tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, forward)}
 
 
 def run(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -13,6 +13,7 @@ costs only what it touches. A results.json is written whatever happens.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,8 +106,8 @@ class NotebookRun:
             if timeout <= 0:
                 self.outcomes[index] = Outcome("skipped", "the grading time budget ran out")
                 continue
-            self.outcomes[index] = outcome = self.kernel.execute(code, timeout)
-            if outcome.status == "died":
+            self.outcomes[index] = self.kernel.execute(code, timeout)
+            if self.kernel.restarts != self.restarts_seen:  # died, or would not stop when interrupted
                 self._redefine(upto=index)
 
     def _redefine(self, upto: int) -> None:
@@ -190,11 +192,11 @@ class KernelSubmission:
         code = (f"__import__('a5kit.grading.kernel_side', fromlist=['serve']).serve("
                 f"{str(self.kernel.requests)!r}, {str(self.kernel.responses)!r}, {tag!r})")
         outcome = self.kernel.execute(code, timeout)
+        self.run.recover()
         if outcome.status == "timeout":
             self.timed_out = True
             raise CallFailed(name, f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here")
         if outcome.status == "died":
-            self.run.recover()
             raise CallFailed(name, f"{shown} killed the notebook's kernel ({outcome.error}); it was restarted to grade the rest")
         if outcome.status == "error":
             raise CallFailed(name, f"the kernel could not run {shown}: {outcome.error.splitlines()[0][:300]}")
@@ -279,8 +281,32 @@ def _cache_label(cache: Path | None) -> str | None:
     return "model outputs come from a DEMO cache made by tiny random models, not the pretrained ones" if manifest.get("tiny") else None
 
 
+@contextlib.contextmanager
+def _trusted_env(setup: GraderSetup) -> Iterator[None]:
+    """This process serves model outputs from the cache and expected values from the build, like the kernel."""
+    wanted = {"A5KIT_MODE": "replay", "A5KIT_CACHE": str(setup.cache) if setup.cache else None,
+              "A5KIT_EXPECTED": str(setup.expected) if setup.expected else None}
+    old = {k: os.environ.get(k) for k in wanted}
+    for key, value in wanted.items():
+        if value is not None:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
     """The results.json document for one submission folder. Never raises for anything the student did."""
+    with _trusted_env(setup):
+        return _grade_submission(submission, setup)
+
+
+def _grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
     clock = Clock(setup.limits)
     notes: list[str] = []
     stats: dict[str, Any] = {}
@@ -350,11 +376,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             folder = args.notebooks or Path("solutions")
             questions = {p.stem: questions_in(p) for p in sorted(folder.glob("*.ipynb"))}
-        if args.expected:
-            os.environ["A5KIT_EXPECTED"] = str(args.expected)
-        if args.cache:
-            os.environ["A5KIT_CACHE"] = str(args.cache)
-        os.environ["A5KIT_MODE"] = "replay"
         setup = GraderSetup(hidden_tests=args.tests, questions=questions, cache=args.cache, expected=args.expected, user=args.user,
                             limits=Limits(args.cell_timeout, args.question_timeout, args.total_timeout),
                             hidden_visibility=args.hidden_visibility, memory_mb=args.memory_mb)
