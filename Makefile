@@ -27,7 +27,7 @@ $(STAMP): requirements/dev.lock pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m a5kit demo
+	$(PY) -m a5kit demo --workdir build/demo
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

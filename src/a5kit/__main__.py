@@ -80,6 +80,12 @@ def cmd_demo(workdir: Path) -> int:
     except data.DataUnavailable as err:
         print(f"\ntrack metadata skipped: {err}")
     print("\n" + Cache(cache_dir).describe())
+    root = Path.cwd()
+    if (root / "solutions").is_dir() and (root / "autograder" / "tests").is_dir():
+        from . import demo
+
+        print("\n-- instructor pipeline: release, autograder, grading example submissions --")
+        demo.run(root, cache_dir, workdir)
     return 0 if same else 1
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -273,6 +274,16 @@ def _children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _cache_label(cache: Path | None) -> str | None:
     try:
         manifest = json.loads(((cache or Path()) / "manifest.json").read_text())
@@ -312,6 +323,9 @@ def _grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
     stats: dict[str, Any] = {}
     results: list[Result] = []
     graded: list[str] = []
+    if setup.user and os.geteuid() == 0 and not _user_exists(setup.user):
+        notes.append(f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'")
+        setup = dataclasses.replace(setup, user="nobody")
     if setup.user and os.geteuid() != 0:
         notes.append(f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected")
     elif not setup.user:
@@ -353,32 +367,34 @@ def crash_results(error: BaseException, elapsed: float) -> dict[str, Any]:
     return results_json([], summary, elapsed)
 
 
+def _setup_from(args: argparse.Namespace) -> GraderSetup:
+    config = json.loads(args.config.read_text()) if args.config else {}
+    if "questions" in config:
+        questions = config["questions"]
+    else:
+        folder = args.notebooks or Path("solutions")
+        questions = {p.stem: questions_in(p) for p in sorted(folder.glob("*.ipynb"))}
+    limits = Limits(**config.get("limits", {}))
+    return GraderSetup(hidden_tests=args.tests, questions=questions, cache=args.cache, expected=args.expected,
+                       user=args.user if args.user is not None else os.environ.get("A5KIT_STUDENT_USER", config.get("user", "")), limits=limits,
+                       hidden_visibility=config.get("hidden_visibility", "after_published"),
+                       memory_mb=int(config.get("kernel_memory_mb", GraderSetup.memory_mb)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m a5kit.grading.runner", description="grade one submission folder")
     parser.add_argument("submission", type=Path)
     parser.add_argument("results", type=Path)
     parser.add_argument("--tests", type=Path, required=True, help="hidden test modules (autograder/tests)")
-    parser.add_argument("--questions", type=Path, help="questions.json; default: read from the notebooks in --notebooks")
-    parser.add_argument("--notebooks", type=Path, help="source or release notebooks to read the questions from")
+    parser.add_argument("--config", type=Path, help="grader.json written by `make autograder` (questions, limits, user)")
+    parser.add_argument("--notebooks", type=Path, help="without --config: read the questions from these notebooks")
     parser.add_argument("--expected", type=Path, help="precomputed expected values (A5KIT_EXPECTED)")
     parser.add_argument("--cache", type=Path, help="model-output cache for replay (A5KIT_CACHE)")
-    parser.add_argument("--user", default="", help="run notebooks as this user (when root)")
-    parser.add_argument("--hidden-visibility", default="after_published")
-    parser.add_argument("--cell-timeout", type=float, default=Limits.cell)
-    parser.add_argument("--question-timeout", type=float, default=Limits.question)
-    parser.add_argument("--total-timeout", type=float, default=Limits.total)
-    parser.add_argument("--memory-mb", type=int, default=1500, help="kill the kernel above this resident memory")
+    parser.add_argument("--user", default=None, help="run notebooks as this user (when root)")
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
-        if args.questions:
-            questions = json.loads(args.questions.read_text())
-        else:
-            folder = args.notebooks or Path("solutions")
-            questions = {p.stem: questions_in(p) for p in sorted(folder.glob("*.ipynb"))}
-        setup = GraderSetup(hidden_tests=args.tests, questions=questions, cache=args.cache, expected=args.expected, user=args.user,
-                            limits=Limits(args.cell_timeout, args.question_timeout, args.total_timeout),
-                            hidden_visibility=args.hidden_visibility, memory_mb=args.memory_mb)
+        setup = _setup_from(args)
         doc = grade_submission(args.submission, setup)
     except Exception as err:  # a bug in the grader: still a results.json
         traceback.print_exc()

@@ -1,0 +1,141 @@
+"""Build the Gradescope autograder: ``make autograder`` → ``dist/autograder.zip``.
+
+    python -m a5kit.autograder [--root .] [--cache data/cache] [--out dist]
+
+The archive holds exactly: ``setup.sh`` and ``run_autograder`` at its root (Gradescope's
+contract), the a5kit wheel, ``requirements.txt`` (the grader pins), ``grader.json`` (questions
+per notebook, limits, student user), ``tests/`` (hidden test modules), ``expected/`` (values the
+hidden tests need, computed here so the grader needs neither torch nor pyjaspar) and ``cache/``
+(model outputs for replay). The staging folder ``dist/autograder/`` is what ``make grade`` uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+from .cache import Cache
+from .grading.core import hidden_module
+from .grading.expected import precompute_module
+from .grading.runner import Limits, questions_in
+
+STUDENT_USER = "a5student"
+SCRIPTS = ("setup.sh", "run_autograder")
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # zip timestamps: the same inputs give the same archive
+
+
+class BuildError(RuntimeError):
+    """The autograder cannot be built from what is in the repository."""
+
+
+def _wheel(root: Path, out: Path) -> Path:
+    with_tmp = out / ".wheel"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(with_tmp), str(root)],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise BuildError(f"building the a5kit wheel failed:\n{result.stderr[-2000:]}")
+    (wheel,) = with_tmp.glob("a5kit-*.whl")
+    target = out / wheel.name
+    shutil.move(wheel, target)
+    shutil.rmtree(with_tmp)
+    return target
+
+
+def _copy_cache(cache: Path, out: Path) -> Cache:
+    source = Cache(cache)
+    if not source.entries:
+        raise BuildError(f"the cache {cache} is empty: run `make cache` (real models) or `make cache TINY=1` (offline demo) first")
+    out.mkdir(parents=True)
+    for entry in source.entries.values():
+        shutil.copyfile(cache / entry["file"], out / entry["file"])
+        (out / entry["file"]).chmod(0o644)
+    shutil.copyfile(source.manifest_path, out / "manifest.json")
+    (out / "manifest.json").chmod(0o644)
+    return source
+
+
+def stage(root: Path, cache: Path, staging: Path) -> dict[str, object]:
+    """Write the autograder's files into ``staging`` (emptied first); returns grader.json's content."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for script in SCRIPTS:
+        shutil.copyfile(root / "autograder" / script, staging / script)
+        (staging / script).chmod(0o755)
+    shutil.copyfile(root / "requirements" / "grader.lock", staging / "requirements.txt")
+    _wheel(root, staging)
+    tests = staging / "tests"
+    tests.mkdir()
+    sources = sorted((root / "autograder" / "tests").glob("q*.py"))
+    for path in sources:
+        shutil.copyfile(path, tests / path.name)
+    (staging / "expected").mkdir()
+    for path in sources:
+        module = hidden_module(path.stem, root / "autograder" / "tests")
+        if module is not None:
+            precompute_module(module, staging / "expected")
+    source_cache = _copy_cache(cache, staging / "cache")
+    notebooks = sorted((root / "solutions").glob("*.ipynb"))
+    config = {
+        "questions": {p.stem: questions_in(p) for p in notebooks},
+        "limits": {"cell": Limits.cell, "question": Limits.question, "total": Limits.total},
+        "hidden_visibility": "after_published",
+        "user": STUDENT_USER,
+        "kernel_memory_mb": 1500,
+        "cache": source_cache.describe().split(": ", 1)[1],
+        "tiny_cache": source_cache.is_tiny,
+    }
+    (staging / "grader.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    return config
+
+
+def archive(staging: Path, target: Path) -> Path:
+    """Zip ``staging`` with fixed timestamps and the scripts executable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            name = path.relative_to(staging).as_posix()
+            info = zipfile.ZipInfo(name, FIXED_TIME)
+            info.external_attr = ((0o755 if name in SCRIPTS else 0o644) | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_STORED if name.endswith((".npz", ".whl")) else zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    tmp.replace(target)
+    return target
+
+
+def build(root: Path, cache: Path, out: Path) -> Path:
+    """Stage and zip the autograder; returns the archive's path."""
+    staging = out / "autograder"
+    stage(root, cache, staging)
+    return archive(staging, out / "autograder.zip")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m a5kit.autograder", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--cache", type=Path, default=None, help="model-output cache (default ROOT/data/cache)")
+    parser.add_argument("--out", type=Path, default=None, help="default ROOT/dist")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        target = build(args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist")
+    except BuildError as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 1
+    config = json.loads((target.parent / "autograder" / "grader.json").read_text())
+    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s")
+    print(f"cache: {config['cache']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
