@@ -9,12 +9,14 @@ STAMP  := $(VENV)/.installed
 export A5KIT_DATA_MIRROR ?= $(abspath $(wildcard ../shared/data))
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lock cache release clean
+.PHONY: help venv demo test lock cache release autograder grade clean
 
 help:
 	@echo "make demo    offline demo (tiny models)        make test   the test suite"
 	@echo "make cache   record model outputs (TINY=1 offline)   make lock   regenerate pins"
 	@echo "make release solutions/ -> assignment5/ (nbgrader generate_assignment)"
+	@echo "make autograder  dist/autograder.zip for Gradescope (CACHE_DIR=data/cache)"
+	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally"
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -41,6 +43,14 @@ cache: $(STAMP)
 
 release: $(STAMP)
 	$(PY) -m a5kit.release
+
+autograder: $(STAMP)
+	$(PY) -m a5kit.autograder --cache $(CACHE_DIR)
+
+WORKERS ?= 2
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submissions> [WORKERS=2]"; exit 2; }
+	$(PY) -m a5kit.grading.batch "$(SUBMISSIONS)" --workers $(WORKERS)
 
 clean:
 	rm -rf build dist .pytest_cache

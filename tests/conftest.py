@@ -39,3 +39,28 @@ def shared_mirror(monkeypatch) -> Path:
         pytest.skip(f"reference data not found at {SHARED_DATA}")
     monkeypatch.setenv("A5KIT_DATA_MIRROR", str(SHARED_DATA))
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_tmp():
+    """A temporary folder every user can read: as root, graded notebooks run as an unprivileged user."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="a5kit-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(shared_tmp) -> Path:
+    """Every notebook input recorded by the tiny models (what `make cache TINY=1` writes)."""
+    import subprocess
+    import sys
+
+    folder = shared_tmp / "tiny-cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
+    env.update(HF_HUB_OFFLINE="1", A5KIT_DATA_DIR=str(shared_tmp / "downloads"))
+    subprocess.run([sys.executable, "-m", "a5kit", "cache", "--out", str(folder), "--tiny"], env=env, check=True, capture_output=True)
+    return folder

@@ -284,6 +284,16 @@ def _user_exists(name: str) -> bool:
     return True
 
 
+def _others_can_read(folder: Path) -> bool:
+    """Whether a user with no special rights can list ``folder`` (every parent must be searchable)."""
+    import stat
+
+    path = folder.resolve()
+    if not path.is_dir() or not path.stat().st_mode & stat.S_IROTH:
+        return False
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
+
+
 def _cache_label(cache: Path | None) -> str | None:
     try:
         manifest = json.loads(((cache or Path()) / "manifest.json").read_text())
@@ -326,6 +336,8 @@ def _grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
     if setup.user and os.geteuid() == 0 and not _user_exists(setup.user):
         notes.append(f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'")
         setup = dataclasses.replace(setup, user="nobody")
+    if setup.user and os.geteuid() == 0 and setup.cache is not None and not _others_can_read(setup.cache):
+        notes.append(f"the cache {setup.cache} is not readable by {setup.user!r}: model outputs will be missing in the notebooks")
     if setup.user and os.geteuid() != 0:
         notes.append(f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected")
     elif not setup.user:
