@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export A5KIT_DATA_MIRROR ?= $(abspath $(wildcard ../shared/data))
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lock cache release autograder grade clean
+.PHONY: help venv demo test lock cache release autograder grade bench clean
 
 help:
 	@echo "make demo    offline demo (tiny models)        make test   the test suite"
@@ -17,6 +17,7 @@ help:
 	@echo "make release solutions/ -> assignment5/ (nbgrader generate_assignment)"
 	@echo "make autograder  dist/autograder.zip for Gradescope (CACHE_DIR=data/cache)"
 	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally"
+	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -51,6 +52,10 @@ WORKERS ?= 2
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submissions> [WORKERS=2]"; exit 2; }
 	$(PY) -m a5kit.grading.batch "$(SUBMISSIONS)" --workers $(WORKERS)
+
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) -m a5kit.bench --cache $(CACHE_DIR) $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist .pytest_cache
