@@ -104,7 +104,7 @@ def test_built_wheel_holds_public_checks_only(tmp_path):
         names = zf.namelist()
         text = "\n".join(zf.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".txt", ".md", ".json")))
     assert "a5kit/checks/q2a.py" in names and "a5kit/datasets/training.txt" in names
-    assert not [n for n in names if "autograder" in n or n.endswith("test.txt")]
+    assert not [n for n in names if "autograder/" in n or "/tests/" in n or n.endswith("test.txt")]  # no hidden test files
     leaked = sorted(n for n in _hidden_names() if re.search(rf"\b{n}\b", text))
     assert not leaked
 

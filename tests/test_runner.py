@@ -287,3 +287,18 @@ def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tm
     setup.user = ""
     doc = grade_submission(sub, setup)
     assert "ran as the grader's user" in doc["output"]
+
+
+def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, gpt2_cache, monkeypatch):
+    from a5kit.grading import kernel, runner
+
+    monkeypatch.setattr(runner.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(kernel.os, "geteuid", lambda: 1000)
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT))
+    setup = _setup(gpt2_cache)
+    setup.user = "a5student"
+    doc = grade_submission(sub, setup)
+    assert score(doc, "q2a") == POINTS["q2a"]
+    assert "not running as root" in doc["output"] and "hidden tests were not protected" in doc["output"]

@@ -46,7 +46,15 @@ def check_extremes(sub, predictions: np.ndarray, what: str) -> None:
     if got == want:
         return
     bins, tracks = predictions.shape
-    if got == reference_extremes(predictions.T) or any(g >= tracks for g in got):
+    peak_bin = int(np.unravel_index(np.argmax(predictions), predictions.shape)[0])
+    if got[2] != want[2] and got[2] == peak_bin:
+        raise Failure(
+            f"{what}: highest peak {got[2]} is the bin of the largest value, not its track (argmax over the wrong axis): "
+            "take each track's maximum over the bins, predictions.max(axis=0), then the argmax over tracks"
+        )
+    by_bin = np.asarray(predictions, dtype=np.float64).mean(axis=1)  # the mean over tracks: one per bin
+    wrong_axis = got[:2] == (int(by_bin.argmax()), int(by_bin.argmin())) and got[:2] != want[:2]
+    if wrong_axis or got == reference_extremes(predictions.T) or any(g >= tracks for g in got):
         raise Failure(
             f"{what}: got {list(got)}, expected {list(want)}: these look like bin indices. predictions has shape "
             f"(bins, tracks) = {predictions.shape}: average over the bins (axis 0) to get one mean per track, and take "
