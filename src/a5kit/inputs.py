@@ -85,3 +85,8 @@ def record_all(progress: Callable[[str], None] = print) -> None:
     for (view, allele), seq in variant_sequences(hg38_sequence(VARIANT_WINDOW)).items():
         pred = models.enformer_predict(seq, tracks=VARIANT_TRACKS)
         progress(f"enformer {VARIANT.id} {allele} {view}: tracks {VARIANT_TRACKS}, predictions {pred.shape}")
+    from . import finetune_data  # notebook 4: the sequences of the fine-tuning windows
+
+    for interval in finetune_data.WINDOWS:
+        seq = hg38_sequence(interval)
+        progress(f"fine-tuning window {interval}: {len(seq)} bp, {seq.source}")

@@ -2,7 +2,7 @@
 
 Tests never touch the student's objects directly: across the Gradescope process boundary they
 only see plain data and Handles. When a test needs an object built where the student's code runs
-(a torch tensor, a tiny Enformer to fine-tune) or a fact about an object that lives there (the
+(batches of torch tensors, a tiny Enformer to fine-tune) or a fact about an object that lives there (the
 parameters of a model the student trained), it asks for one of the functions below by name. Only
 functions listed in ``PROBES`` can be called this way.
 """
@@ -100,7 +100,7 @@ def forward(module: Any, x: Any, **kwargs: Any) -> np.ndarray:
     return out.detach().cpu().float().numpy()
 
 
-PROBES = {f.__name__: f for f in (tensor, tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, forward)}
+PROBES = {f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, forward)}
 
 
 def run(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
