@@ -113,7 +113,7 @@ def test_run_autograder_gives_the_solution_full_marks(built, shared_tmp):
 
 def test_grading_needs_no_torch_in_the_trusted_process(built, shared_tmp):
     """Comparison and scoring import numpy, never torch, transformers, enformer_pytorch, pyjaspar or memelite."""
-    root = _root_with(built, shared_tmp / "no-torch", sorted((ROOT / "solutions").glob("0[12]*.ipynb")))
+    root = _root_with(built, shared_tmp / "no-torch", sorted((ROOT / "solutions").glob("*.ipynb")))
     source = root / "source"
     blocked = ("torch", "transformers", "enformer_pytorch", "pyjaspar", "memelite", "kipoiseq")
     code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
@@ -123,8 +123,8 @@ def test_grading_needs_no_torch_in_the_trusted_process(built, shared_tmp):
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=600)
     doc = json.loads((root / "out.json").read_text())
-    graded = [t for t in doc["tests"][1:] if t["name"].split(":")[0] in {"q1a", "q1b", "q1d", "q2a", "q2b", "q3a", "q3b", "q3c"}]
-    assert graded and all(t["score"] == t["max_score"] for t in graded), [t for t in graded if t["score"] < t["max_score"]]
+    lost = [(t["name"], t["output"]) for t in doc["tests"] if t["score"] < t["max_score"]]
+    assert lost == [] and doc["score"] == pytest.approx(_full_marks())
 
 
 def test_run_autograder_writes_a_valid_results_json_when_the_grader_cannot_start(built, shared_tmp):
