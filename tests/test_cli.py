@@ -1,3 +1,5 @@
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from a5kit.demo import PARTLY_WRONG
-from conftest import ROOT
+from conftest import ROOT, SHARED_DATA
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +20,18 @@ def demo_output() -> str:
     tmp = Path(tempfile.mkdtemp(prefix="a5kit-demo-"))
     tmp.chmod(0o755)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "HF_HUB_OFFLINE": "1", "A5KIT_DATA_DIR": str(tmp / "dl")}
+    if (SHARED_DATA / "targets_human.txt").exists():  # as `make demo` exports it
+        env["A5KIT_DATA_MIRROR"] = str(SHARED_DATA)
     result = subprocess.run(
-        [sys.executable, "-m", "a5kit", "demo", "--workdir", str(tmp / "work")],
+        # a relative workdir, as `make demo` passes it
+        [sys.executable, "-m", "a5kit", "demo", "--workdir", os.path.relpath(tmp / "work", ROOT)],
         capture_output=True, text=True, env=env, timeout=900, cwd=ROOT,
     )
+    solution = tmp / "work" / "grades" / "results" / "solution.json"
+    summary = json.loads(solution.read_text())["output"] if solution.exists() else ""
     shutil.rmtree(tmp, ignore_errors=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return result.stdout + "\nSOLUTION SUMMARY: " + summary
 
 
 def test_demo_runs_offline_and_says_it_is_tiny(demo_output):
@@ -60,3 +67,10 @@ def test_demo_grades_the_three_example_submissions_with_the_gradescope_runner(de
     assert broken == {q for *_, q in PARTLY_WRONG}
     assert all(0 < wrong[q] for q in broken)
     assert "TINY DEMO CACHE" in demo_output.split("student ")[-1]
+
+
+def test_demo_solution_runs_every_cell_in_the_grader(demo_output):
+    summary = demo_output.split("SOLUTION SUMMARY: ", 1)[1]
+    assert "graded 4 notebooks" in summary
+    if (SHARED_DATA / "targets_human.txt").exists():  # without it notebook 3 has no track table
+        assert "code cell" not in summary, summary

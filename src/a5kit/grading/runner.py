@@ -323,6 +323,10 @@ def _trusted_env(setup: GraderSetup) -> Iterator[None]:
 
 def grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
     """The results.json document for one submission folder. Never raises for anything the student did."""
+    # absolute paths: the kernel runs in its own folder, where a relative cache path means nothing
+    setup = dataclasses.replace(setup, hidden_tests=setup.hidden_tests.resolve(),
+                                cache=setup.cache.resolve() if setup.cache else None,
+                                expected=setup.expected.resolve() if setup.expected else None)
     with _trusted_env(setup):
         return _grade_submission(submission, setup)
 
