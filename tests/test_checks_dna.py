@@ -6,7 +6,6 @@ function costs only its own cases."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import matplotlib
 
@@ -23,11 +22,11 @@ from a5kit.checks import q3a as q3a_checks  # noqa: E402
 from a5kit.checks.q2a import reference_one_hot  # noqa: E402
 from a5kit.checks.q3b import EPOCHS  # noqa: E402
 from a5kit.checks.q3c import PUBLIC_BAR  # noqa: E402
-from a5kit.grading import LocalSubmission, load_cases, run_cases  # noqa: E402
+from a5kit.grading import load_cases  # noqa: E402
 from a5kit.grading.core import hidden_module  # noqa: E402
 from conftest import ROOT  # noqa: E402
+from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
 
-HIDDEN = Path("autograder/tests") if Path("autograder/tests").is_dir() else ROOT / "autograder" / "tests"
 NOTEBOOK = ROOT / "solutions" / "02_dna_cnn.ipynb"
 QUESTIONS = ["q2a", "q2b", "q3a", "q3b", "q3c"]
 POINTS = {"q2a": 4, "q2b": 2, "q3a": 3, "q3b": 3, "q3c": 3}
@@ -50,35 +49,13 @@ def notebook() -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def reference(notebook) -> dict:
     """The namespace of the notebook's setup cell and solution cells: the reference solution."""
-    ns: dict = {"__name__": "reference_solution"}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
-            exec(compile(cell.source, f"{NOTEBOOK.name}:{cell.id}", "exec"), ns)
-    return ns
+    return reference_namespace(notebook, NOTEBOOK.name)
 
 
-def grade(namespace: dict, question: str) -> dict:
-    """Results of a question's public and hidden cases, by case function name."""
-    cases = load_cases(question, HIDDEN)
-    results = run_cases(cases, LocalSubmission(namespace))
-    plt.close("all")
-    return {c.func.__name__: r for c, r in zip(cases, results)}
 
 
-def failed(results: dict) -> set[str]:
-    return {name for name, r in results.items() if not r.passed}
 
 
-def with_(reference: dict, **functions) -> dict:
-    """The reference namespace with some functions replaced (None: removed)."""
-    ns = dict(reference)
-    for name, func in functions.items():
-        if func is None:
-            ns.pop(name)
-        else:
-            ns[name] = func
-    return ns
 
 
 # --- the reference gets everything ------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -21,10 +20,10 @@ import pytest  # noqa: E402
 
 from a5kit import cache, data, inputs, models, motif_match  # noqa: E402
 from a5kit.checks import q4a as q4a_checks, q4d as q4d_checks  # noqa: E402
-from a5kit.grading import LocalSubmission, load_cases, run_cases  # noqa: E402
+from a5kit.grading import load_cases  # noqa: E402
 from conftest import ROOT, SHARED_DATA  # noqa: E402
+from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
 
-HIDDEN = ROOT / "autograder" / "tests"
 NOTEBOOK = ROOT / "solutions" / "03_enformer.ipynb"
 POINTS = {"q4a": 4, "q4b": 1, "q4c": 3, "q4d": 3, "q6": 5}
 WRITTEN = {"q4b-written": 2, "q4c-written": 1, "q4d-written": 2, "q6-written": 3}
@@ -43,33 +42,13 @@ def notebook() -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def reference(notebook) -> dict:
     """The namespace of the notebook's setup cell and solution cells: the reference solution."""
-    ns: dict = {"__name__": "reference_solution"}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
-            exec(compile(cell.source, f"{NOTEBOOK.name}:{cell.id}", "exec"), ns)
-    return ns
+    return reference_namespace(notebook, NOTEBOOK.name)
 
 
-def grade(namespace: dict, question: str) -> dict:
-    cases = load_cases(question, HIDDEN)
-    results = run_cases(cases, LocalSubmission(namespace))
-    plt.close("all")
-    return {c.func.__name__: r for c, r in zip(cases, results)}
 
 
-def failed(results: dict) -> set[str]:
-    return {name for name, r in results.items() if not r.passed}
 
 
-def with_(reference: dict, **functions) -> dict:
-    ns = dict(reference)
-    for name, func in functions.items():
-        if func is None:
-            ns.pop(name)
-        else:
-            ns[name] = func
-    return ns
 
 
 # --- the reference gets everything ------------------------------------------------------------

@@ -6,7 +6,6 @@ kit's task (windows, motif-count targets, model choice per mode) is what the not
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -17,11 +16,11 @@ from enformer_pytorch.finetune import HeadAdapterWrapper
 from a5kit import finetune_data, models
 from a5kit.checks import q5a as q5a_checks
 from a5kit.checks.q5c import pearson_per_track
-from a5kit.grading import LocalSubmission, load_cases, run_cases
+from a5kit.grading import load_cases
 from a5kit.grading.probes import forward, parameters, tiny_enformer
 from conftest import ROOT
+from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
-HIDDEN = Path("autograder/tests") if Path("autograder/tests").is_dir() else ROOT / "autograder" / "tests"
 NOTEBOOK = ROOT / "solutions" / "04_finetune.ipynb"
 QUESTIONS = ["q5a", "q5b", "q5c"]
 POINTS = {"q5a": 2, "q5b": 4, "q5c": 2}
@@ -43,32 +42,13 @@ def notebook() -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def reference(notebook) -> dict:
     """The namespace of the notebook's setup cell and solution cells: the reference solution."""
-    ns: dict = {"__name__": "reference_solution"}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
-            exec(compile(cell.source, f"{NOTEBOOK.name}:{cell.id}", "exec"), ns)
-    return ns
+    return reference_namespace(notebook, NOTEBOOK.name)
 
 
-def grade(namespace: dict, question: str) -> dict:
-    cases = load_cases(question, HIDDEN)
-    results = run_cases(cases, LocalSubmission(namespace))
-    return {c.func.__name__: r for c, r in zip(cases, results)}
 
 
-def failed(results: dict) -> set[str]:
-    return {name for name, r in results.items() if not r.passed}
 
 
-def with_(reference: dict, **functions) -> dict:
-    ns = dict(reference)
-    for name, func in functions.items():
-        if func is None:
-            ns.pop(name)
-        else:
-            ns[name] = func
-    return ns
 
 
 # --- the reference gets everything ------------------------------------------------------------

@@ -11,8 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -46,19 +44,6 @@ def notebook(*cells: str) -> str:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# a test notebook"), *(nbformat.v4.new_code_cell(c) for c in cells)]
     return nbformat.writes(nb)
-
-
-@pytest.fixture(scope="session")
-def gpt2_cache(tmp_path_factory) -> Path:
-    """A tiny cache holding what q1a's hidden case replays (GPT-2 q, k and attentions)."""
-    folder = tmp_path_factory.mktemp("cache")
-    env = {**os.environ, "A5KIT_MODE": "record", "A5KIT_TINY": "1", "A5KIT_CACHE": str(folder), "HF_HUB_OFFLINE": "1"}
-    code = "from a5kit import models, inputs; models.gpt2_attentions(inputs.ACTIVE_SENTENCE)"
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-    for path in folder.iterdir():
-        path.chmod(0o644)
-    folder.chmod(0o755)
-    return folder
 
 
 def _setup(cache: Path, **limits: float) -> GraderSetup:
@@ -95,28 +80,28 @@ def both(first_extra: list[str] | None = None, second: str | None = None) -> dic
 # -- the baseline ------------------------------------------------------------------------------
 
 
-def test_reference_answers_get_every_point(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, both())
+def test_reference_answers_get_every_point(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, both())
     assert score(doc, "q1a") == POINTS["q1a"] and score(doc, "q2a") == POINTS["q2a"]
     assert doc["score"] == sum(POINTS.values())
 
 
-def test_summary_is_a_visible_zero_point_test_naming_what_was_graded(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, both())
+def test_summary_is_a_visible_zero_point_test_naming_what_was_graded(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, both())
     summary = doc["tests"][0]
     assert summary["name"] == "Summary" and summary["max_score"] == 0 and summary["visibility"] == "visible"
     assert "graded 2 notebooks" in summary["output"] and "hidden tests show after grades are published" in summary["output"]
 
 
-def test_hidden_cases_are_shown_after_publication_and_public_ones_now(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, both())
+def test_hidden_cases_are_shown_after_publication_and_public_ones_now(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, both())
     visibility = {t["name"]: t["visibility"] for t in doc["tests"][1:]}
     assert visibility["q1a: large logits are numerically stable"] == "after_published"
     assert visibility["q2a: returns float32"] == "visible"
 
 
-def test_execution_time_is_a_number_of_seconds(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, both())
+def test_execution_time_is_a_number_of_seconds(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, both())
     assert isinstance(doc["execution_time"], float) and 0 < doc["execution_time"] < 120
 
 
@@ -133,42 +118,42 @@ def test_execution_time_is_a_number_of_seconds(tmp_path, gpt2_cache):
     ],
     ids=["not-a-notebook", "corrupt-json", "nbformat-3", "no-cells"],
 )
-def test_an_ungradable_notebook_costs_its_own_questions_only(tmp_path, gpt2_cache, content, message):
-    doc = grade(tmp_path, gpt2_cache, both(second=content))
+def test_an_ungradable_notebook_costs_its_own_questions_only(tmp_path, tiny_cache, content, message):
+    doc = grade(tmp_path, tiny_cache, both(second=content))
     assert score(doc, "q2a") == 0 and message in outputs(doc, "q2a")
     assert score(doc, "q1a") == POINTS["q1a"]
 
 
-def test_an_empty_submission_scores_zero_and_says_so(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, {})
+def test_an_empty_submission_scores_zero_and_says_so(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, {})
     assert doc["score"] == 0 and "empty" in doc["output"]
     assert all(t["score"] == 0 for t in doc["tests"]) and len(doc["tests"]) > 1
 
 
-def test_a_zip_of_the_notebooks_is_graded(tmp_path, gpt2_cache):
+def test_a_zip_of_the_notebooks_is_graded(tmp_path, tiny_cache):
     archive = tmp_path / "upload.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for name, text in both().items():
             zf.writestr(f"Copy of {name}", text)
-    doc = grade(tmp_path, gpt2_cache, {"upload.zip": archive.read_bytes()})
+    doc = grade(tmp_path, tiny_cache, {"upload.zip": archive.read_bytes()})
     assert doc["score"] == sum(POINTS.values())
 
 
-def test_two_copies_of_a_notebook_grade_the_newer_and_say_so(tmp_path, gpt2_cache):
+def test_two_copies_of_a_notebook_grade_the_newer_and_say_so(tmp_path, tiny_cache):
     files = both()
     sub = tmp_path / "submission"
     sub.mkdir()
     (sub / "02_dna_cnn.ipynb").write_text(notebook("def one_hot_encode_dna(s):\n    return None"))
     os.utime(sub / "02_dna_cnn.ipynb", (1_000_000_000, 1_000_000_000))
-    doc = grade(tmp_path, gpt2_cache, {"01_self_attention.ipynb": files["01_self_attention.ipynb"], "02_dna_cnn (1).ipynb": files["02_dna_cnn.ipynb"]})
+    doc = grade(tmp_path, tiny_cache, {"01_self_attention.ipynb": files["01_self_attention.ipynb"], "02_dna_cnn (1).ipynb": files["02_dna_cnn.ipynb"]})
     assert score(doc, "q2a") == POINTS["q2a"] and "02_dna_cnn (1).ipynb" in doc["output"]
 
 
 # -- code that breaks ---------------------------------------------------------------------------
 
 
-def test_a_renamed_function_costs_its_question_with_a_message_naming_it(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(ONE_HOT.replace("def one_hot_encode_dna", "def one_hot"))))
+def test_a_renamed_function_costs_its_question_with_a_message_naming_it(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(ONE_HOT.replace("def one_hot_encode_dna", "def one_hot"))))
     assert score(doc, "q2a") == 0 and "no function named one_hot_encode_dna()" in outputs(doc, "q2a")
     assert score(doc, "q1a") == POINTS["q1a"]
 
@@ -178,27 +163,27 @@ def test_a_renamed_function_costs_its_question_with_a_message_naming_it(tmp_path
     [("def broken(:\n    pass", "SyntaxError"), ("1 / 0", "ZeroDivisionError"), ("import sys\nsys.exit(3)", "SystemExit")],
     ids=["syntax-error", "exception", "sys-exit"],
 )
-def test_a_failing_cell_is_reported_and_costs_nothing_else(tmp_path, gpt2_cache, cell, reported):
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(cell, ONE_HOT, cell)))
+def test_a_failing_cell_is_reported_and_costs_nothing_else(tmp_path, tiny_cache, cell, reported):
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(cell, ONE_HOT, cell)))
     assert score(doc, "q2a") == POINTS["q2a"] and score(doc, "q1a") == POINTS["q1a"]
     assert reported in doc["output"]
 
 
-def test_an_infinite_loop_in_a_cell_is_stopped_and_the_rest_is_graded(tmp_path, gpt2_cache):
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook("while True:\n    pass", ONE_HOT)), cell=2)
+def test_an_infinite_loop_in_a_cell_is_stopped_and_the_rest_is_graded(tmp_path, tiny_cache):
+    doc = grade(tmp_path, tiny_cache, both(second=notebook("while True:\n    pass", ONE_HOT)), cell=2)
     assert score(doc, "q2a") == POINTS["q2a"] and "stopped after 2 s" in doc["output"]
 
 
-def test_an_infinite_loop_in_a_graded_function_costs_that_question_only(tmp_path, gpt2_cache):
+def test_an_infinite_loop_in_a_graded_function_costs_that_question_only(tmp_path, tiny_cache):
     looping = "def one_hot_encode_dna(sequence):\n    while True:\n        pass"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(looping)), question=3)
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(looping)), question=3)
     assert score(doc, "q2a") == 0 and "did not finish within" in outputs(doc, "q2a")
     assert "q2a timed out" in doc["output"] and score(doc, "q1a") == POINTS["q1a"]
 
 
-def test_a_kernel_that_ignores_interrupts_is_restarted_and_the_notebook_redefined(tmp_path, gpt2_cache):
+def test_a_kernel_that_ignores_interrupts_is_restarted_and_the_notebook_redefined(tmp_path, tiny_cache):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(ONE_HOT, stubborn)), cell=2)
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(ONE_HOT, stubborn)), cell=2)
     assert score(doc, "q2a") == POINTS["q2a"] and "restarted" in doc["output"]
 
 
@@ -207,15 +192,15 @@ def test_a_kernel_that_ignores_interrupts_is_restarted_and_the_notebook_redefine
     ["import os\nos._exit(1)", "import ctypes\nctypes.string_at(0)"],
     ids=["os-exit", "segfault"],
 )
-def test_a_dead_kernel_is_restarted_and_earlier_cells_rerun(tmp_path, gpt2_cache, cell):
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(ONE_HOT, cell, "x = 1")))
+def test_a_dead_kernel_is_restarted_and_earlier_cells_rerun(tmp_path, tiny_cache, cell):
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(ONE_HOT, cell, "x = 1")))
     assert score(doc, "q2a") == POINTS["q2a"] and score(doc, "q1a") == POINTS["q1a"]
     assert "kernel died" in doc["output"]
 
 
-def test_a_graded_function_that_kills_the_kernel_costs_only_its_cases(tmp_path, gpt2_cache):
+def test_a_graded_function_that_kills_the_kernel_costs_only_its_cases(tmp_path, tiny_cache):
     killer = ONE_HOT + "\n\n_real = one_hot_encode_dna\ndef one_hot_encode_dna(sequence):\n    if sequence == 'acgTn':\n        import os; os._exit(1)\n    return _real(sequence)\n"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(killer)))
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(killer)))
     lost = [t for t in doc["tests"] if t["name"].startswith("q2a:") and t["score"] == 0]
     assert [t["name"] for t in lost] == ["q2a: lowercase is accepted"] and "killed the notebook's kernel" in lost[0]["output"]
 
@@ -225,26 +210,26 @@ def test_a_graded_function_that_kills_the_kernel_costs_only_its_cases(tmp_path, 
     ["x = bytearray(50 * 2**30)", "hoard = []\nwhile True:\n    hoard.append(bytearray(2**24))"],
     ids=["one-huge-allocation", "growing-list"],
 )
-def test_a_memory_bomb_costs_only_its_cell(tmp_path, gpt2_cache, cell):
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(ONE_HOT, cell)), cell=30)
+def test_a_memory_bomb_costs_only_its_cell(tmp_path, tiny_cache, cell):
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(ONE_HOT, cell)), cell=30)
     assert score(doc, "q2a") == POINTS["q2a"] and score(doc, "q1a") == POINTS["q1a"]
     assert "MemoryError" in doc["output"] or "memory" in doc["output"]
 
 
-def test_100_mb_of_printed_output_is_drained_not_kept(tmp_path, gpt2_cache):
+def test_100_mb_of_printed_output_is_drained_not_kept(tmp_path, tiny_cache):
     flood = "for _ in range(100):\n    print('x' * 2**20)"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(flood, ONE_HOT)), cell=60)
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(flood, ONE_HOT)), cell=60)
     assert score(doc, "q2a") == POINTS["q2a"]
     assert len(json.dumps(doc)) < 100_000
 
 
-def test_monkeypatching_numpy_or_the_test_helpers_in_the_kernel_changes_nothing(tmp_path, gpt2_cache):
+def test_monkeypatching_numpy_or_the_test_helpers_in_the_kernel_changes_nothing(tmp_path, tiny_cache):
     wrong = "import numpy as np\ndef one_hot_encode_dna(sequence):\n    return np.zeros((len(sequence), 4), dtype=np.float32)"
     cheat = ("import numpy, a5kit.grading.expect as ex, a5kit.grading.core as core\n"
              "numpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
              "ex.close = lambda *a, **k: None\ncore.run_case = lambda c, s: core.Result(c.question, c.name, c.points, c.points, c.hidden, 'passed')")
-    honest = grade(tmp_path / "honest", gpt2_cache, both(second=notebook(wrong)))
-    doc = grade(tmp_path / "cheat", gpt2_cache, both(second=notebook(wrong, cheat)))
+    honest = grade(tmp_path / "honest", tiny_cache, both(second=notebook(wrong)))
+    doc = grade(tmp_path / "cheat", tiny_cache, both(second=notebook(wrong, cheat)))
     assert score(doc, "q2a") == score(honest, "q2a") < POINTS["q2a"]
 
 
@@ -254,42 +239,42 @@ needs_root = pytest.mark.skipif(not AS_ROOT, reason="the user switch needs root 
 
 
 @needs_root
-def test_the_student_user_cannot_read_the_hidden_tests(tmp_path, gpt2_cache):
+def test_the_student_user_cannot_read_the_hidden_tests(tmp_path, tiny_cache):
     hidden = tmp_path / "autograder" / "tests"
     shutil.copytree(HIDDEN, hidden)
     (tmp_path / "autograder").chmod(0o700)
     peek = f"def one_hot_encode_dna(sequence):\n    return open({str(hidden / 'q2a.py')!r}).read()"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(peek)))
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(peek)))
     assert "PermissionError" in outputs(doc, "q2a") and "def " not in outputs(doc, "q2a")
 
 
 @needs_root
-def test_the_student_user_cannot_write_the_results(tmp_path, gpt2_cache):
+def test_the_student_user_cannot_write_the_results(tmp_path, tiny_cache):
     results = tmp_path / "results"
     results.mkdir(mode=0o700)
     forge = f"def one_hot_encode_dna(sequence):\n    open({str(results / 'results.json')!r}, 'w').write('{{\"score\": 100}}')"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(forge)))
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(forge)))
     assert not (results / "results.json").exists()
     assert "PermissionError" in outputs(doc, "q2a")
 
 
 @needs_root
-def test_notebooks_run_as_the_student_user(tmp_path, gpt2_cache):
+def test_notebooks_run_as_the_student_user(tmp_path, tiny_cache):
     whoami = "import os\ndef one_hot_encode_dna(sequence):\n    raise ValueError(f'uid={os.getuid()}')"
-    doc = grade(tmp_path, gpt2_cache, both(second=notebook(whoami)))
+    doc = grade(tmp_path, tiny_cache, both(second=notebook(whoami)))
     assert "uid=65534" in outputs(doc, "q2a")
 
 
-def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tmp_path, gpt2_cache):
+def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tmp_path, tiny_cache):
     sub = tmp_path / "submission"
     sub.mkdir()
-    setup = _setup(gpt2_cache)
+    setup = _setup(tiny_cache)
     setup.user = ""
     doc = grade_submission(sub, setup)
     assert "ran as the grader's user" in doc["output"]
 
 
-def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, gpt2_cache, monkeypatch):
+def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, tiny_cache, monkeypatch):
     from a5kit.grading import kernel, runner
 
     monkeypatch.setattr(runner.os, "geteuid", lambda: 1000)
@@ -297,7 +282,7 @@ def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, gp
     sub = tmp_path / "submission"
     sub.mkdir()
     (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT))
-    setup = _setup(gpt2_cache)
+    setup = _setup(tiny_cache)
     setup.user = "a5student"
     doc = grade_submission(sub, setup)
     assert score(doc, "q2a") == POINTS["q2a"]

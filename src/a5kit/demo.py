@@ -12,6 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
+import nbformat
+
 from . import autograder, release
 from .grading import batch
 
@@ -33,11 +35,12 @@ def partly_wrong(solutions: Path, out: Path) -> list[str]:
         shutil.copyfile(path, out / path.name)
     broken = []
     for notebook, old, new, question in PARTLY_WRONG:
-        target = out / notebook
-        text = target.read_text()
-        if text.count(old.replace('"', '\\"')) != 1:
+        nb = nbformat.read(out / notebook, as_version=4)
+        holding = [cell for cell in nb.cells if old in cell.source]
+        if len(holding) != 1 or holding[0].source.count(old) != 1:
             raise DemoError(f"{notebook}: the text {old!r} no longer appears exactly once; update a5kit.demo.PARTLY_WRONG")
-        target.write_text(text.replace(old.replace('"', '\\"'), new.replace('"', '\\"')))
+        holding[0].source = holding[0].source.replace(old, new)
+        nbformat.write(nb, out / notebook)
         broken.append(question)
     return broken
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import wire
+from .plain import StaleHandle
 from .submission import LocalSubmission, MissingFunction, StudentError
 
 _submission: LocalSubmission | None = None
@@ -40,10 +41,8 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": "missing", "message": str(err)}
     except StudentError as err:
         return {"error": "student", "function": err.function, "type": type(err.error).__name__, "message": str(err.error)}
-    except KeyError as err:
-        if kind == "call" or "handle" in str(err).lower():
-            return {"error": "stale", "message": "an object from before the kernel restarted is gone"}
-        return {"error": "kit", "message": f"{type(err).__name__}: {err}"}
+    except StaleHandle as err:
+        return {"error": "stale", "message": str(err)}
     except Exception as err:  # a probe failed on what the student built (e.g. a non-module)
         return {"error": "kit", "message": f"{type(err).__name__}: {err}"}
 

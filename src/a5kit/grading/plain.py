@@ -88,10 +88,17 @@ def to_plain(obj: Any, handles: dict[int, Any]) -> Any:
     return handle
 
 
+class StaleHandle(LookupError):
+    """A Handle whose object no longer exists (the kernel was restarted since it was made)."""
+
+
 def from_plain(obj: Any, handles: dict[int, Any]) -> Any:
     """Arguments for the student's function: Handles become their objects again, arrays are copied."""
     if isinstance(obj, Handle):
-        return handles[obj.id]
+        try:
+            return handles[obj.id]
+        except KeyError:
+            raise StaleHandle(f"the {obj.type} from before the kernel restarted is gone") from None
     if isinstance(obj, np.ndarray):
         return obj.copy()
     if isinstance(obj, list):
