@@ -37,7 +37,7 @@ from .memory import Scope, Watchdog, remove_owned, remove_tree
 KERNEL_NAME = "a5kit-student"
 KEEP_OUTPUT = 4000  # characters of a cell's error output kept for messages
 MAX_MESSAGE_BYTES = 4 * 2**20  # zmq drops a kernel message larger than this before the grader reads it
-MAX_QUEUED = 64  # messages zmq buffers per socket: with the cap above, at most 256 MB in flight
+MAX_QUEUED = 16  # messages zmq buffers per socket: with the cap above, at most 64 MB per channel
 STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel that does not start
 ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
 SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # where any user can leave files
@@ -144,6 +144,7 @@ class StudentKernel:
         self.spec_dir = Path(tempfile.mkdtemp(prefix="a5kit-kernelspec-"))
         self.km: KernelManager | None = None
         self.kc: Any = None
+        self.monitors: list[zmq.Socket] = []  # zmq reports here when it drops a connection (a message over the size cap)
         self.context: zmq.Context | None = None
         self.watchdog: Watchdog | None = None
         self.stderr: _Tail | None = None
@@ -210,6 +211,8 @@ class StudentKernel:
         self.stderr = _Tail(process.stderr)
         self.kc = self.km.client(context=self.context)
         self.kc.start_channels()
+        self.monitors = [channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+                         for channel in (self.kc.shell_channel, self.kc.iopub_channel)]
         try:
             self.kc.wait_for_ready(timeout=timeout)
         except Exception as err:  # RuntimeError (died), TimeoutError, or a malformed reply
@@ -239,7 +242,15 @@ class StudentKernel:
             self.watchdog.stop()
             self.peak_mb = max(self.peak_mb, self.watchdog.peak_mb)
             self.watchdog = None
+        for monitor in self.monitors:
+            monitor.close(linger=0)
+        self.monitors = []
         if self.kc is not None:
+            try:
+                for channel in (self.kc.shell_channel, self.kc.iopub_channel):
+                    channel.socket.disable_monitor()
+            except Exception:
+                pass
             try:
                 self.kc.stop_channels()
             except Exception:
@@ -288,6 +299,14 @@ class StudentKernel:
         remove_tree(self.spec_dir)
         remove_tree(self.exchange)
 
+    def abandon(self) -> None:
+        """From another thread, when the grader must exit now: kill the student's processes, remove the folders."""
+        self.scope.kill_all()
+        if self.as_user and self.scope.ancestor is None:
+            remove_owned(SHARED_TMP, self.uid)
+        remove_tree(self.spec_dir)
+        remove_tree(self.exchange)
+
     def alive(self) -> bool:
         return self.km is not None and self.km.is_alive()
 
@@ -307,20 +326,54 @@ class StudentKernel:
             self.restart()
         return outcome
 
-    def _wait(self, msg_id: str, deadline: float, start: float) -> Outcome:
+    def _reply(self, msg_id: str) -> dict[str, Any] | None:
+        """The content of the kernel's execute_reply to ``msg_id`` if it has come (shell channel, not waiting)."""
         assert self.kc is not None
-        chars, error = 0, ""
+        while True:
+            try:
+                msg = _check_message(self.kc.get_shell_msg(timeout=0))
+            except queue.Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":
+                return msg["content"]
+
+    def _dropped(self) -> bool:
+        """Whether zmq dropped a connection to the kernel since the last look (a message over the size cap)."""
+        dropped = False
+        for monitor in self.monitors:
+            while monitor.poll(0):
+                monitor.recv_multipart()
+                dropped = True
+        return dropped
+
+    def _wait(self, msg_id: str, deadline: float, start: float) -> Outcome:
+        """Follow the output of ``msg_id`` until the kernel is idle again (or its reply came), dies, or time is up.
+
+        The reply on the shell channel also ends the wait, so output dropped by zmq's queue limits
+        (a flood of prints) cannot make a finished cell look like an infinite loop.
+        """
+        assert self.kc is not None
+        chars, error, reply = 0, "", None
         while True:
             now = time.monotonic()
             if now > deadline:
                 return Outcome("timeout", seconds=now - start, output_chars=chars)
             try:
-                msg = _check_message(self.kc.get_iopub_msg(timeout=min(0.2, max(deadline - now, 0.01))))
+                if reply is None:
+                    reply = self._reply(msg_id)
+                msg = _check_message(self.kc.get_iopub_msg(timeout=0.05 if reply is not None else min(0.2, max(deadline - now, 0.01))))
             except queue.Empty:
+                if reply is None and self._dropped():  # the connection cannot be trusted to recover: restart
+                    return Outcome("died", f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at once, "
+                                           "which the grader does not accept; the kernel was restarted", time.monotonic() - start, chars)
+                if reply is not None:
+                    if not error and reply.get("status") == "error":
+                        error = f"{str(reply.get('ename', 'Error'))[:200]}: {str(reply.get('evalue', ''))[:KEEP_OUTPUT]}"
+                    return Outcome("error" if error else "ok", error, time.monotonic() - start, chars)
                 if not self.alive() or self.killed_because is not None:
                     return Outcome("died", self._death_reason(), time.monotonic() - start, chars)
                 continue
-            except (_Untrusted, Exception) as err:  # bad signature, bad JSON, wrong shape: nothing from it is used
+            except Exception as err:  # bad signature, bad JSON, wrong shape: nothing from it is used
                 detail = str(err) if isinstance(err, _Untrusted) else f"{type(err).__name__}"
                 return self._give_up(f"the notebook's kernel sent a message the grader cannot trust ({detail[:100]}), "
                                      "so the rest of this notebook was not graded")

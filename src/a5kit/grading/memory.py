@@ -137,7 +137,11 @@ def adopt_orphans(enable: bool) -> bool:
 
 
 def owned_bytes(roots: Iterable[Path], uid: int, max_entries: int = 200_000) -> tuple[int, int]:
-    """Bytes on disk and entries owned by ``uid`` under ``roots``; walks iteratively, never follows links."""
+    """Bytes on disk and entries owned by ``uid`` under ``roots``; walks iteratively, never follows links.
+
+    It enters only folders ``uid`` could have written to (its own, or writable by everyone, like
+    /tmp), so a large /tmp of other users' files costs nothing to scan.
+    """
     total, entries, todo = 0, 0, [str(r) for r in roots]
     while todo and entries < max_entries:
         folder = todo.pop()
@@ -151,7 +155,7 @@ def owned_bytes(roots: Iterable[Path], uid: int, max_entries: int = 200_000) -> 
                     if info.st_uid == uid:
                         total += info.st_blocks * 512
                         entries += 1
-                    if stat.S_ISDIR(info.st_mode):
+                    if stat.S_ISDIR(info.st_mode) and (info.st_uid == uid or info.st_mode & stat.S_IWOTH):
                         todo.append(entry.path)
         except OSError:  # gone, unreadable, or a path too long to name: skip it
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 FORMATS = ("text", "simple_format", "html", "md", "ansi")
 STATUSES = ("passed", "failed")
 SUMMARY_NAME = "Summary"
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be written as UTF-8
 MAX_SUMMARY_CHARS = 8000  # the Summary (and top-level output) is cut here: results.json stays small
 MAX_TEST_OUTPUT_CHARS = 3000  # one test's output is cut here
 
@@ -137,7 +139,7 @@ def clean_text(text: str, limit: int) -> str:
     text = str(text)
     if len(text) > limit:
         text = text[: limit - 40].rstrip() + f" … ({len(text) - limit + 40} more characters cut)"
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def results_json(results: list[Result], summary: str, execution_time: float, hidden_visibility: str = "after_published") -> dict[str, Any]:

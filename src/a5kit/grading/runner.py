@@ -6,8 +6,12 @@ The trusted side (this process) finds the notebooks, starts a kernel per noteboo
 user in replay mode, runs the notebook's code cells one at a time with a deadline, then runs each
 question's public and hidden cases here; a case reaches the student's functions only through
 :class:`KernelSubmission` (plain data over :mod:`a5kit.grading.wire`). Time is limited per cell,
-per question and in total; a dead kernel is restarted and the notebook's cells re-run, so a crash
-costs only what it touches. A results.json is written whatever happens.
+per question, per notebook (an equal share of what is left, restarts and re-runs included) and in
+total; a dead kernel is restarted and the notebook's cells re-run, so a crash costs only what it
+touches, and anything unexpected while grading a notebook costs that notebook only. Between
+notebooks every process of the student's user is killed and the kernel's folders removed. A
+results.json is written whatever happens: at ``Limits.deadline`` (540 s, inside Gradescope's
+600) a timer thread writes what has been graded and ends the process.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from .core import Case, Result, load_cases, run_case
 from .intake import NOTEBOOKS, check_notebook, collect
 from .kernel import KernelDied, KernelSettings, Outcome, StudentKernel
 from .memory import adopt_orphans
-from .results import results_json, write_results
+from .results import clean_text, results_json, write_results
 from .submission import MissingFunction, StudentError
 
 
@@ -276,7 +280,7 @@ def _zero(cases: list[Case], reason: str) -> list[Result]:
 def _as_text(source: Any) -> str:
     """Cell source as text that can be sent to the kernel: lone surrogates (\\ud800) become U+FFFD."""
     text = "".join(source) if isinstance(source, list) else str(source)
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return clean_text(text, len(text))
 
 
 def _code_cells(path: Path) -> list[str]:
@@ -545,10 +549,9 @@ class HardDeadline:
             traceback.print_exc()
         finally:
             kernel = self.progress.kernel
-            if kernel is not None:
+            if kernel is not None:  # no zmq calls here: the main thread may be inside one
                 with contextlib.suppress(BaseException):
-                    kernel.scope.kill_all()
-                    kernel.shutdown()
+                    kernel.abandon()
             os._exit(0)
 
 
