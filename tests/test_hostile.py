@@ -51,6 +51,15 @@ def notebook(*cells: str) -> str:
     return nbformat.writes(nb)
 
 
+@pytest.fixture
+def drop(shared_tmp: Path) -> Path:
+    """A folder the student's code can write to and the test can read (tmp_path is root's only)."""
+    folder = shared_tmp / f"drop-{os.urandom(4).hex()}"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
 def grade(tmp_path: Path, cache: Path, user: str, files: dict[str, str | bytes], *, memory_mb: int = 1200,
           disk_mb: int = 1024, **limits: float) -> dict:
     """Grade ``files`` as one submission with short limits; the document is checked against the schema."""
@@ -104,16 +113,15 @@ os._exit(1)
 
 
 @needs_root
-def test_modules_pth_and_startup_files_planted_in_the_kernel_home_never_run_as_root_nor_survive_a_restart(tmp_path, tiny_cache, student_user):
+def test_modules_pth_and_startup_files_planted_in_the_kernel_home_never_run_as_root_nor_survive_a_restart(tmp_path, tiny_cache, student_user, drop):
     """Attack 1 (score 999 of 50) and the startup file of attack 3: full marks, no root code, one restart."""
-    marker = tmp_path / "marker"
-    marker.mkdir()
-    marker.chmod(0o1777)
-    plant = PLANT.format(marker=str(marker), minor=sys.version_info.minor)
-    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, plant, "x = 1")})
+    plant = PLANT.format(marker=str(drop), minor=sys.version_info.minor)
+    reach = f"open({str(drop / 'student-was-here')!r}, 'w').close()"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, reach, plant, "x = 1")})
     assert score(doc, "q2a") == FULL["q2a"]
     assert "02_dna_cnn: the kernel was restarted 1 time(s)" in doc["output"]
-    assert not [p.name for p in marker.iterdir() if p.name.endswith("-0")]  # nothing ran as root
+    assert (drop / "student-was-here").exists()  # the planted code could have left its mark here
+    assert not [p.name for p in drop.iterdir() if p.name.endswith("-0")]  # nothing ran as root
     assert nothing_left_of(student_user)
 
 
@@ -246,6 +254,7 @@ os.chdir(pathlib.Path.home())
 for _ in range(3000):
     os.mkdir("d")
     os.chdir("d")
+os.chdir(pathlib.Path.home())
 '''
 CHECK_DAEMON = '''
 _right = one_hot_encode_dna
@@ -259,11 +268,8 @@ def one_hot_encode_dna(sequence):
 
 
 @needs_root
-def test_a_setsid_daemon_sleepers_temp_files_and_a_3000_deep_folder_chain_do_not_outlive_their_notebook(tmp_path, tiny_cache, student_user):
+def test_a_setsid_daemon_sleepers_temp_files_and_a_3000_deep_folder_chain_do_not_outlive_their_notebook(tmp_path, tiny_cache, student_user, drop):
     """Attack 4 and 8: a daemon of notebook 1 reached notebooks 2-4; leftovers outlived the run; cleanup recursed."""
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    drop.chmod(0o1777)
     files = {"01_self_attention.ipynb": notebook(ATTENTION, DAEMON.format(drop=str(drop))),
              "02_dna_cnn.ipynb": notebook(ONE_HOT + CHECK_DAEMON.format(drop=str(drop)))}
     doc = grade(tmp_path, tiny_cache, student_user, files)
@@ -322,11 +328,11 @@ def test_huge_error_messages_keep_results_json_small(tmp_path, tiny_cache, stude
 def test_memory_is_counted_over_every_process_of_the_student(tmp_path, tiny_cache, student_user):
     """The watchdog adds up all the student's processes, not only the kernel: three 150 MB children pass 300 MB."""
     hog = ("import subprocess, sys, time\n"
-           "kids = [subprocess.Popen([sys.executable, '-c', 'import time; x = b"x" * (150 * 2**20); time.sleep(60)'],"
+           "kids = [subprocess.Popen([sys.executable, '-c', 'import time; x = bytes(150 * 2**20).replace(bytes(1), bytes([1])); time.sleep(60)'],"
            " start_new_session=True) for _ in range(3)]\ntime.sleep(30)")
     doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, hog)}, memory_mb=300, cell=40)
     assert score(doc, "q2a") == FULL["q2a"]
-    assert "used more than 300 MB of memory" in doc["output"]
+    assert "used more than 300 MB of memory" in doc["output"], doc["output"]
     assert nothing_left_of(student_user)
 
 
@@ -337,7 +343,7 @@ def test_the_student_users_disk_use_is_bounded_in_total_not_only_per_file(tmp_pa
             "    open(f'/tmp/a5kit-hostile-{os.getpid()}-{i}', 'wb').write(b'x' * 4 * 2**20)\n    time.sleep(0.2)")
     doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, fill)}, disk_mb=40, cell=30)
     assert score(doc, "q2a") == FULL["q2a"]
-    assert "wrote more than 40 MB of files" in doc["output"]
+    assert "wrote more than 40 MB of files" in doc["output"], doc["output"]
     assert nothing_left_of(student_user)
 
 

@@ -363,9 +363,12 @@ class StudentKernel:
                     reply = self._reply(msg_id)
                 msg = _check_message(self.kc.get_iopub_msg(timeout=0.05 if reply is not None else min(0.2, max(deadline - now, 0.01))))
             except queue.Empty:
-                if reply is None and self._dropped():  # the connection cannot be trusted to recover: restart
-                    return Outcome("died", f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at once, "
-                                           "which the grader does not accept; the kernel was restarted", time.monotonic() - start, chars)
+                if reply is None and self._dropped():
+                    time.sleep(0.5)  # a dying kernel drops its connections too: give its death time to show
+                    if self.alive() and self.killed_because is None:  # dropped for size: the connection cannot be trusted
+                        return Outcome("died", f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at "
+                                               "once, which the grader does not accept; the kernel was restarted",
+                                       time.monotonic() - start, chars)
                 if reply is not None:
                     if not error and reply.get("status") == "error":
                         error = f"{str(reply.get('ename', 'Error'))[:200]}: {str(reply.get('evalue', ''))[:KEEP_OUTPUT]}"
