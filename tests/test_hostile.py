@@ -379,3 +379,21 @@ def test_disk_use_counts_only_the_users_files(tmp_path):
     os.chown(tmp_path / "theirs", 12345, 12345) if AS_ROOT else None
     used, entries = owned_bytes([tmp_path], os.getuid())
     assert used >= 10_000 and entries == (1 if AS_ROOT else 2)
+
+
+def test_only_one_grader_at_a_time_may_kill_everything_of_a_student_account():
+    """Two graders sharing one account (``make grade`` workers) would kill each other's kernels: the second is told no."""
+    from a5kit.grading.memory import claim_user
+
+    uid = 3_000_000 + int.from_bytes(os.urandom(2), "big")  # an account nobody has
+    first = claim_user(uid)
+    try:
+        assert first is not None and claim_user(uid) is None
+    finally:
+        if first is not None:
+            os.close(first)
+    again = claim_user(uid)
+    assert again is not None
+    os.close(again)
+    for folder in ("/run/lock", "/tmp"):
+        Path(folder, f"a5kit-grader-{uid}.lock").unlink(missing_ok=True)

@@ -67,6 +67,7 @@ class KernelSettings:
     disk_mb: int = 1024  # all files of the student's user (home, /tmp, /var/tmp, /dev/shm) at most this large
     start_timeout: float = 60.0  # seconds for a kernel to answer its first request
     max_restarts: int = 5  # a notebook whose kernel dies more often than this is not graded further
+    exclusive_user: bool = True  # no other grader uses this account now: all of its processes may be killed
     env: dict[str, str] = field(default_factory=dict)  # A5KIT_MODE=replay, A5KIT_CACHE, ... for the kernel
 
 
@@ -135,7 +136,7 @@ class StudentKernel:
         if self.as_user:
             record = pwd.getpwnam(settings.user)
             self.uid, self.gid = record.pw_uid, record.pw_gid
-            self.scope = Scope.for_user(settings.user, self.uid)
+            self.scope = Scope.for_user(settings.user, self.uid, settings.exclusive_user)
             os.chown(self.responses, self.uid, self.gid)
         else:
             self.uid, self.gid = os.getuid(), os.getgid()

@@ -22,6 +22,7 @@ import dataclasses
 import itertools
 import json
 import os
+import pwd
 import sys
 import tempfile
 import threading
@@ -38,7 +39,7 @@ from . import wire
 from .core import Case, Result, load_cases, run_case
 from .intake import NOTEBOOKS, check_notebook, collect
 from .kernel import KernelDied, KernelSettings, Outcome, StudentKernel
-from .memory import adopt_orphans
+from .memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
 from .results import clean_text, results_json, write_results
 from .submission import MissingFunction, StudentError
 
@@ -73,6 +74,7 @@ class GraderSetup:
     hidden_visibility: str = "after_published"
     memory_mb: int = 1500
     disk_mb: int = 1024
+    exclusive_user: bool = True  # set by grade_submission: whether this grader holds the machine's lock on the user
 
 
 KEEP_MESSAGE = 2000  # characters of an error message from the kernel kept for a test's output
@@ -302,7 +304,8 @@ def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: 
     results: list[Result] = []
     kernel: StudentKernel | None = None
     try:
-        kernel = StudentKernel(KernelSettings(user=setup.user, memory_mb=setup.memory_mb, disk_mb=setup.disk_mb, env=env))
+        kernel = StudentKernel(KernelSettings(user=setup.user, memory_mb=setup.memory_mb, disk_mb=setup.disk_mb, env=env,
+                                              exclusive_user=setup.exclusive_user))
         kernel.deadline = clock.notebook_deadline
         if progress is not None:
             progress.kernel = kernel
@@ -442,11 +445,9 @@ def grade_submission(submission: Path, setup: GraderSetup, progress: Progress | 
 
 
 def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) -> dict[str, Any]:
+    """Check the set-up, hold the machine's lock on the student account, and grade the notebooks."""
     clock = Clock(setup.limits)
     notes: list[str] = []
-    stats: dict[str, Any] = {}
-    results: list[Result] = []
-    graded: list[str] = []
     if setup.user and os.geteuid() == 0 and not _user_exists(setup.user):
         notes.append(f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'")
         setup = dataclasses.replace(setup, user="nobody")
@@ -456,6 +457,24 @@ def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) 
         notes.append(f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected")
     elif not setup.user:
         notes.append("no student user configured: the notebooks ran as the grader's user")
+    lock = None
+    if setup.user and os.geteuid() == 0 and setup.user not in SHARED_ACCOUNTS:
+        lock = claim_user(pwd.getpwnam(setup.user).pw_uid)
+        if lock is None:
+            notes.append(f"another grader is running as {setup.user!r} on this machine: only this grader's own processes were stopped")
+            setup = dataclasses.replace(setup, exclusive_user=False)
+    try:
+        return _grade_notebooks(submission, setup, progress, clock, notes)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, clock: Clock, notes: list[str]) -> dict[str, Any]:
+    """Each expected notebook in turn, each with its share of the time; the results.json document."""
+    stats: dict[str, Any] = {}
+    results: list[Result] = []
+    graded: list[str] = []
     progress.notes = notes
     with tempfile.TemporaryDirectory(prefix="a5kit-intake-") as work:
         intake = collect(submission, Path(work))
