@@ -306,6 +306,15 @@ def test_a_slow_notebook_cannot_use_up_the_time_of_the_next(tmp_path, tiny_cache
     assert "01_self_attention" in doc["output"] and "share of the grading time ran out" in doc["output"]
 
 
+def test_re_running_cells_after_each_crash_counts_against_the_notebooks_own_time(tmp_path, tiny_cache, student_user):
+    """Attack 6: 3,600 cells re-run after every os._exit went past Gradescope's 600 s; re-runs now use the notebook's share."""
+    crashing = [ATTENTION, *["import time\ntime.sleep(0.5)"] * 30, *["import os\nos._exit(1)"] * 4]
+    files = {"01_self_attention.ipynb": notebook(*crashing), "02_dna_cnn.ipynb": notebook(ONE_HOT)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, total=60, cell=10)
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "01_self_attention: the kernel was restarted" in doc["output"]
+
+
 # -- 8. bounded memory, output and disk -----------------------------------------------------------
 
 
