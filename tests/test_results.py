@@ -211,3 +211,13 @@ def test_write_results_refuses_an_invalid_document_and_keeps_the_old_file(doc, t
         write_results(broken(doc, lambda d: d["tests"][1].pop("max_score")), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_texts_from_the_student_are_cut_and_made_writable(tmp_path):
+    """An undecodable file name (a lone surrogate) and a 5 MB error message still give a small, valid file."""
+    huge = Result("q2a", "returns float32", 0.0, 1.0, False, "ValueError: " + "x" * 5_000_000)
+    doc = results_json([huge], "ignored: bad\udcff name.ipynb; " + "y" * 100_000, 1.0)
+    write_results(doc, tmp_path / "results.json")
+    written = (tmp_path / "results.json").read_text(encoding="utf-8")
+    assert len(written) < 20_000 and "more characters cut" in written
+    assert "bad\ufffd name.ipynb" in json.loads(written)["output"]

@@ -20,12 +20,19 @@ import pytest
 from a5kit.grading import results as results_mod
 from a5kit.grading.runner import GraderSetup, Limits, grade_submission
 from conftest import ROOT
+from student_user import student_user  # noqa: F401  (a fixture)
 
 HIDDEN = ROOT / "autograder" / "tests"
 QUESTIONS = {"01_self_attention": ["q1a"], "02_dna_cnn": ["q2a"]}
 POINTS = {"q1a": 4.0, "q2a": 4.0}
 AS_ROOT = os.geteuid() == 0
-STUDENT = "nobody" if AS_ROOT else ""
+STUDENT = ""  # set per test by the autouse fixture below: the session's own student user when root
+
+
+@pytest.fixture(autouse=True)
+def _grade_as_the_session_student(student_user):
+    global STUDENT
+    STUDENT = student_user
 
 
 def _solution(grade_id: str) -> str:
@@ -260,9 +267,11 @@ def test_the_student_user_cannot_write_the_results(tmp_path, tiny_cache):
 
 @needs_root
 def test_notebooks_run_as_the_student_user(tmp_path, tiny_cache):
+    import pwd
+
     whoami = "import os\ndef one_hot_encode_dna(sequence):\n    raise ValueError(f'uid={os.getuid()}')"
     doc = grade(tmp_path, tiny_cache, both(second=notebook(whoami)))
-    assert "uid=65534" in outputs(doc, "q2a")
+    assert f"uid={pwd.getpwnam(STUDENT).pw_uid}" in outputs(doc, "q2a")
 
 
 def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tmp_path, tiny_cache):

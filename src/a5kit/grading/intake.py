@@ -28,6 +28,7 @@ NOTEBOOKS = ("01_self_attention", "02_dna_cnn", "03_enformer", "04_finetune")
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # total uncompressed bytes extracted from one archive
 MAX_ZIP_MEMBERS = 1000  # an archive with more entries is not opened at all
 MAX_LISTED = 20  # names listed in one note before "and N more"
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # a notebook file larger than this is not read
 
 _JUNK_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git", ".Trash"}
 _JUNK_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -274,12 +275,26 @@ def collect(folder: Path, workdir: Path) -> Intake:
     return intake
 
 
+def _read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; opened non-blocking, checked before reading."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 2**20} MB")
+    return data
+
+
 def check_notebook(path: Path) -> str | None:
     """Why ``path`` cannot be graded as an nbformat 4 notebook, in words a student can act on; None if fine."""
     try:
-        raw = Path(path).read_bytes()
+        raw = _read_capped(Path(path), MAX_NOTEBOOK_BYTES)
     except OSError as err:
         return f"cannot read the file: {err.strerror or err}"
+    except ValueError as err:
+        return f"not a notebook: the file is {err}"
     if not raw.strip():
         return "not a notebook: the file is empty"
     try:
@@ -290,6 +305,8 @@ def check_notebook(path: Path) -> str | None:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         return f"not a notebook: invalid JSON at line {err.lineno}"
+    except RecursionError:
+        return "not a notebook: its JSON is nested too deeply (thousands of brackets inside each other)"
     if not isinstance(data, dict):
         return "not a notebook: the JSON is not an object"
     version = data.get("nbformat")
@@ -306,9 +323,11 @@ def check_notebook(path: Path) -> str | None:
             nbformat.validate(notebook)
         except nbformat.ValidationError as err:
             where = "/".join(str(p) for p in getattr(err, "absolute_path", []))
-            return f"not a valid notebook: {err.message}" + (f" (at {where})" if where else "")
+            return f"not a valid notebook: {str(err.message)[:300]}" + (f" (at {where[:200]})" if where else "")
+        except RecursionError:
+            return "not a valid notebook: it is nested too deeply to be read"
         except Exception as err:  # nbformat's readers raise assorted errors on malformed input
-            return f"not a valid notebook: {type(err).__name__}: {err}"
+            return f"not a valid notebook: {type(err).__name__}: {str(err)[:200]}"
     if not notebook.get("cells"):
         return "notebook has no cells"
     return None

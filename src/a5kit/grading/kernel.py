@@ -1,37 +1,52 @@
 """The grader's handle on one student kernel: start it as the student's user, run code with a
-deadline, interrupt or restart it, watch its memory.
+deadline, interrupt or restart it, watch its memory and disk, and leave nothing behind.
 
 It uses jupyter_client directly (not nbclient) because the grader needs per-call deadlines, a
 memory watchdog, output it can drop (100 MB of prints must not reach results.json or memory), and
 a restart that keeps grading; nbclient stops a notebook at the first dead kernel.
+
+Everything the kernel sends is untrusted: the student's code holds the connection key, so a
+message may be forged, malformed or huge. Messages are size-capped by zmq before they are read,
+checked field by field after, and one the grader cannot trust ends that notebook (``broken``), never
+the submission. Each start gets a fresh home, IPython folder and connection key, created by root,
+so nothing a previous kernel planted (startup files, ``.pth``, modules) is run again.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import pwd
 import queue
-import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-from .memory import Watchdog
+from .memory import Scope, Watchdog, remove_owned, remove_tree
 
 KERNEL_NAME = "a5kit-student"
 KEEP_OUTPUT = 4000  # characters of a cell's error output kept for messages
+MAX_MESSAGE_BYTES = 4 * 2**20  # zmq drops a kernel message larger than this before the grader reads it
+MAX_QUEUED = 16  # messages zmq buffers per socket: with the cap above, at most 64 MB per channel
+STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel that does not start
+ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
+SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # where any user can leave files
 
 
 @dataclass
 class Outcome:
-    """How one piece of code ended: ok, error (it raised), timeout or died (the kernel is gone)."""
+    """How one piece of code ended: ok, error (it raised), timeout, died (the kernel is gone),
+    skipped (not run), or broken (the kernel can no longer be used for this notebook)."""
 
     status: str
     error: str = ""  # "NameError: name 'x' is not defined" for status error
@@ -46,46 +61,117 @@ class Outcome:
 @dataclass
 class KernelSettings:
     user: str = ""  # run as this user when the grader is root ("" = as ourselves)
-    memory_mb: int = 1500  # the watchdog kills the kernel's process tree above this resident size
+    memory_mb: int = 1500  # the watchdog kills the student's processes above this resident size
     address_space_mb: int = 4096  # RLIMIT_AS backstop: one huge allocation fails with MemoryError
+    file_mb: int = 256  # RLIMIT_FSIZE: one file at most this large
+    disk_mb: int = 1024  # all files of the student's user (home, /tmp, /var/tmp, /dev/shm) at most this large
+    start_timeout: float = 60.0  # seconds for a kernel to answer its first request
+    max_restarts: int = 5  # a notebook whose kernel dies more often than this is not graded further
+    exclusive_user: bool = True  # no other grader uses this account now: all of its processes may be killed
     env: dict[str, str] = field(default_factory=dict)  # A5KIT_MODE=replay, A5KIT_CACHE, ... for the kernel
 
 
 class KernelDied(RuntimeError):
-    """The kernel exited (os._exit, a crash, the memory limit); the grader restarts it."""
+    """The kernel exited (os._exit, a crash, the memory limit) or could not start."""
+
+
+class _Untrusted(Exception):
+    """A message from the kernel that the grader will not act on."""
+
+
+def _check_message(msg: Any) -> dict[str, Any]:
+    """``msg`` if it has the shape of a Jupyter iopub message; raises :class:`_Untrusted` naming what is wrong."""
+    if not isinstance(msg, dict):
+        raise _Untrusted("not a message")
+    for key in ("header", "parent_header", "content"):
+        if not isinstance(msg.get(key), dict):
+            raise _Untrusted(f"its {key} is not an object")
+    kind, content = msg.get("msg_type"), msg["content"]
+    if not isinstance(kind, str):
+        raise _Untrusted("its type is not text")
+    if kind == "stream" and not isinstance(content.get("text"), str):
+        raise _Untrusted("its printed output is not text")
+    if kind == "error" and not all(isinstance(content.get(k, ""), str) for k in ("ename", "evalue")):
+        raise _Untrusted("its error is not text")
+    if kind == "status" and not isinstance(content.get("execution_state"), str):
+        raise _Untrusted("its status is not text")
+    return msg
+
+
+class _Tail:
+    """The last bytes of a stream (the kernel's stderr), read by a thread; the rest is dropped."""
+
+    def __init__(self, stream: Any) -> None:
+        self.data = collections.deque(maxlen=STDERR_TAIL)
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True, name="kernel-stderr")
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        try:
+            while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+                self.data.extend(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def lines(self, count: int = 6) -> str:
+        """The last ``count`` non-empty lines, as text."""
+        text = bytes(self.data).decode("utf-8", "replace")
+        kept = [line.strip() for line in text.splitlines() if line.strip()][-count:]
+        return " | ".join(line[:300] for line in kept)
 
 
 class StudentKernel:
-    """One ipykernel for one notebook. State is real: the process, its client and its folders."""
+    """One ipykernel for one notebook. State is real: the process, its client, folders and watchdog."""
 
-    def __init__(self, settings: KernelSettings, workdir: Path) -> None:
+    def __init__(self, settings: KernelSettings, workdir: Path | None = None) -> None:
         self.settings = settings
-        self.workdir = workdir
         self.as_user = bool(settings.user) and os.geteuid() == 0
         self.exchange = Path(tempfile.mkdtemp(prefix="a5kit-exchange-"))
+        self.exchange.chmod(0o711)  # the student may pass through, not list
         self.requests = self.exchange / "requests"  # written by the grader, read by the kernel
         self.responses = self.exchange / "responses"  # written by the kernel, read by the grader
-        self.home = self.exchange / "home"
-        for folder in (self.requests, self.responses, self.home):
-            folder.mkdir()
-        self.exchange.chmod(0o755)
+        self.requests.mkdir(mode=0o755)
         self.requests.chmod(0o755)
+        self.responses.mkdir(mode=0o700)
         if self.as_user:
             record = pwd.getpwnam(settings.user)
-            for folder in (self.responses, self.home, workdir):
-                os.chown(folder, record.pw_uid, record.pw_gid)
+            self.uid, self.gid = record.pw_uid, record.pw_gid
+            self.scope = Scope.for_user(settings.user, self.uid, settings.exclusive_user)
+            os.chown(self.responses, self.uid, self.gid)
+        else:
+            self.uid, self.gid = os.getuid(), os.getgid()
+            self.scope = Scope(self.uid, os.getpid())
+        self.home = self.exchange / "home-0"
         self.spec_dir = Path(tempfile.mkdtemp(prefix="a5kit-kernelspec-"))
         self.km: KernelManager | None = None
-        self.kc = None
+        self.kc: Any = None
+        self.monitors: list[zmq.Socket] = []  # zmq reports here when it drops a connection (a message over the size cap)
+        self.context: zmq.Context | None = None
         self.watchdog: Watchdog | None = None
+        self.stderr: _Tail | None = None
         self.peak_mb = 0.0
+        self.starts = 0
         self.restarts = 0
-        self.killed_for_memory: float | None = None
+        self.killed_because: str | None = None
+        self.broken: str | None = None  # why this kernel cannot be used any more (the notebook stops here)
+        self.deadline = float("inf")  # monotonic time after which no (re)start is attempted
+        self.warnings: list[str] = []
 
     # -- lifecycle ------------------------------------------------------------------------
+    def _fresh_home(self) -> Path:
+        """A new, empty home for this start (root creates it, then gives it to the student)."""
+        home = self.exchange / f"home-{self.starts}"
+        home.mkdir(mode=0o700)
+        for sub in (".ipython", ".mpl", ".cache", "tmp"):
+            (home / sub).mkdir(mode=0o700)
+            os.chown(home / sub, self.uid, self.gid)
+        os.chown(home, self.uid, self.gid)
+        return home
+
     def _write_spec(self, connection: Path) -> None:
-        argv = [sys.executable, "-m", "a5kit.grading.launcher", "--connection", str(connection),
-                "--workdir", str(self.home), "--memory-mb", str(self.settings.address_space_mb)]
+        argv = [sys.executable, "-I", "-m", "a5kit.grading.launcher", "--connection", str(connection),
+                "--workdir", str(self.home), "--memory-mb", str(self.settings.address_space_mb),
+                "--file-mb", str(self.settings.file_mb)]
         if self.as_user:
             argv += ["--user", self.settings.user]
         argv += ["--", "--HistoryManager.enabled=False"]
@@ -96,62 +182,131 @@ class StudentKernel:
     def _env(self) -> dict[str, str]:
         keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
         env = {k: v for k, v in os.environ.items() if k in keep}
+        home = self.home
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg",
-                   PYTHONDONTWRITEBYTECODE="1", HOME=str(self.home), MPLCONFIGDIR=str(self.home / ".mpl"),
-                   IPYTHONDIR=str(self.home / ".ipython"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                   A5KIT_AUTOGRADER="1", TQDM_DISABLE="1")
+                   PYTHONDONTWRITEBYTECODE="1", HOME=str(home), MPLCONFIGDIR=str(home / ".mpl"),
+                   IPYTHONDIR=str(home / ".ipython"), XDG_CACHE_HOME=str(home / ".cache"), TMPDIR=str(home / "tmp"),
+                   TORCHINDUCTOR_CACHE_DIR=str(home / "tmp" / "torchinductor"), HF_HUB_OFFLINE="1",
+                   TRANSFORMERS_OFFLINE="1", A5KIT_AUTOGRADER="1", TQDM_DISABLE="1")
         env.update(self.settings.env)
         return env
 
     def start(self) -> None:
-        connection = self.exchange / "connection.json"
+        """Start a kernel in a fresh home with a fresh key; raises KernelDied (with its stderr) if it does not answer."""
+        timeout = min(self.settings.start_timeout, self.deadline - time.monotonic())
+        if timeout <= 1:
+            raise KernelDied("the notebook's time ran out before its kernel could be started")
+        self.starts += 1
+        self.home = self._fresh_home()
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.context.setsockopt(zmq.RCVHWM, MAX_QUEUED)
+        connection = self.exchange / f"connection-{self.starts}.json"
         ksm = KernelSpecManager(kernel_dirs=[str(self.spec_dir)])
-        self.km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, connection_file=str(connection))
+        self.km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, connection_file=str(connection),
+                                context=self.context)
         self._write_spec(connection)
-        self.km.start_kernel(env=self._env(), cwd=str(self.home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._connect()
-
-    def _connect(self) -> None:
-        assert self.km is not None
-        self.kc = self.km.client()
+        self.km.start_kernel(env=self._env(), cwd=ROOT_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        process = self.km.provisioner.process  # type: ignore[union-attr]
+        self.stderr = _Tail(process.stderr)
+        self.kc = self.km.client(context=self.context)
         self.kc.start_channels()
+        self.monitors = [channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+                         for channel in (self.kc.shell_channel, self.kc.iopub_channel)]
         try:
-            self.kc.wait_for_ready(timeout=60)
-        except RuntimeError as err:
-            raise KernelDied(f"the notebook's kernel did not start: {err}") from None
-        pid = self.km.provisioner.process.pid  # type: ignore[union-attr]
-        self.watchdog = Watchdog(pid, self.settings.memory_mb, on_kill=self._note_kill)
+            self.kc.wait_for_ready(timeout=timeout)
+        except Exception as err:  # RuntimeError (died), TimeoutError, or a malformed reply
+            detail = "it did not answer in time" if isinstance(err, TimeoutError) or "timed out" in str(err).lower() else "it exited"
+            self._stop_processes()
+            tail = self.stderr.lines() if self.stderr else ""
+            raise KernelDied(f"the notebook's kernel did not start ({detail})" + (f"; its last error output: {tail}" if tail else "")) from None
+        self._check_oom_score(process.pid)
+        roots = [self.home, *SHARED_TMP] if self.scope.ancestor is None else [self.home]  # a shared account's files elsewhere are not ours
+        disk = (roots, float(self.settings.disk_mb)) if self.settings.disk_mb else None
+        self.watchdog = Watchdog(self.scope, self.settings.memory_mb, on_kill=self._note_kill, disk=disk)
 
-    def _note_kill(self, used_mb: float) -> None:
-        self.killed_for_memory = used_mb
+    def _check_oom_score(self, pid: int) -> None:
+        try:
+            score = Path(f"/proc/{pid}/oom_score_adj").read_text().strip()
+        except OSError:
+            return
+        if score != "1000" and os.geteuid() == 0:
+            self.warnings.append(f"the kernel's oom_score_adj is {score}, not 1000: it is not the first victim of the OOM killer")
 
-    def _stop_watchdog(self) -> None:
+    def _note_kill(self, reason: str) -> None:
+        self.killed_because = reason
+
+    def _stop_processes(self) -> None:
+        """Stop the watchdog, the client, the kernel and every process of the student's; remove the home."""
         if self.watchdog is not None:
             self.watchdog.stop()
             self.peak_mb = max(self.peak_mb, self.watchdog.peak_mb)
             self.watchdog = None
-
-    def restart(self) -> None:
-        """A fresh kernel in place of a dead or stuck one (the notebook's definitions must be re-run)."""
-        assert self.km is not None
-        self._stop_watchdog()
+        for monitor in self.monitors:
+            monitor.close(linger=0)
+        self.monitors = []
         if self.kc is not None:
-            self.kc.stop_channels()
-        self.restarts += 1
-        self.km.restart_kernel(now=True, env=self._env())
-        self._connect()
-
-    def shutdown(self) -> None:
-        self._stop_watchdog()
-        if self.kc is not None:
-            self.kc.stop_channels()
+            try:
+                for channel in (self.kc.shell_channel, self.kc.iopub_channel):
+                    channel.socket.disable_monitor()
+            except Exception:
+                pass
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+            self.kc = None
         if self.km is not None:
             try:
                 self.km.shutdown_kernel(now=True)
             except Exception:
                 pass
-        shutil.rmtree(self.spec_dir, ignore_errors=True)
-        shutil.rmtree(self.exchange, ignore_errors=True)
+        self.scope.kill_all()
+        if self.km is not None:
+            try:
+                self.km.cleanup_resources(restart=False)
+            except Exception:
+                pass
+            self.km = None
+        if self.context is not None:
+            self.context.destroy(linger=0)
+            self.context = None
+        remove_tree(self.home)
+
+    def restart(self) -> None:
+        """A fresh kernel in place of a dead or stuck one (the notebook's definitions must be re-run)."""
+        self._stop_processes()
+        self.restarts += 1
+        if self.restarts > self.settings.max_restarts:
+            self.broken = f"the kernel died {self.restarts} times; the rest of this notebook was not graded"
+            return
+        try:
+            self.start()
+        except KernelDied as err:
+            self.broken = f"{err}; the rest of this notebook was not graded"
+
+    def _give_up(self, reason: str) -> Outcome:
+        """Mark the kernel unusable for this notebook and stop it."""
+        self.broken = reason
+        self._stop_processes()
+        return Outcome("broken", reason)
+
+    def shutdown(self) -> None:
+        """Stop everything of this kernel and remove its folders (and, for a dedicated user, its files in /tmp)."""
+        self._stop_processes()
+        if self.as_user and self.scope.ancestor is None:
+            remove_owned(SHARED_TMP, self.uid)
+        remove_tree(self.spec_dir)
+        remove_tree(self.exchange)
+
+    def abandon(self) -> None:
+        """From another thread, when the grader must exit now: kill the student's processes, remove the folders."""
+        self.scope.kill_all()
+        if self.as_user and self.scope.ancestor is None:
+            remove_owned(SHARED_TMP, self.uid)
+        remove_tree(self.spec_dir)
+        remove_tree(self.exchange)
 
     def alive(self) -> bool:
         return self.km is not None and self.km.is_alive()
@@ -159,9 +314,11 @@ class StudentKernel:
     # -- running code ---------------------------------------------------------------------
     def execute(self, code: str, timeout: float) -> Outcome:
         """Run ``code``; after ``timeout`` seconds interrupt it (and restart if it will not stop)."""
+        if self.broken is not None:
+            return Outcome("broken", self.broken)
         assert self.kc is not None
         start = time.monotonic()
-        self.killed_for_memory = None
+        self.killed_because = None
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         outcome = self._wait(msg_id, start + max(timeout, 0.1), start)
         if outcome.status == "timeout":
@@ -170,43 +327,87 @@ class StudentKernel:
             self.restart()
         return outcome
 
-    def _wait(self, msg_id: str, deadline: float, start: float) -> Outcome:
+    def _reply(self, msg_id: str) -> dict[str, Any] | None:
+        """The content of the kernel's execute_reply to ``msg_id`` if it has come (shell channel, not waiting)."""
         assert self.kc is not None
-        chars, error = 0, ""
+        while True:
+            try:
+                msg = _check_message(self.kc.get_shell_msg(timeout=0))
+            except queue.Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":
+                return msg["content"]
+
+    def _dropped(self) -> bool:
+        """Whether zmq dropped a connection to the kernel since the last look (a message over the size cap)."""
+        dropped = False
+        for monitor in self.monitors:
+            while monitor.poll(0):
+                monitor.recv_multipart()
+                dropped = True
+        return dropped
+
+    def _wait(self, msg_id: str, deadline: float, start: float) -> Outcome:
+        """Follow the output of ``msg_id`` until the kernel is idle again (or its reply came), dies, or time is up.
+
+        The reply on the shell channel also ends the wait, so output dropped by zmq's queue limits
+        (a flood of prints) cannot make a finished cell look like an infinite loop.
+        """
+        assert self.kc is not None
+        chars, error, reply = 0, "", None
         while True:
             now = time.monotonic()
             if now > deadline:
                 return Outcome("timeout", seconds=now - start, output_chars=chars)
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(0.2, max(deadline - now, 0.01)))
+                if reply is None:
+                    reply = self._reply(msg_id)
+                msg = _check_message(self.kc.get_iopub_msg(timeout=0.05 if reply is not None else min(0.2, max(deadline - now, 0.01))))
             except queue.Empty:
-                if not self.alive():
+                if reply is None and self._dropped():
+                    time.sleep(0.5)  # a dying kernel drops its connections too: give its death time to show
+                    if self.alive() and self.killed_because is None:  # dropped for size: the connection cannot be trusted
+                        return Outcome("died", f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at "
+                                               "once, which the grader does not accept; the kernel was restarted",
+                                       time.monotonic() - start, chars)
+                if reply is not None:
+                    if not error and reply.get("status") == "error":
+                        error = f"{str(reply.get('ename', 'Error'))[:200]}: {str(reply.get('evalue', ''))[:KEEP_OUTPUT]}"
+                    return Outcome("error" if error else "ok", error, time.monotonic() - start, chars)
+                if not self.alive() or self.killed_because is not None:
                     return Outcome("died", self._death_reason(), time.monotonic() - start, chars)
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            except Exception as err:  # bad signature, bad JSON, wrong shape: nothing from it is used
+                detail = str(err) if isinstance(err, _Untrusted) else f"{type(err).__name__}"
+                return self._give_up(f"the notebook's kernel sent a message the grader cannot trust ({detail[:100]}), "
+                                     "so the rest of this notebook was not graded")
+            if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
-                chars += len(content.get("text", ""))
+                chars += len(content["text"])
             elif kind == "error":
-                error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:KEEP_OUTPUT]
-            elif kind == "status" and content.get("execution_state") == "idle":
+                error = f"{content.get('ename', 'Error')[:200]}: {content.get('evalue', '')[:KEEP_OUTPUT]}"[:KEEP_OUTPUT]
+            elif kind == "status" and content["execution_state"] == "idle":
                 seconds = time.monotonic() - start
                 return Outcome("error" if error else "ok", error, seconds, chars)
 
     def _death_reason(self) -> str:
-        if self.killed_for_memory is not None:
-            return f"the kernel used more than {self.settings.memory_mb} MB of memory and was stopped"
-        code = self.km.provisioner.process.returncode if self.km and self.km.provisioner else None  # type: ignore[union-attr]
+        if self.killed_because is not None:
+            return self.killed_because
+        code = None
+        if self.km is not None and self.km.provisioner is not None:
+            code = self.km.provisioner.process.returncode  # type: ignore[union-attr]
         return f"the kernel died (exit code {code}): sys.exit/os._exit, a crash, or too much memory"
 
     def _interrupt(self, msg_id: str) -> None:
         """Stop a timed-out call: SIGINT first; a kernel that does not become idle is restarted."""
-        assert self.km is not None
+        if self.km is None or self.broken is not None:
+            return
         try:
             self.km.interrupt_kernel()
         except Exception:
             pass
-        if self._wait(msg_id, time.monotonic() + 5, time.monotonic()).status in ("ok", "error"):
+        if self._wait(msg_id, time.monotonic() + 5, time.monotonic()).status in ("ok", "error", "broken"):
             return
         self.restart()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,9 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 FORMATS = ("text", "simple_format", "html", "md", "ansi")
 STATUSES = ("passed", "failed")
 SUMMARY_NAME = "Summary"
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be written as UTF-8
+MAX_SUMMARY_CHARS = 8000  # the Summary (and top-level output) is cut here: results.json stays small
+MAX_TEST_OUTPUT_CHARS = 3000  # one test's output is cut here
 
 _VISIBILITY = {"type": "string", "enum": list(VISIBILITIES)}
 _FORMAT = {"type": "string", "enum": list(FORMATS)}
@@ -130,20 +134,32 @@ def _test_name(result: Result) -> str:
     return f"{result.question}: {name}"
 
 
+def clean_text(text: str, limit: int) -> str:
+    """``text`` safe to write and short: lone surrogates (undecodable file names) replaced, cut at ``limit`` characters."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[: limit - 40].rstrip() + f" … ({len(text) - limit + 40} more characters cut)"
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def results_json(results: list[Result], summary: str, execution_time: float, hidden_visibility: str = "after_published") -> dict[str, Any]:
-    """The results.json document for ``results``: a visible 0-point Summary first, then one test per result."""
+    """The results.json document for ``results``: a visible 0-point Summary first, then one test per result.
+
+    Every text is cut to a fixed length, so the file stays small whatever the student's code printed or raised.
+    """
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
+    summary = clean_text(summary, MAX_SUMMARY_CHARS)
     tests: list[dict[str, Any]] = [
         {"name": SUMMARY_NAME, "score": 0.0, "max_score": 0.0, "status": "passed", "output": summary, "visibility": "visible"}
     ]
     for r in results:
         tests.append({
-            "name": _test_name(r),
+            "name": clean_text(_test_name(r), 300),
             "score": float(r.score),
             "max_score": float(r.max_score),
             "status": "passed" if r.passed else "failed",
-            "output": r.output,
+            "output": clean_text(r.output, MAX_TEST_OUTPUT_CHARS),
             "visibility": hidden_visibility if r.hidden else "visible",
         })
     return {

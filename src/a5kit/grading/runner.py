@@ -6,8 +6,12 @@ The trusted side (this process) finds the notebooks, starts a kernel per noteboo
 user in replay mode, runs the notebook's code cells one at a time with a deadline, then runs each
 question's public and hidden cases here; a case reaches the student's functions only through
 :class:`KernelSubmission` (plain data over :mod:`a5kit.grading.wire`). Time is limited per cell,
-per question and in total; a dead kernel is restarted and the notebook's cells re-run, so a crash
-costs only what it touches. A results.json is written whatever happens.
+per question, per notebook (an equal share of what is left, restarts and re-runs included) and in
+total; a dead kernel is restarted and the notebook's cells re-run, so a crash costs only what it
+touches, and anything unexpected while grading a notebook costs that notebook only. Between
+notebooks every process of the student's user is killed and the kernel's folders removed. A
+results.json is written whatever happens: at ``Limits.deadline`` (540 s, inside Gradescope's
+600) a timer thread writes what has been graded and ends the process.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import dataclasses
 import itertools
 import json
 import os
+import pwd
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -33,17 +39,26 @@ from . import wire
 from .core import Case, Result, load_cases, run_case
 from .intake import NOTEBOOKS, check_notebook, collect
 from .kernel import KernelDied, KernelSettings, Outcome, StudentKernel
-from .results import results_json, write_results
+from .memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
+from .results import clean_text, results_json, write_results
 from .submission import MissingFunction, StudentError
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Seconds: one cell, one question's calls, the whole submission (Gradescope allows 600)."""
+    """Seconds: one cell, one question's calls, the whole submission, and the hard stop (Gradescope allows 600).
+
+    Each notebook gets an equal share of what is left of ``total`` when it starts (time a notebook
+    does not use goes to the next); its cells, restarts and re-runs may use ``cells_share`` of it,
+    so its questions always get the rest. At ``deadline`` seconds the trusted process writes
+    results.json with what it has, whatever it is waiting for, and exits.
+    """
 
     cell: float = 60.0
     question: float = 90.0
     total: float = 420.0
+    deadline: float = 540.0
+    cells_share: float = 0.75
 
 
 @dataclass
@@ -58,6 +73,11 @@ class GraderSetup:
     limits: Limits = field(default_factory=Limits)
     hidden_visibility: str = "after_published"
     memory_mb: int = 1500
+    disk_mb: int = 1024
+    exclusive_user: bool = True  # set by grade_submission: whether this grader holds the machine's lock on the user
+
+
+KEEP_MESSAGE = 2000  # characters of an error message from the kernel kept for a test's output
 
 
 class CallFailed(StudentError):
@@ -79,7 +99,10 @@ def _remote_error(kind: str, message: str) -> BaseException:
             return cls(message)
         except Exception:
             pass
-    return type(kind, (Exception,), {})(message)
+    try:
+        return type(kind, (Exception,), {})(message)
+    except (TypeError, ValueError):  # a name no class can have (NUL bytes, ...)
+        return Exception(message)
 
 
 def questions_in(notebook: Path) -> list[str]:
@@ -102,25 +125,38 @@ class NotebookRun:
         self.restarts_seen = kernel.restarts
 
     def run_all(self) -> None:
+        """Run every cell once, within the notebook's share of time for cells."""
         for index, code in enumerate(self.cells):
             timeout = self.clock.cell_timeout()
+            if self.kernel.broken is not None:
+                self.outcomes[index] = Outcome("skipped", self.kernel.broken)
+                continue
             if timeout <= 0:
-                self.outcomes[index] = Outcome("skipped", "the grading time budget ran out")
+                self.outcomes[index] = Outcome("skipped", "this notebook's share of the grading time ran out")
                 continue
             self.outcomes[index] = self.kernel.execute(code, timeout)
             if self.kernel.restarts != self.restarts_seen:  # died, or would not stop when interrupted
                 self._redefine(upto=index)
 
     def _redefine(self, upto: int) -> None:
-        """After a restart, run again the cells that finished before (not those that hung or crashed)."""
-        for index, code in enumerate(self.cells[:upto]):
-            previous = self.outcomes[index]
-            if previous is not None and previous.status in ("ok", "error"):
-                if self.kernel.execute(code, self.clock.cell_timeout()).status == "died":
+        """After a restart, run again the cells that finished before (not those that hung or crashed).
+
+        The re-runs count against the notebook's time; a kernel that dies again starts the loop over
+        (bounded by the kernel's restart limit).
+        """
+        while self.kernel.restarts != self.restarts_seen and self.kernel.broken is None:
+            self.restarts_seen = self.kernel.restarts
+            for index, code in enumerate(self.cells[:upto]):
+                previous = self.outcomes[index]
+                if previous is None or previous.status not in ("ok", "error"):
+                    continue
+                timeout = self.clock.cell_timeout(rerun=True)
+                if timeout <= 0:
+                    break
+                if self.kernel.execute(code, timeout).status in ("died", "broken"):
                     self.outcomes[index] = Outcome("died", "the kernel died again when this cell was re-run")
-                    self._redefine(upto=index)
-                    return
-        self.restarts_seen = self.kernel.restarts
+                    upto = index
+                    break
 
     def recover(self) -> None:
         """If the kernel was restarted during grading, define the notebook's functions again."""
@@ -136,34 +172,51 @@ class NotebookRun:
             where = f"code cell {index + 1} ({first!r})"
             if outcome.status == "timeout":
                 lines.append(f"{where} was stopped after {outcome.seconds:.0f} s (infinite loop?)")
-            elif outcome.status == "died":
+            elif outcome.status in ("died", "broken"):
                 lines.append(f"{where}: {outcome.error}")
             elif outcome.status == "skipped":
                 lines.append(f"{where} was not run: {outcome.error}")
             elif "NotImplementedError" not in outcome.error:
-                lines.append(f"{where} raised {outcome.error.splitlines()[0][:200]}")
+                lines.append(f"{where} raised {outcome.error.splitlines()[0][:200] if outcome.error.strip() else 'an error'}")
         return lines
 
 
 class Clock:
-    """The total and per-question time budgets."""
+    """The time budgets: the whole submission, each notebook's share, each question."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.start = time.monotonic()
+        self.notebook_start = self.start
+        self.notebook_deadline = self.start + limits.total
         self.question_deadline = float("inf")
 
     def remaining(self) -> float:
         return self.limits.total - (time.monotonic() - self.start)
 
-    def cell_timeout(self) -> float:
-        return min(self.limits.cell, self.remaining())
+    def begin_notebook(self, notebooks_left: int) -> float:
+        """Give the next notebook an equal share of the time left; returns its deadline (monotonic)."""
+        self.notebook_start = time.monotonic()
+        self.notebook_deadline = self.notebook_start + max(self.remaining(), 0.0) / max(notebooks_left, 1)
+        return self.notebook_deadline
+
+    def notebook_remaining(self) -> float:
+        return min(self.notebook_deadline - time.monotonic(), self.remaining())
+
+    def share_seconds(self) -> float:
+        return self.notebook_deadline - self.notebook_start
+
+    def cell_timeout(self, rerun: bool = False) -> float:
+        """Seconds the next cell may take: its limit, within the notebook's share for cells."""
+        cells_end = self.notebook_start + self.limits.cells_share * (self.notebook_deadline - self.notebook_start)
+        end = self.notebook_deadline if rerun else cells_end
+        return min(self.limits.cell, end - time.monotonic(), self.remaining())
 
     def begin_question(self) -> None:
         self.question_deadline = time.monotonic() + self.limits.question
 
     def call_timeout(self) -> float:
-        return min(self.question_deadline - time.monotonic(), self.remaining())
+        return min(self.question_deadline - time.monotonic(), self.notebook_remaining())
 
 
 class KernelSubmission:
@@ -194,6 +247,8 @@ class KernelSubmission:
                 f"{str(self.kernel.requests)!r}, {str(self.kernel.responses)!r}, {tag!r})")
         outcome = self.kernel.execute(code, timeout)
         self.run.recover()
+        if outcome.status in ("broken", "skipped"):
+            raise CallFailed(name, f"{shown} was not run: {outcome.error}")
         if outcome.status == "timeout":
             self.timed_out = True
             raise CallFailed(name, f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here")
@@ -210,11 +265,11 @@ class KernelSubmission:
         error = answer.get("error")
         if error is None:
             return answer.get("value")
-        message = str(answer.get("message", ""))
+        message = str(answer.get("message", ""))[:KEEP_MESSAGE]
         if error == "missing":
             raise MissingFunction(message)
         if error == "student":
-            raise StudentError(str(answer.get("function", name)), _remote_error(str(answer.get("type", "Exception")), message))
+            raise StudentError(str(answer.get("function", name))[:100], _remote_error(str(answer.get("type", "Exception"))[:100], message))
         if error == "stale":
             raise CallFailed(name, f"{shown}: {message}")
         raise RuntimeError(f"kit probe {name} failed in the kernel: {message}")
@@ -224,22 +279,36 @@ def _zero(cases: list[Case], reason: str) -> list[Result]:
     return [Result(c.question, c.name, 0.0, c.points, c.hidden, reason) for c in cases]
 
 
+def _as_text(source: Any) -> str:
+    """Cell source as text that can be sent to the kernel: lone surrogates (\\ud800) become U+FFFD."""
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return clean_text(text, len(text))
+
+
 def _code_cells(path: Path) -> list[str]:
+    """The non-empty code cells of a notebook that :func:`check_notebook` accepted."""
     nb = nbformat.read(path, as_version=4)
-    return [c.source for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    cells = [_as_text(c.source) for c in nb.cells if c.cell_type == "code"]
+    return [c for c in cells if c.strip()]
 
 
-def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: Clock, notes: list[str], stats: dict[str, Any]) -> list[Result]:
+def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: Clock, notes: list[str], stats: dict[str, Any],
+                   progress: Progress | None = None) -> list[Result]:
+    """Grade one notebook in its own kernel; whatever goes wrong costs this notebook's questions only."""
     cases = {q: load_cases(q, setup.hidden_tests) for q in questions}
     stem = path.stem
     started, cpu0 = time.monotonic(), _children_cpu()
     env = {"A5KIT_MODE": "replay"}
     if setup.cache is not None:
         env["A5KIT_CACHE"] = str(setup.cache)
-    workdir = Path(tempfile.mkdtemp(prefix=f"a5kit-{stem}-"))
-    kernel = StudentKernel(KernelSettings(user=setup.user, memory_mb=setup.memory_mb, env=env), workdir)
     results: list[Result] = []
+    kernel: StudentKernel | None = None
     try:
+        kernel = StudentKernel(KernelSettings(user=setup.user, memory_mb=setup.memory_mb, disk_mb=setup.disk_mb, env=env,
+                                              exclusive_user=setup.exclusive_user))
+        kernel.deadline = clock.notebook_deadline
+        if progress is not None:
+            progress.kernel = kernel
         try:
             kernel.start()
         except KernelDied as err:
@@ -252,21 +321,60 @@ def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: 
             clock.begin_question()
             sub = KernelSubmission(run, question)
             for case_ in cases[question]:
-                if clock.remaining() <= 0:
-                    results.append(_zero([case_], "not graded: the grading time budget ran out")[0])
-                    continue
-                results.append(run_case(case_, sub))  # type: ignore[arg-type]
+                if kernel.broken is not None:
+                    results.append(_zero([case_], kernel.broken)[0])
+                elif clock.notebook_remaining() <= 0:
+                    results.append(_zero([case_], f"not graded: this notebook's share of the grading time ({clock.share_seconds():.0f} s) ran out")[0])
+                else:
+                    results.append(run_case(case_, sub))  # type: ignore[arg-type]
+                if progress is not None:
+                    progress.add(results[-1])
             if sub.timed_out:
                 notes.append(f"{question} timed out after {setup.limits.question:.0f} s")
         if problems:
             notes.append(f"{stem}: " + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+        if kernel.broken is not None and not any(kernel.broken in p for p in problems):
+            notes.append(f"{stem}: {kernel.broken}")
         if kernel.restarts:
             notes.append(f"{stem}: the kernel was restarted {kernel.restarts} time(s) to grade the rest")
+    except Exception as err:  # a grader bug or a hostile input we did not foresee: this notebook only
+        traceback.print_exc()
+        reason = f"the grader could not grade {stem}.ipynb ({type(err).__name__}); please tell your instructor"
+        notes.append(reason)
+        done = {(r.question, r.name) for r in results}
+        results += [r for q in questions for r in _zero([c for c in cases[q] if (c.question, c.name) not in done], reason)]
     finally:
-        kernel.shutdown()
-        stats[stem] = {"seconds": round(time.monotonic() - started, 2), "kernel_cpu_seconds": round(_children_cpu() - cpu0, 2),
-                       "kernel_peak_mb": round(kernel.peak_mb, 1)}
+        if kernel is not None:
+            kernel.shutdown()
+            stats[stem] = {"seconds": round(time.monotonic() - started, 2), "kernel_cpu_seconds": round(_children_cpu() - cpu0, 2),
+                           "kernel_peak_mb": round(kernel.peak_mb, 1), "restarts": kernel.restarts,
+                           **({"warnings": kernel.warnings} if kernel.warnings else {})}
+        if progress is not None:
+            progress.kernel = None
     return results
+
+
+class Progress:
+    """What has been graded so far, so the hard deadline can still write it. State: results and the live kernel."""
+
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+        self.planned: list[Case] = []
+        self.notes: list[str] = []
+        self.kernel: StudentKernel | None = None
+        self.lock = threading.Lock()
+
+    def add(self, result: Result) -> None:
+        with self.lock:
+            self.results.append(result)
+
+    def document(self, reason: str, elapsed: float, hidden_visibility: str) -> dict[str, Any]:
+        """results.json for what is graded so far; every other planned case gets 0 with ``reason``."""
+        with self.lock:
+            done = {(r.question, r.name) for r in self.results}
+            results = [*self.results, *_zero([c for c in self.planned if (c.question, c.name) not in done], reason)]
+            summary = "; ".join([reason, *self.notes])
+        return results_json(results, summary, elapsed, hidden_visibility)
 
 
 def _children_cpu() -> float:
@@ -321,22 +429,25 @@ def _trusted_env(setup: GraderSetup) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
+def grade_submission(submission: Path, setup: GraderSetup, progress: Progress | None = None) -> dict[str, Any]:
     """The results.json document for one submission folder. Never raises for anything the student did."""
     # absolute paths: the kernel runs in its own folder, where a relative cache path means nothing
     setup = dataclasses.replace(setup, hidden_tests=setup.hidden_tests.resolve(),
                                 cache=setup.cache.resolve() if setup.cache else None,
                                 expected=setup.expected.resolve() if setup.expected else None)
-    with _trusted_env(setup):
-        return _grade_submission(submission, setup)
+    adopted = adopt_orphans(True)  # a daemonised student process stays our descendant, so it can be found and killed
+    try:
+        with _trusted_env(setup):
+            return _grade_submission(submission, setup, progress or Progress())
+    finally:
+        if adopted:
+            adopt_orphans(False)
 
 
-def _grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
+def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) -> dict[str, Any]:
+    """Check the set-up, hold the machine's lock on the student account, and grade the notebooks."""
     clock = Clock(setup.limits)
     notes: list[str] = []
-    stats: dict[str, Any] = {}
-    results: list[Result] = []
-    graded: list[str] = []
     if setup.user and os.geteuid() == 0 and not _user_exists(setup.user):
         notes.append(f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'")
         setup = dataclasses.replace(setup, user="nobody")
@@ -346,24 +457,55 @@ def _grade_submission(submission: Path, setup: GraderSetup) -> dict[str, Any]:
         notes.append(f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected")
     elif not setup.user:
         notes.append("no student user configured: the notebooks ran as the grader's user")
+    lock = None
+    if setup.user and os.geteuid() == 0 and setup.user not in SHARED_ACCOUNTS:
+        lock = claim_user(pwd.getpwnam(setup.user).pw_uid)
+        if lock is None:
+            notes.append(f"another grader is running as {setup.user!r} on this machine: only this grader's own processes were stopped")
+            setup = dataclasses.replace(setup, exclusive_user=False)
+    try:
+        return _grade_notebooks(submission, setup, progress, clock, notes)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, clock: Clock, notes: list[str]) -> dict[str, Any]:
+    """Each expected notebook in turn, each with its share of the time; the results.json document."""
+    stats: dict[str, Any] = {}
+    results: list[Result] = []
+    graded: list[str] = []
+    progress.notes = notes
     with tempfile.TemporaryDirectory(prefix="a5kit-intake-") as work:
         intake = collect(submission, Path(work))
+        todo = []
         for stem in NOTEBOOKS:
             questions = setup.questions.get(stem, [])
-            if not questions:
-                continue
+            if questions:
+                todo.append((stem, questions))
+                progress.planned += [c for q in questions for c in load_cases(q, setup.hidden_tests)]
+        to_run = [stem for stem, _ in todo if intake.notebooks.get(stem) is not None]
+        for stem, questions in todo:
             path = intake.notebooks.get(stem)
             problem = "not submitted" if path is None else check_notebook(path)
             if problem is not None:
                 reason = f"{stem}.ipynb {problem}" if path is None else f"{stem}.ipynb: {problem}"
-                results += [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), reason)]
+                lost = [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), reason)]
+                results += lost
+                for result in lost:
+                    progress.add(result)
                 if path is not None:
                     notes.append(reason)
+                if stem in to_run:
+                    to_run.remove(stem)
                 continue
             if clock.remaining() <= 0:
-                results += [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), "not graded: the grading time budget ran out")]
+                lost = [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), "not graded: the grading time budget ran out")]
+                results += lost
                 continue
-            results += grade_notebook(path, questions, setup, clock, notes, stats)
+            clock.begin_notebook(notebooks_left=len(to_run))
+            to_run.remove(stem)
+            results += grade_notebook(path, questions, setup, clock, notes, stats, progress)
             graded.append(stem)
         notes = intake.notes + notes
     label = _cache_label(setup.cache)
@@ -394,7 +536,42 @@ def _setup_from(args: argparse.Namespace) -> GraderSetup:
     return GraderSetup(hidden_tests=args.tests, questions=questions, cache=args.cache, expected=args.expected,
                        user=args.user if args.user is not None else os.environ.get("A5KIT_STUDENT_USER", config.get("user", "")), limits=limits,
                        hidden_visibility=config.get("hidden_visibility", "after_published"),
-                       memory_mb=int(config.get("kernel_memory_mb", GraderSetup.memory_mb)))
+                       memory_mb=int(config.get("kernel_memory_mb", GraderSetup.memory_mb)),
+                       disk_mb=int(config.get("kernel_disk_mb", GraderSetup.disk_mb)))
+
+
+class HardDeadline:
+    """At ``seconds`` after it starts, write results.json with what is graded, stop the student's processes, exit.
+
+    The trusted process may be blocked anywhere (a kernel that will not die, a file system call);
+    this thread does not wait for it: Gradescope must get a results.json before its own limit.
+    """
+
+    def __init__(self, seconds: float, results: Path, progress: Progress, hidden_visibility: str) -> None:
+        self.seconds, self.results, self.progress, self.visibility = seconds, results, progress, hidden_visibility
+        self.start = time.monotonic()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        reason = f"grading was stopped at the autograder's hard time limit ({self.seconds:.0f} s); what was not graded by then scores 0"
+        try:
+            doc = self.progress.document(reason, time.monotonic() - self.start, self.visibility)
+            self.results.parent.mkdir(parents=True, exist_ok=True)
+            write_results(doc, self.results)
+            print(doc["output"], flush=True)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            kernel = self.progress.kernel
+            if kernel is not None:  # no zmq calls here: the main thread may be inside one
+                with contextlib.suppress(BaseException):
+                    kernel.abandon()
+            os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,12 +586,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default=None, help="run notebooks as this user (when root)")
     args = parser.parse_args(argv)
     start = time.monotonic()
+    deadline: HardDeadline | None = None
     try:
         setup = _setup_from(args)
-        doc = grade_submission(args.submission, setup)
+        progress = Progress()
+        deadline = HardDeadline(setup.limits.deadline, args.results, progress, setup.hidden_visibility)
+        doc = grade_submission(args.submission, setup, progress)
     except Exception as err:  # a bug in the grader: still a results.json
         traceback.print_exc()
         doc = crash_results(err, time.monotonic() - start)
+    if deadline is not None:
+        deadline.cancel()
     args.results.parent.mkdir(parents=True, exist_ok=True)
     write_results(doc, args.results)
     print(doc["output"])

@@ -22,7 +22,8 @@ import numpy as np
 
 from .plain import Handle
 
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # an answer larger than this (uncompressed) is refused
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # an answer larger than this (file, or arrays uncompressed) is refused
+MAX_STRUCTURE_BYTES = 2 * 1024 * 1024  # the JSON part (lists, dicts, text) of an answer: parsed, so kept small
 _TAG = "__a5__"
 
 
@@ -88,6 +89,9 @@ def loads(data: bytes | io.BufferedIOBase, limit: int = MAX_MESSAGE_BYTES) -> An
             infos = archive.infolist()
             if sum(i.file_size for i in infos) > limit:
                 raise WireError(f"message larger than {limit // 2**20} MB")
+            if any(i.filename == "__json__.npy" and i.file_size > MAX_STRUCTURE_BYTES + 1024 for i in infos):
+                raise WireError(f"the answer's lists, dicts and text (an error message included) take more than "
+                               f"{MAX_STRUCTURE_BYTES // 2**20} MB; return numbers as a numpy array")
             arrays = {}
             for info in infos:
                 name = info.filename.removesuffix(".npy")
@@ -102,8 +106,10 @@ def loads(data: bytes | io.BufferedIOBase, limit: int = MAX_MESSAGE_BYTES) -> An
     try:
         structure = json.loads(arrays.pop("__json__").tobytes())
         return _decode(structure, arrays)
-    except (KeyError, TypeError, ValueError) as err:
-        raise WireError(f"malformed message: {err}") from None
+    except RecursionError:
+        raise WireError("the answer is nested too deeply to be read") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise WireError(f"malformed message: {str(err)[:200]}") from None
 
 
 def write(path: str | os.PathLike[str], obj: Any) -> None:
@@ -115,20 +121,33 @@ def write(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_untrusted(folder: Path, name: str, limit: int = MAX_MESSAGE_BYTES) -> Any:
-    """Read message ``name`` from a folder the student's user can write: no symlinks, regular file, size-capped."""
-    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    """Read message ``name`` from a folder the student's user can write, without ever blocking.
+
+    The file is opened non-blocking and without following symlinks, then checked on the open
+    descriptor: a regular file with one link and at most ``limit`` bytes (a FIFO, device, socket,
+    symlink or hard link is refused before a byte is read), and at most ``limit`` bytes are read.
+    """
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        raise WireError(f"the answer folder cannot be opened safely: {err.strerror}") from None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0), dir_fd=dir_fd)
     except FileNotFoundError:
         raise WireError("no answer was written") from None
     except OSError as err:
         raise WireError(f"the answer file cannot be opened safely: {err.strerror}") from None
     finally:
         os.close(dir_fd)
-    with os.fdopen(fd, "rb") as fh:
+    with os.fdopen(fd, "rb", buffering=0) as fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise WireError("the answer is not a regular file")
+            raise WireError("the answer is not a regular file (a pipe, device, socket or folder was left in its place)")
+        if info.st_nlink != 1:
+            raise WireError("the answer file is a hard link to another file")
         if info.st_size > limit:
             raise WireError(f"answer larger than {limit // 2**20} MB")
-        return loads(fh.read(), limit)
+        data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise WireError(f"answer larger than {limit // 2**20} MB")
+        return loads(data, limit)

@@ -1,0 +1,408 @@
+"""The bad-input suite: hostile notebooks graded by the real two-process runner (issue 11).
+
+Each test is one attack from the attack report, written as a small notebook: what it does, the
+score it must get, and what the Summary tells the student. Submissions hold the reference answer
+to q2a (02_dna_cnn) and, where a test needs to show the harm stays in one notebook, the answer to
+q1a (01_self_attention). As root the notebooks run as a user made for this test session, so the
+grader's "kill every process of the student's user" never touches anything else on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from a5kit.grading import results as results_mod
+from a5kit.grading import wire
+from a5kit.grading.launcher import set_limits
+from a5kit.grading.memory import Scope, owned_bytes, remove_tree
+from a5kit.grading.runner import GraderSetup, Limits, grade_submission
+from conftest import ROOT
+from student_user import student_user  # noqa: F401  (a fixture)
+
+HIDDEN = ROOT / "autograder" / "tests"
+QUESTIONS = {"01_self_attention": ["q1a"], "02_dna_cnn": ["q2a"]}
+FULL = {"q1a": 4.0, "q2a": 4.0}
+AS_ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not AS_ROOT, reason="the user switch needs root (as on Gradescope)")
+
+
+def _solution(notebook: str, grade_id: str) -> str:
+    nb = nbformat.read(ROOT / "solutions" / notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", cell.source)
+
+
+ATTENTION = "import numpy as np\n" + _solution("01_self_attention.ipynb", "q1a_solution")
+ONE_HOT = "import numpy as np\n" + _solution("02_dna_cnn.ipynb", "q2a-solution")
+
+
+def notebook(*cells: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# a hostile notebook"), *(nbformat.v4.new_code_cell(c) for c in cells)]
+    return nbformat.writes(nb)
+
+
+@pytest.fixture
+def drop(shared_tmp: Path) -> Path:
+    """A folder the student's code can write to and the test can read (tmp_path is root's only)."""
+    folder = shared_tmp / f"drop-{os.urandom(4).hex()}"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
+def grade(tmp_path: Path, cache: Path, user: str, files: dict[str, str | bytes], *, memory_mb: int = 1200,
+          disk_mb: int = 1024, **limits: float) -> dict:
+    """Grade ``files`` as one submission with short limits; the document is checked against the schema."""
+    sub = tmp_path / "submission"
+    sub.mkdir(parents=True, exist_ok=True)
+    tmp_path.chmod(0o755)
+    for name, content in files.items():
+        (sub / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    setup = GraderSetup(hidden_tests=HIDDEN, questions=QUESTIONS, cache=cache, user=user, memory_mb=memory_mb, disk_mb=disk_mb,
+                        limits=Limits(**{"cell": 20.0, "question": 20.0, "total": 200.0, **limits}))
+    doc = grade_submission(sub, setup)
+    results_mod.validate(doc)
+    return doc
+
+
+def score(doc: dict, question: str) -> float:
+    return sum(t["score"] for t in doc["tests"] if t["name"].startswith(f"{question}:"))
+
+
+def outputs(doc: dict, question: str) -> str:
+    return "\n".join(t["output"] for t in doc["tests"] if t["name"].startswith(f"{question}:"))
+
+
+def uid_of(user: str) -> int:
+    return pwd.getpwnam(user).pw_uid if user else os.getuid()
+
+
+def nothing_left_of(user: str) -> bool:
+    """No process and no file in the shared temp folders belongs to the student user any more."""
+    if not AS_ROOT:
+        return True
+    uid = uid_of(user)
+    return not Scope(uid).processes() and owned_bytes([Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")], uid) == (0, 0)
+
+
+# -- 1. no code of the student's ever runs as root ----------------------------------------------
+
+PLANT = '''import os, pathlib
+home = pathlib.Path.home()
+spy = "import os\\nopen({marker!r} + '/uid-' + str(os.getuid()), 'w').close()\\n"
+(home / "argparse.py").write_text(spy)
+(pathlib.Path.cwd() / "argparse.py").write_text(spy)
+site = home / ".local/lib/python3.{minor}/site-packages"
+site.mkdir(parents=True, exist_ok=True)
+(site / "spy.pth").write_text("import os; open({marker!r} + '/pth-' + str(os.getuid()), 'w').close()\\n")
+startup = home / ".ipython/profile_default/startup"
+startup.mkdir(parents=True, exist_ok=True)
+(startup / "00-kill.py").write_text("import os\\nos._exit(7)\\n")
+os._exit(1)
+'''
+
+
+@needs_root
+def test_modules_pth_and_startup_files_planted_in_the_kernel_home_never_run_as_root_nor_survive_a_restart(tmp_path, tiny_cache, student_user, drop):
+    """Attack 1 (score 999 of 50) and the startup file of attack 3: full marks, no root code, one restart."""
+    plant = PLANT.format(marker=str(drop), minor=sys.version_info.minor)
+    reach = f"open({str(drop / 'student-was-here')!r}, 'w').close()"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, reach, plant, "x = 1")})
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "02_dna_cnn: the kernel was restarted 1 time(s)" in doc["output"]
+    assert (drop / "student-was-here").exists()  # the planted code could have left its mark here
+    assert not [p.name for p in drop.iterdir() if p.name.endswith("-0")]  # nothing ran as root
+    assert nothing_left_of(student_user)
+
+
+@needs_root
+def test_the_kernel_is_the_out_of_memory_killers_first_victim(tmp_path, tiny_cache, student_user):
+    spy = "def one_hot_encode_dna(sequence):\n    raise ValueError('oom=' + open('/proc/self/oom_score_adj').read().strip())"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(spy)})
+    assert "oom=1000" in outputs(doc, "q2a")
+
+
+# -- 2. reads from the student's side never block ------------------------------------------------
+
+FORGE_ANSWER = '''import os, a5kit.grading.wire as w
+def forge(path):
+    path = str(path)
+    {how}
+def one_hot_encode_dna(sequence):
+    w.write = lambda path, obj: forge(path)
+    return None
+'''
+
+
+@pytest.mark.parametrize(("how", "said"), [
+    ("os.mkfifo(path)", "not a regular file"),
+    ("os.symlink('/etc/passwd', path)", "cannot be opened safely"),
+    ("open(path + '.x', 'wb').close(); os.link(path + '.x', path)", "hard link"),
+], ids=["fifo", "symlink", "hardlink"])
+def test_an_answer_file_replaced_by_a_fifo_link_or_hard_link_costs_the_question_and_never_hangs(tmp_path, tiny_cache, student_user, how, said):
+    """Attack 2: a FIFO where the answer belongs blocked the grader in open() with no results.json."""
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(FORGE_ANSWER.format(how=how))})
+    assert score(doc, "q2a") == 0
+    assert re.search(said, outputs(doc, "q2a"))
+
+
+def test_read_untrusted_refuses_what_is_not_a_small_regular_file_before_reading_it(tmp_path):
+    (tmp_path / "ok.npz").write_bytes(wire.dumps({"value": 1}))
+    assert wire.read_untrusted(tmp_path, "ok.npz") == {"value": 1}
+    os.mkfifo(tmp_path / "fifo.npz")
+    os.symlink(tmp_path / "ok.npz", tmp_path / "link.npz")
+    os.link(tmp_path / "ok.npz", tmp_path / "hard.npz")
+    with open(tmp_path / "sparse.npz", "wb") as fh:
+        fh.truncate(wire.MAX_MESSAGE_BYTES + 1)
+    for name, said in [("fifo.npz", "not a regular file"), ("link.npz", "cannot be opened safely"),
+                       ("hard.npz", "hard link"), ("sparse.npz", "larger than"), ("missing.npz", "no answer")]:
+        with pytest.raises(wire.WireError, match=said):
+            wire.read_untrusted(tmp_path, name)
+
+
+def test_an_answer_nested_too_deeply_or_with_too_much_structure_is_refused():
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, __json__=np.frombuffer(("[" * 100_000 + "]" * 100_000).encode(), dtype=np.uint8))
+    with pytest.raises(wire.WireError, match="nested too deeply"):
+        wire.loads(buffer.getvalue())
+    with pytest.raises(wire.WireError, match="more than 2 MB"):
+        wire.loads(wire.dumps([[]] * 1_000_000))
+
+
+def test_the_hard_deadline_writes_results_json_whatever_the_grader_is_waiting_for(tmp_path, tiny_cache, student_user):
+    """The trusted process stops itself at ``deadline`` seconds with a results.json, even mid-cell."""
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    tmp_path.chmod(0o755)
+    (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT, "while True:\n    pass"))
+    config = tmp_path / "grader.json"
+    config.write_text(json.dumps({"questions": QUESTIONS, "user": student_user,
+                                  "limits": {"cell": 1000, "question": 1000, "total": 1000, "deadline": 40}}))
+    results = tmp_path / "results" / "results.json"
+    subprocess.run([sys.executable, "-m", "a5kit.grading.runner", str(sub), str(results), "--tests", str(HIDDEN),
+                    "--cache", str(tiny_cache), "--config", str(config)], capture_output=True, timeout=170, check=True)
+    doc = json.loads(results.read_text())
+    results_mod.validate(doc)
+    assert "hard time limit (40 s)" in doc["output"] and doc["score"] == 0
+    assert nothing_left_of(student_user)
+
+
+# -- 3. one broken notebook costs that notebook only ---------------------------------------------
+
+
+def test_a_notebook_nested_100000_deep_costs_its_own_questions_only(tmp_path, tiny_cache, student_user):
+    deep = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + "[" * 100_000 + "]" * 100_000 + '}, "cells": []}'
+    doc = grade(tmp_path, tiny_cache, student_user, {"01_self_attention.ipynb": notebook(ATTENTION), "02_dna_cnn.ipynb": deep})
+    assert score(doc, "q2a") == 0 and "nested too deeply" in outputs(doc, "q2a")
+    assert score(doc, "q1a") == FULL["q1a"]
+
+
+def test_lone_surrogates_and_nul_bytes_in_cells_cost_only_their_cells(tmp_path, tiny_cache, student_user):
+    text = notebook(ONE_HOT, "label = 'XSURROGATEX'", "x = 'XNULX'")
+    text = text.replace("XSURROGATEX", "\\ud800").replace("XNULX", "\\u0000")
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": text})
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "null bytes" in doc["output"]
+
+
+SEND = '''from IPython import get_ipython
+from jupyter_client.session import Session
+kernel = get_ipython().kernel
+{attack}
+'''
+ATTACKS = {
+    "parent-header-is-a-list": "msg = kernel.session.msg('stream', {'name': 'stdout', 'text': 'hi'})\n"
+                               "msg['parent_header'] = [1, 2]\nkernel.session.send(kernel.iopub_socket, msg)",
+    "stream-text-is-an-int": "kernel.session.send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 5}, parent=kernel.get_parent())",
+    "wrong-signature": "Session(key=b'not the key').send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 'hi'}, parent=kernel.get_parent())",
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
+def test_a_message_the_grader_cannot_trust_costs_that_notebook_only(tmp_path, tiny_cache, student_user, attack):
+    """Attack 3: a forged Jupyter message used to end the whole submission ("Nothing was graded")."""
+    files = {"01_self_attention.ipynb": notebook(ATTENTION), "02_dna_cnn.ipynb": notebook(ONE_HOT, SEND.format(attack=attack))}
+    doc = grade(tmp_path, tiny_cache, student_user, files)
+    assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == 0
+    assert "02_dna_cnn" in doc["output"] and "sent a message the grader cannot trust" in doc["output"]
+    assert "sent a message the grader cannot trust" in outputs(doc, "q2a")
+
+
+# -- 4. nothing of one notebook survives into the next --------------------------------------------
+
+DAEMON = '''import os, subprocess, sys, pathlib
+pid = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)"], start_new_session=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid
+pathlib.Path({drop!r}, "daemon").write_text(str(pid))
+sleepers = [subprocess.Popen(["sleep", "600"]) for _ in range(20)]
+open("/tmp/a5kit-hostile-fill-" + str(os.getpid()), "wb").write(b"x" * 2**20)
+os.chdir(pathlib.Path.home())
+for _ in range(3000):
+    os.mkdir("d")
+    os.chdir("d")
+os.chdir(pathlib.Path.home())
+'''
+CHECK_DAEMON = '''
+_right = one_hot_encode_dna
+def one_hot_encode_dna(sequence):
+    import os, pathlib
+    pid = int(pathlib.Path({drop!r}, "daemon").read_text())
+    if os.path.exists(f"/proc/{{pid}}"):
+        raise RuntimeError("the daemon of notebook 1 is still running")
+    return _right(sequence)
+'''
+
+
+@needs_root
+def test_a_setsid_daemon_sleepers_temp_files_and_a_3000_deep_folder_chain_do_not_outlive_their_notebook(tmp_path, tiny_cache, student_user, drop):
+    """Attack 4 and 8: a daemon of notebook 1 reached notebooks 2-4; leftovers outlived the run; cleanup recursed."""
+    files = {"01_self_attention.ipynb": notebook(ATTENTION, DAEMON.format(drop=str(drop))),
+             "02_dna_cnn.ipynb": notebook(ONE_HOT + CHECK_DAEMON.format(drop=str(drop)))}
+    doc = grade(tmp_path, tiny_cache, student_user, files)
+    assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == FULL["q2a"], doc["output"] + outputs(doc, "q2a")
+    assert nothing_left_of(student_user)
+    assert not list(Path("/tmp").glob("a5kit-exchange-*/home-*/d"))
+
+
+def test_cleanup_removes_a_3000_deep_folder_chain(tmp_path):
+    top = tmp_path / "chain"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for _ in range(3000):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+    remove_tree(top)
+    assert not top.exists()
+
+
+# -- 6. each notebook has its own time ------------------------------------------------------------
+
+
+def test_a_slow_notebook_cannot_use_up_the_time_of_the_next(tmp_path, tiny_cache, student_user):
+    """Attack 6: eight slow cells in notebook 1 left no time for notebooks 2-4 (0 of 50)."""
+    slow = [ATTENTION, *["import time\ntime.sleep(14)"] * 8]
+    files = {"01_self_attention.ipynb": notebook(*slow), "02_dna_cnn.ipynb": notebook(ONE_HOT)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, total=90, cell=15)
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "01_self_attention" in doc["output"] and "share of the grading time ran out" in doc["output"]
+
+
+def test_re_running_cells_after_each_crash_counts_against_the_notebooks_own_time(tmp_path, tiny_cache, student_user):
+    """Attack 6: 3,600 cells re-run after every os._exit went past Gradescope's 600 s; re-runs now use the notebook's share."""
+    crashing = [ATTENTION, *["import time\ntime.sleep(0.5)"] * 30, *["import os\nos._exit(1)"] * 4]
+    files = {"01_self_attention.ipynb": notebook(*crashing), "02_dna_cnn.ipynb": notebook(ONE_HOT)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, total=60, cell=10)
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "01_self_attention: the kernel was restarted" in doc["output"]
+
+
+# -- 8. bounded memory, output and disk -----------------------------------------------------------
+
+
+def test_a_huge_answer_of_nested_lists_is_refused_before_it_is_parsed(tmp_path, tiny_cache, student_user):
+    """Attack 8: a 60 MB answer of empty lists drove the grader to 1.6 GB."""
+    huge = "def one_hot_encode_dna(sequence):\n    return [[]] * 700_000"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(huge)})
+    assert score(doc, "q2a") == 0 and "more than 2 MB" in outputs(doc, "q2a")
+
+
+def test_huge_error_messages_keep_results_json_small(tmp_path, tiny_cache, student_user):
+    """Attack 8: a 30 MB exception message made results.json 172 MB."""
+    loud = "def one_hot_encode_dna(sequence):\n    raise ValueError('x' * 1_500_000)"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(loud, "raise ValueError('y' * 30_000_000)")})
+    assert score(doc, "q2a") == 0
+    assert len(json.dumps(doc)) < 200_000
+
+
+@needs_root
+def test_memory_is_counted_over_every_process_of_the_student(tmp_path, tiny_cache, student_user):
+    """The watchdog adds up all the student's processes, not only the kernel: three 150 MB children pass 300 MB."""
+    hog = ("import subprocess, sys, time\n"
+           "kids = [subprocess.Popen([sys.executable, '-c', 'import time; x = bytes(150 * 2**20).replace(bytes(1), bytes([1])); time.sleep(60)'],"
+           " start_new_session=True) for _ in range(3)]\ntime.sleep(30)")
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, hog)}, memory_mb=300, cell=40)
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "used more than 300 MB of memory" in doc["output"], doc["output"]
+    assert nothing_left_of(student_user)
+
+
+@needs_root
+def test_the_student_users_disk_use_is_bounded_in_total_not_only_per_file(tmp_path, tiny_cache, student_user):
+    """Attack 8: 3 GB written to /tmp in files under the per-file cap outlived the run."""
+    fill = ("import os, time\nfor i in range(40):\n"
+            "    open(f'/tmp/a5kit-hostile-{os.getpid()}-{i}', 'wb').write(b'x' * 4 * 2**20)\n    time.sleep(0.2)")
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, fill)}, disk_mb=40, cell=30)
+    assert score(doc, "q2a") == FULL["q2a"]
+    assert "wrote more than 40 MB of files" in doc["output"], doc["output"]
+    assert nothing_left_of(student_user)
+
+
+# -- issue 12: platforms that refuse a limit, kernels that do not start ----------------------------
+
+
+def test_a_limit_the_platform_refuses_is_skipped_with_a_message(monkeypatch, capsys):
+    import resource
+
+    def refuse(limit, values):
+        raise ValueError("not allowed here")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    assert set_limits(1024, 256) == ["RLIMIT_AS", "RLIMIT_FSIZE"]
+    assert "RLIMIT_AS of 1024 MB skipped" in capsys.readouterr().err
+
+
+def test_a_kernel_that_dies_at_start_up_shows_its_last_error_lines(tmp_path, student_user):
+    from a5kit.grading.kernel import KernelDied, KernelSettings, StudentKernel
+
+    kernel = StudentKernel(KernelSettings(user=student_user, address_space_mb=40, start_timeout=60))
+    try:
+        with pytest.raises(KernelDied, match="did not start.*last error output: .*(MemoryError|memory|Error)"):
+            kernel.start()
+    finally:
+        kernel.shutdown()
+    assert not kernel.exchange.exists()
+
+
+def test_disk_use_counts_only_the_users_files(tmp_path):
+    (tmp_path / "mine").write_bytes(b"x" * 10_000)
+    (tmp_path / "theirs").write_bytes(b"x" * 10_000)
+    os.chown(tmp_path / "theirs", 12345, 12345) if AS_ROOT else None
+    used, entries = owned_bytes([tmp_path], os.getuid())
+    assert used >= 10_000 and entries == (1 if AS_ROOT else 2)
+
+
+def test_only_one_grader_at_a_time_may_kill_everything_of_a_student_account():
+    """Two graders sharing one account (``make grade`` workers) would kill each other's kernels: the second is told no."""
+    from a5kit.grading.memory import claim_user
+
+    uid = 3_000_000 + int.from_bytes(os.urandom(2), "big")  # an account nobody has
+    first = claim_user(uid)
+    try:
+        assert first is not None and claim_user(uid) is None
+    finally:
+        if first is not None:
+            os.close(first)
+    again = claim_user(uid)
+    assert again is not None
+    os.close(again)
+    for folder in ("/run/lock", "/tmp"):
+        Path(folder, f"a5kit-grader-{uid}.lock").unlink(missing_ok=True)
