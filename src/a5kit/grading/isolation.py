@@ -1,0 +1,211 @@
+"""Keep students apart in ``make grade``: one throw-away user per worker, killed and swept between students.
+
+Root only. A batch creates its users ``a5student-<pid>-<worker>`` (unique per run, so two batches
+or parallel tests never share one) and deletes them at the end; users left by a batch that was
+killed are found by their dead pid and removed by the next one. Between two students a worker's
+user loses every process (by uid: ``setsid`` escapes a process group, not ``kill(-1)`` sent as that
+user) and every file it owns in the shared temporary folders. :func:`exposed` tells which
+instructor files a student user could still read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+PREFIX = "a5student"
+SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"))
+_NAME = re.compile(rf"^{PREFIX}-(\d+)-(\d+)$")
+
+
+class IsolationError(RuntimeError):
+    """A student user could not be made, emptied or removed; the message says what to do."""
+
+
+def is_root() -> bool:
+    """Whether this process can switch users (and so isolate students)."""
+    return os.geteuid() == 0
+
+
+def user_name(worker: int, run: int | None = None) -> str:
+    """The user of ``worker`` in the batch ``run`` (default: this process)."""
+    return f"{PREFIX}-{os.getpid() if run is None else run}-{worker}"
+
+
+def _tool(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a user-management tool, retrying while another one holds /etc/passwd's lock."""
+    for attempt in range(20):
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            raise IsolationError(f"{argv[0]} is not installed: install the 'passwd' package, or grade with --unsafe-as-me") from None
+        if done.returncode == 0 or "lock" not in done.stderr.lower():
+            return done
+        time.sleep(0.2 * (attempt + 1))
+    return done
+
+
+def create_user(name: str) -> pwd.struct_passwd:
+    """The system user ``name`` (no home, no login shell, its own group), created if missing."""
+    with contextlib.suppress(KeyError):
+        return pwd.getpwnam(name)
+    done = _tool(["useradd", "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name])
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise IsolationError(f"could not create the student user {name}: {done.stderr.strip() or done.returncode}") from None
+
+
+def remove_user(name: str) -> None:
+    """Kill ``name``'s processes, remove its files from the shared temporary folders, then the user and group."""
+    try:
+        record = pwd.getpwnam(name)
+    except KeyError:
+        return
+    kill_all(record)
+    remove_files(record.pw_uid)
+    done = _tool(["userdel", name])
+    if done.returncode not in (0, 6):  # 6: no such user (removed meanwhile)
+        raise IsolationError(f"could not remove the student user {name}: {done.stderr.strip()}")
+    with contextlib.suppress(Exception):
+        import grp
+
+        grp.getgrnam(name)
+        _tool(["groupdel", name])
+
+
+def stale_users() -> list[str]:
+    """Users left by a batch whose process is gone (it was killed before it could remove them)."""
+    found = []
+    for record in pwd.getpwall():
+        match = _NAME.match(record.pw_name)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            found.append(record.pw_name)
+    return found
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live (not zombie) processes whose real, effective, saved or filesystem uid is ``uid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            lines = (entry / "status").read_text().splitlines()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
+        if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+            continue
+        if str(uid) in fields.get("Uid", "").split():
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_as(record: pwd.struct_passwd) -> None:
+    """``kill(-1, SIGKILL)`` sent as the user: every process of that uid at once, forks included."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only makes system calls
+        try:
+            os.setgroups([])
+            os.setgid(record.pw_gid)
+            os.setuid(record.pw_uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
+def kill_all(record: pwd.struct_passwd, timeout: float = 60.0) -> int:
+    """Kill every process of the student user ``record``; returns how many there were."""
+    if not _NAME.match(record.pw_name) or record.pw_uid == 0:
+        raise IsolationError(f"refusing to kill the processes of {record.pw_name!r}: not a batch student user")
+    first = len(processes_of(record.pw_uid))
+    deadline = time.monotonic() + timeout
+    while pids := processes_of(record.pw_uid):
+        if time.monotonic() > deadline:
+            raise IsolationError(f"processes {pids[:10]} of {record.pw_name} survived SIGKILL for {timeout:.0f} s")
+        _kill_as(record)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    return first
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a whole tree without recursion in Python (student trees may be 3,000 deep)."""
+    if path.is_dir() and not path.is_symlink():
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=300)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_files(uid: int, roots: tuple[Path, ...] = SHARED_TMP) -> int:
+    """Remove everything owned by ``uid`` under ``roots`` (never following links); returns how many were removed."""
+    removed = 0
+    todo = [r for r in roots if r.is_dir() and not r.is_symlink()]
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                remove_path(Path(entry.path))
+                removed += 1
+            elif stat.S_ISDIR(info.st_mode):
+                todo.append(Path(entry.path))
+    return removed
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user with no special rights can read ``path`` (a folder: open names in it) — ACLs aside."""
+    try:
+        path = path.resolve()
+        mode = path.stat().st_mode
+        parents_open = all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+    except OSError:
+        return False
+    if not parents_open:
+        return False
+    return bool(mode & (stat.S_IROTH | stat.S_IXOTH)) if stat.S_ISDIR(mode) else bool(mode & stat.S_IROTH)
+
+
+def exposed(paths: list[Path]) -> list[Path]:
+    """The existing ``paths`` a student user could read."""
+    return [p for p in paths if p.exists() and reachable_by_others(p)]
+
+
+def lock(path: Path) -> None:
+    """Make ``path`` unreadable to everyone but its owner (the hidden tests, as setup.sh does on Gradescope)."""
+    with contextlib.suppress(OSError):
+        path.chmod(path.stat().st_mode & 0o700)
+
+
+@contextlib.contextmanager
+def hidden(path: Path) -> Iterator[bool]:
+    """While inside, other users cannot open ``path``; yields whether it had to be locked (then restored)."""
+    if not reachable_by_others(path):
+        yield False
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    path.chmod(mode & ~0o007)
+    try:
+        yield True
+    finally:
+        path.chmod(mode)
