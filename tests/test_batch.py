@@ -10,11 +10,14 @@ that passes only if it can read the hidden tests.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pwd
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,28 +33,26 @@ Q1A_POINTS = 4.0
 
 STUB = "import numpy as np\ndef scaled_dot_product_attention(q, k, v, causal=True):\n    raise NotImplementedError()\n"
 
-# runs detached (setsid) for up to 240 s: every kernel whose connection file it can read gets a broken q1a
+# runs detached (setsid) for up to 240 s: over and over, every kernel whose connection file it can
+# read gets a broken q1a (the attack of issue 11 that cost a solution all its points)
 DAEMON = r'''
 import os, time
 from jupyter_client import BlockingKernelClient
-done, end = set(), time.time() + 240
+clients, end = {}, time.time() + 240
 while time.time() < end:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             argv = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
-        except OSError:
-            continue
-        if "ipykernel_launcher" not in " ".join(argv) or "-f" not in argv or pid in done:
-            continue
-        try:
-            kc = BlockingKernelClient(connection_file=argv[argv.index("-f") + 1])
-            kc.load_connection_file()
-            kc.start_channels()
-            kc.execute("def scaled_dot_product_attention(*a, **k):\n    raise RuntimeError('sabotaged by another submission')")
-            done.add(pid)
+            if "ipykernel_launcher" in " ".join(argv) and "-f" in argv and pid not in clients:
+                kc = BlockingKernelClient(connection_file=argv[argv.index("-f") + 1])
+                kc.load_connection_file()
+                kc.start_channels()
+                clients[pid] = kc
         except Exception:
             pass
-    time.sleep(0.3)
+    for kc in clients.values():
+        kc.execute("def scaled_dot_product_attention(*a, **k):\n    raise RuntimeError('sabotaged by another submission')")
+    time.sleep(0.2)
 '''
 
 SABOTEUR = [
@@ -62,8 +63,8 @@ SABOTEUR = [
 ]
 
 
-def copycat(originals: Path) -> list[str]:
-    """Runs every other notebook it can find: the submissions folder, and the runners' staged copies (from /proc)."""
+def copycat(originals: Path, victim: str) -> list[str]:
+    """Runs the ``victim``'s notebook if it can find it: in the submissions folder, or where a runner (seen in /proc) reads it."""
     return [STUB, f'''
 import glob, json, os
 places = [{str(originals)!r}]
@@ -76,6 +77,8 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         places.append(argv[argv.index("a5kit.grading.runner") + 1])
 for place in places:
     for path in glob.glob(os.path.join(place, "**", "*.ipynb"), recursive=True):
+        if {victim!r} not in path:  # other graders on this machine are not part of the test
+            continue
         try:
             cells = json.load(open(path))["cells"]
         except (OSError, ValueError):
@@ -98,23 +101,24 @@ def scaled_dot_product_attention(q, k, v, causal=True):
 ''']
 
 
-@pytest.fixture(scope="module")
-def autograder_dir(shared_tmp, tiny_cache) -> Path:
+def make_autograder(folder: Path, cache: Path) -> Path:
     """An autograder folder as `make autograder` stages it (world-readable), grading q1a only."""
-    folder = shared_tmp / "batch-autograder"
-    if folder.exists():
-        shutil.rmtree(folder)
     folder.mkdir(mode=0o755)
     shutil.copytree(ROOT / "autograder" / "tests", folder / "tests")
     (folder / "expected").mkdir(mode=0o755)
     (folder / "expected" / "q1a.json").write_text("{}")
-    (folder / "cache").symlink_to(tiny_cache)
+    (folder / "cache").symlink_to(cache)
     config = {"questions": {"01_self_attention": ["q1a"]}, "limits": {"cell": 60.0, "question": 120.0, "total": 300.0},
               "hidden_visibility": "after_published", "user": "a5student", "kernel_memory_mb": 1500}
     (folder / "grader.json").write_text(json.dumps(config))
     for path in (folder, folder / "tests", folder / "expected"):
         path.chmod(0o755)
     return folder
+
+
+@pytest.fixture(scope="module")
+def autograder_dir(shared_tmp, tiny_cache) -> Path:
+    return make_autograder(open_tmp(shared_tmp) / "autograder", tiny_cache)
 
 
 def submissions(root: Path, students: dict[str, list[str] | None]) -> Path:
@@ -141,27 +145,54 @@ def table_rows(out: str) -> dict[str, list[str]]:
     return rows
 
 
+def open_tmp(parent: Path) -> Path:
+    """A new folder every user can enter (mkdtemp makes it private)."""
+    folder = Path(tempfile.mkdtemp(dir=parent))
+    folder.chmod(0o755)
+    return folder
+
+
 def our_users() -> list[str]:
     return [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(f"{isolation.PREFIX}-{os.getpid()}-")]
 
 
-@pytest.fixture(scope="module")
-def attacked(autograder_dir, shared_tmp) -> dict:
-    """One isolated batch of four: saboteur, solution, copycat, snoop (2 workers); its console, CSV and users after."""
-    if not AS_ROOT:
-        pytest.skip("isolating students needs root")
-    root = shared_tmp / "batch-attack"
-    root.mkdir(mode=0o755)
-    folder = submissions(root, {"a_saboteur": SABOTEUR, "b_solution": [ATTENTION], "c_copycat": copycat(root / "submissions"),
-                                "d_snoop": snoop(autograder_dir)})
+def attack(root: Path, autograder: Path, students: dict[str, list[str] | None], workers: int, unsafe_as_me: bool = False) -> dict:
+    """Grade ``students`` with `make grade`'s command; the console, the output folder and our users after."""
+    folder = submissions(root, students)
     out = root / "grades"
-    import contextlib
-    import io
-
     console = io.StringIO()
     with contextlib.redirect_stdout(console):
-        code = batch.main([str(folder), "--autograder", str(autograder_dir), "--out", str(out), "--workers", "2"])
+        code = batch.main([str(folder), "--autograder", str(autograder), "--out", str(out), "--workers", str(workers)]
+                          + (["--unsafe-as-me"] if unsafe_as_me else []))
     return {"code": code, "console": console.getvalue(), "out": out, "users_after": our_users(), "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def attacked(autograder_dir, shared_tmp) -> dict:
+    """An isolated batch, two at a time: saboteur and solution side by side, then copycat and snoop on their workers."""
+    if not AS_ROOT:
+        pytest.skip("isolating students needs root")
+    root = open_tmp(shared_tmp)
+    return attack(root, autograder_dir, {"a_saboteur": SABOTEUR, "b_solution": [ATTENTION], "c_copycat": copycat(root / "submissions", "b_solution"),
+                                         "d_snoop": snoop(autograder_dir)}, workers=2)
+
+
+@pytest.fixture(scope="module")
+def shared_user(shared_tmp, tiny_cache) -> dict:
+    """The control: the same attacks, one at a time, every student as one user and nothing locked (`make grade` before)."""
+    if not AS_ROOT:
+        pytest.skip("needs root to run the notebooks as another user")
+    root = open_tmp(shared_tmp)
+    autograder = make_autograder(root / "autograder", tiny_cache)
+    record = isolation.create_user(isolation.user_name(77))
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(isolation, "is_root", lambda: False)
+            patch.setenv("A5KIT_STUDENT_USER", record.pw_name)
+            students = {"1_copycat": copycat(root / "submissions", "4_solution"), "2_snoop": snoop(autograder), "3_saboteur": SABOTEUR, "4_solution": [ATTENTION]}
+            return attack(root, autograder, students, workers=1, unsafe_as_me=True)
+    finally:
+        isolation.remove_user(record.pw_name)  # and the daemon
 
 
 # -- students never reach each other ---------------------------------------------------------------
@@ -212,6 +243,20 @@ def test_every_student_has_a_results_file_and_a_csv_row(attacked):
     students = {"a_saboteur", "b_solution", "c_copycat", "d_snoop"}
     assert {p.stem for p in (out / "results").glob("*.json")} == students
     assert {line.split(",")[0] for line in (out / "grades.csv").read_text().splitlines()[2:]} == students
+
+
+# -- the control: the same attacks succeed when students share one user ----------------------------
+
+
+@needs_root
+def test_control_with_one_shared_user_the_daemon_sabotages_the_solution(shared_user):
+    assert float(table_rows(shared_user["console"])["4_solution"][1]) < Q1A_POINTS, shared_user["console"]
+
+
+@needs_root
+def test_control_with_the_folders_left_open_the_copycat_and_the_snoop_score(shared_user):
+    rows = table_rows(shared_user["console"])
+    assert float(rows["1_copycat"][1]) == Q1A_POINTS and float(rows["2_snoop"][1]) == Q1A_POINTS, shared_user["console"]
 
 
 # -- the pieces the isolation rests on ------------------------------------------------------------
@@ -339,3 +384,44 @@ def test_unsafe_as_me_says_so_above_the_table_and_in_every_row(tmp_path, autogra
     header = next(i for i, line in enumerate(lines) if line.startswith("student "))
     assert lines[header - 1].startswith("UNSAFE: not root")
     assert all("UNSAFE: ran as" in line for line in lines[header + 2:header + 4])
+
+
+# -- the class report ---------------------------------------------------------------------------------
+
+
+def _doc(q1a: float, message: str = "", notebooks: tuple[str, ...] = ("01_self_attention",), summary: str = "graded") -> dict:
+    tests = [{"name": "q1a: rows sum to one", "score": q1a, "max_score": 4.0, "output": message}]
+    return {"score": q1a, "output": summary, "tests": tests, "extra_data": {"notebooks": {n: {} for n in notebooks}}}
+
+
+def _report(docs: dict[str, dict], problems: dict[str, str] | None = None) -> str:
+    from a5kit.grading import class_report
+
+    students = [class_report.from_results(s, d, (problems or {}).get(s, "")) for s, d in docs.items()]
+    return class_report.render(students, ["q1a"], {"q1a": 4.0}, ["01_self_attention"])
+
+
+def test_the_class_report_plots_the_score_distribution_of_each_question():
+    page = _report({"ann": _doc(4.0), "bob": _doc(0.0, "no")})
+    assert page.count("<img") == 1 and "data:image/png;base64," in page
+
+
+def test_the_class_report_counts_the_commonest_check_messages_once_per_student():
+    msg = "expected shape (200, 4), got (4, 200): transposed?"
+    page = _report({"ann": _doc(0.0, msg), "bob": _doc(0.0, msg), "cy": _doc(0.0, "other"), "dee": _doc(4.0)})
+    assert "<tr><td>2</td><td>expected shape (200, 4), got (4, 200): transposed?</td></tr>" in page
+
+
+def test_the_class_report_names_students_whose_notebooks_did_not_run():
+    page = _report({"ann": _doc(4.0), "bob": _doc(0.0, notebooks=(), summary="01_self_attention.ipynb: invalid JSON"),
+                    "cy": {"score": 0, "tests": []}}, problems={"cy": "runner crashed (exit 3): MemoryError"})
+    section = page.split("did not run</h2>", 1)[1]
+    assert "bob" in section and "invalid JSON" in section and "runner crashed (exit 3)" in section and "ann" not in section
+
+
+def test_make_grade_writes_the_class_report_next_to_grades_csv(tmp_path, autograder_dir, monkeypatch):
+    monkeypatch.setattr(isolation, "is_root", lambda: False)
+    folder = submissions(tmp_path, {"ann": None})
+    batch.run_batch(folder, autograder_dir, tmp_path / "grades", unsafe_as_me=True)
+    page = (tmp_path / "grades" / "report.html").read_text()
+    assert "ann" in page.split("did not run</h2>", 1)[1]

@@ -39,7 +39,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import isolation
+from . import class_report, isolation
 
 CRASH_MARK = "the autograder itself failed"  # how runner.crash_results starts its summary
 STDERR_LINES = 3  # last lines of a crashed runner's stderr kept in the notes
@@ -218,6 +218,13 @@ def write_csv(graded: list[Graded], questions: list[str], path: Path, unsafe_as:
     return rows
 
 
+def write_report(graded: list[Graded], questions: list[str], rows: list[list[str]], notebooks: list[str], path: Path) -> Path:
+    """report.html: score distributions, commonest check messages per question, notebooks that did not run."""
+    maxima = {q: float(v) for q, v in zip(rows[0][2:-1], rows[1][2:-1])}
+    students = [class_report.from_results(g.student, read_results(g.results), g.problem) for g in graded]
+    return class_report.write(path, students, questions, maxima, notebooks)
+
+
 def _grading_budget(autograder: Path) -> float:
     config = json.loads((autograder / "grader.json").read_text())
     return float(config.get("limits", {}).get("total", 420.0))
@@ -240,7 +247,7 @@ def workers_for(count: int, isolate: bool, root: Path) -> Iterator[list[Slot]]:
                 isolation.remove_user(name)
         for index in range(1, count + 1):
             tmp = root / f"worker-{index}"
-            tmp.mkdir(mode=0o700)
+            tmp.mkdir(mode=0o711)  # unisolated (all as one user): nothing to hide from each other
             slot = Slot(index, tmp)
             slots.append(slot)
             if isolate:
@@ -296,6 +303,8 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
             target = out / "results" / g.results.name
             if g.results.exists():
                 shutil.copyfile(g.results, target)
+            else:  # never a previous run's file
+                target.unlink(missing_ok=True)
             final.append(Graded(g.student, target, g.seconds, g.problem, g.ran_as, g.leftovers))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -303,6 +312,10 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
     questions = [q for qs in config["questions"].values() for q in qs]
     unsafe_as = pwd.getpwuid(os.geteuid()).pw_name if (unsafe_as_me and not isolate) else ""
     rows = write_csv(final, questions, out / "grades.csv", unsafe_as)
+    try:
+        write_report(final, questions, rows, [n for n, qs in config["questions"].items() if qs], out / "report.html")
+    except Exception as err:  # the grades matter more than the report
+        warnings.append(f"the class report could not be written: {type(err).__name__}: {err}")
     warnings += [f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed" for g in final if g.leftovers]
     return BatchRun(final, rows, wall, warnings, unsafe_as)
 
@@ -363,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {line}")
     print(f"\ngraded {len(run.graded)} submissions in {run.wall:.1f} s with {args.workers} worker(s)"
           + (f", {len(crashed)} with a runner problem (see notes)" if crashed else "")
-          + f"; wrote {out / 'grades.csv'} and {out / 'results'}/")
+          + f"; wrote {out / 'grades.csv'}, {out / 'report.html'} and {out / 'results'}/")
     return 1 if crashed else 0
 
 
