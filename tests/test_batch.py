@@ -63,6 +63,37 @@ SABOTEUR = [
 ]
 
 
+# listens to every IOPUB socket of a batch student's kernel (a PUB socket asks no key) and runs the
+# classmate's code it sees broadcast; only batch users' ports, so other graders on the machine do not count
+SNIFFER = [STUB, r'''
+import json, os, pwd, time, zmq
+ours = {u.pw_uid for u in pwd.getpwall() if u.pw_name.startswith("a5student-")} - {os.getuid()}
+ctx, seen, socks, got = zmq.Context(), set(), [], None
+def ports():
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(name).read().splitlines()[1:]:
+            p = line.split()
+            if p[3] == "0A" and int(p[7]) in ours:
+                yield int(p[1].rsplit(":", 1)[1], 16)
+end = time.time() + 90
+while time.time() < end and got is None:
+    for port in set(ports()) - seen:
+        seen.add(port)
+        s = ctx.socket(zmq.SUB); s.setsockopt(zmq.SUBSCRIBE, b""); s.connect(f"tcp://127.0.0.1:{port}"); socks.append(s)
+    for s in socks:
+        try:
+            frames = s.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            continue
+        for f in frames:
+            if b"def scaled_dot_product_attention" in f and b"NotImplementedError" not in f:
+                got = json.loads(f)["code"]
+    time.sleep(0.02)
+exec(got or "")
+''']
+SLOW_SOLUTION = ["import time\ntime.sleep(10)  # a slow first cell (imports)", ATTENTION]
+
+
 def copycat(originals: Path, victim: str) -> list[str]:
     """Runs the ``victim``'s notebook if it can find it: in the submissions folder, or where a runner (seen in /proc) reads it."""
     return [STUB, f'''
@@ -195,6 +226,24 @@ def shared_user(shared_tmp, tiny_cache) -> dict:
         isolation.remove_user(record.pw_name)  # and the daemon
 
 
+@pytest.fixture(scope="module")
+def sniffed(autograder_dir, shared_tmp) -> dict:
+    """An isolated batch of two side by side: the IOPUB sniffer and a solution with a slow first cell."""
+    if not AS_ROOT:
+        pytest.skip("isolating students needs root")
+    return attack(open_tmp(shared_tmp), autograder_dir, {"a_sniffer": SNIFFER, "b_solution": SLOW_SOLUTION}, workers=2)
+
+
+@pytest.fixture(scope="module")
+def sniffed_shared_network(autograder_dir, shared_tmp) -> dict:
+    """The control: the same two with their own users but one shared network (no namespaces)."""
+    if not AS_ROOT:
+        pytest.skip("isolating students needs root")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(isolation, "own_network_works", lambda: "disabled by the test")
+        return attack(open_tmp(shared_tmp), autograder_dir, {"a_sniffer": SNIFFER, "b_solution": SLOW_SOLUTION}, workers=2)
+
+
 # -- students never reach each other ---------------------------------------------------------------
 
 
@@ -202,6 +251,23 @@ def shared_user(shared_tmp, tiny_cache) -> dict:
 def test_a_setsid_daemon_of_one_student_cannot_sabotage_another_students_kernel(attacked):
     rows = table_rows(attacked["console"])
     assert float(rows["b_solution"][1]) == Q1A_POINTS, attacked["console"]
+
+
+@needs_root
+def test_a_student_cannot_listen_to_another_students_kernel_messages(sniffed):
+    rows = table_rows(sniffed["console"])
+    assert float(rows["a_sniffer"][1]) == 0 and float(rows["b_solution"][1]) == Q1A_POINTS, sniffed["console"]
+
+
+@needs_root
+def test_control_on_one_shared_network_the_sniffer_copies_the_solution(sniffed_shared_network):
+    rows = table_rows(sniffed_shared_network["console"])
+    assert float(rows["a_sniffer"][1]) == Q1A_POINTS, sniffed_shared_network["console"]
+
+
+@needs_root
+def test_without_network_namespaces_the_console_warns(sniffed_shared_network):
+    assert "could not get their own network namespace (disabled by the test)" in sniffed_shared_network["console"]
 
 
 @needs_root

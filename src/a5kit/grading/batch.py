@@ -12,8 +12,9 @@ question and a ``notes`` column (a runner crash, with its exit code and last std
 Students never meet (as root): each worker has its own throw-away user (:mod:`.isolation`), each
 submission is copied into a folder only root can open, the runner's temporary files live in a
 folder only root and that worker's user can enter, the hidden tests and expected values are made
-root-only, and between two students every process of the worker's user is killed by uid and its
-files removed. Without root the notebooks would run with your rights (they could read the hidden
+root-only, each runner and its kernels get their own network namespace (a kernel's ZMQ ports,
+whose IOPUB anyone on the machine could otherwise subscribe to, are out of the others' reach), and
+between two students every process of the worker's user is killed by uid and its files removed. Without root the notebooks would run with your rights (they could read the hidden
 tests and rewrite grades): the command refuses unless given ``--unsafe-as-me``, and then the
 console table and ``grades.csv`` say so.
 """
@@ -151,7 +152,8 @@ def empty(folder: Path) -> None:
         isolation.remove_path(child)
 
 
-def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot, staged: Path, timeout: float) -> Graded:
+def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot, staged: Path, timeout: float,
+              own_network: bool = False) -> Graded:
     """Grade one submission on ``slot``, then leave nothing of it behind: no process, no file."""
     results = results_dir / f"{submission.name}.json"
     user = slot.user.pw_name if slot.user else ""
@@ -162,7 +164,8 @@ def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot,
         return Graded(submission.name, results, 0.0, f"could not copy the submission to grade it: {err}"[:600], user)
     env = {**os.environ, "TMPDIR": str(slot.tmp)}
     try:
-        code, stderr = _run(runner_command(copy, autograder, results, user), env, timeout)
+        command = runner_command(copy, autograder, results, user)
+        code, stderr = _run(isolation.with_own_network(command) if own_network else command, env, timeout)
     finally:
         leftovers = isolation.kill_all(slot.user) if slot.user else 0
         if slot.user:
@@ -272,6 +275,7 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
     staged.mkdir(mode=0o700)
     results_dir.mkdir(mode=0o700)
     timeout = _grading_budget(autograder) + HARD_MARGIN
+    no_network = "not root"
     try:
         with ExitStack() as stack:
             if isolate:
@@ -281,6 +285,10 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
                 if stack.enter_context(isolation.hidden(folder)):
                     warnings.append(f"{folder} was readable by other users: closed to them while grading, then restored")
                 warnings += [f"student code can read {p}: run `chmod -R go-rwx {p}`" for p in isolation.exposed(_hidden_files(autograder))]
+                no_network = isolation.own_network_works()
+                if no_network:
+                    warnings.append(f"students could not get their own network namespace ({no_network}): a student's code can "
+                                    "watch the messages (code and output) of another's kernel; grade with WORKERS=1 to avoid it")
             slots = stack.enter_context(workers_for(max(1, min(workers, len(subs))), isolate, work))
             free: queue.Queue[Slot] = queue.Queue()
             for slot in slots:
@@ -289,7 +297,7 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
             def grade(sub: Path) -> Graded:
                 slot = free.get()
                 try:
-                    return grade_one(sub, autograder, results_dir, slot, staged, timeout)
+                    return grade_one(sub, autograder, results_dir, slot, staged, timeout, own_network=isolate and not no_network)
                 finally:
                     free.put(slot)
 

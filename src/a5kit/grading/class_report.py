@@ -75,7 +75,7 @@ def not_run(students: list[StudentResult], notebooks: list[str]) -> list[tuple[s
 
 
 def histograms(students: list[StudentResult], questions: list[str], maxima: dict[str, float]) -> str:
-    """One small histogram per question, as a base64 PNG."""
+    """One small bar chart per question (students per score), as a base64 PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,11 +85,12 @@ def histograms(students: list[StudentResult], questions: list[str], maxima: dict
     rows = (len(questions) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     for ax, question in zip(axes.flat, questions):
-        values = [s.scores.get(question, 0.0) for s in students]
+        counts = Counter(round(s.scores.get(question, 0.0), 2) for s in students)
         top = maxima.get(question, 0.0) or 1.0
-        ax.hist(values, bins=min(10, max(2, len(set(values)))), range=(0, top), color="#4c72b0", edgecolor="white")
+        ax.bar(list(counts), list(counts.values()), width=top / 25, color="#4c72b0")
         ax.set_title(f"{question} (max {top:g})", fontsize=9)
-        ax.set_xlim(0, top)
+        ax.set_xlim(-top / 20, top * 1.05)
+        ax.yaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(questions):]:
         ax.axis("off")
