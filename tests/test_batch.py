@@ -11,11 +11,13 @@ that passes only if it can read the hidden tests.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
 import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -332,8 +334,6 @@ def test_control_with_the_folders_left_open_the_copycat_and_the_snoop_score(shar
 def test_kill_all_reaches_a_process_that_left_its_session_and_group(tmp_path):
     record = isolation.create_user(isolation.user_name(99))
     try:
-        import subprocess
-
         subprocess.run(["/bin/sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 &"],
                        user=record.pw_uid, group=record.pw_gid, extra_groups=[], cwd="/", timeout=60)
         assert isolation.processes_of(record.pw_uid)
@@ -359,6 +359,19 @@ def test_remove_files_clears_what_a_student_user_left_in_shared_temporary_folder
         assert not deep.exists()
     finally:
         isolation.remove_user(record.pw_name)
+
+
+@needs_root
+def test_a_command_in_its_own_network_cannot_reach_a_port_open_outside():
+    import socket
+
+    if isolation.own_network_works():
+        pytest.skip(f"no network namespaces here: {isolation.own_network_works()}")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        probe = f"import socket; socket.create_connection(('127.0.0.1', {server.getsockname()[1]}), timeout=10)"
+        outside = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        inside = subprocess.run(isolation.with_own_network([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=120)
+    assert outside.returncode == 0 and "ConnectionRefusedError" in inside.stderr
 
 
 @needs_root
@@ -403,8 +416,6 @@ def test_a_crashed_runner_is_reported_in_grades_csv(tmp_path, autograder_dir, mo
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": [STUB]})
     batch.run_batch(folder, autograder_dir, tmp_path / "grades", unsafe_as_me=True)
-    import csv
-
     rows = list(csv.DictReader((tmp_path / "grades" / "grades.csv").open()))
     ann = next(r for r in rows if r["student"] == "ann")
     assert ann["total"] == "0" and "exit 1" in ann["notes"] and "KeyError: questions" in ann["notes"]

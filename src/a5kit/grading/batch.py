@@ -106,6 +106,7 @@ def stage_submission(submission: Path, staged: Path) -> Path:
 
 
 def _tail(text: str, lines: int = STDERR_LINES) -> str:
+    """The last non-empty ``lines`` of ``text`` on one line, at most 600 characters."""
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
     return " | ".join(kept)[-600:]
 
@@ -229,6 +230,7 @@ def write_report(graded: list[Graded], questions: list[str], rows: list[list[str
 
 
 def _grading_budget(autograder: Path) -> float:
+    """The runner's total time budget in seconds, from grader.json."""
     config = json.loads((autograder / "grader.json").read_text())
     return float(config.get("limits", {}).get("total", 420.0))
 

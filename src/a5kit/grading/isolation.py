@@ -18,6 +18,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,15 +232,11 @@ def own_network() -> None:
 
 def with_own_network(command: list[str]) -> list[str]:
     """``command`` run in its own network namespace (see :func:`own_network`)."""
-    import sys
-
     return [sys.executable, "-m", "a5kit.grading.isolation", "own-network", "--", *command]
 
 
 def own_network_works() -> str:
     """'' when commands can get their own network namespace here, else why not (e.g. a container without CAP_SYS_ADMIN)."""
-    import sys
-
     probe = "import socket; s = socket.create_server(('127.0.0.1', 0)); socket.create_connection(s.getsockname()).close()"
     try:
         done = subprocess.run(with_own_network([sys.executable, "-I", "-c", probe]), capture_output=True, text=True, timeout=120)
@@ -250,8 +247,6 @@ def own_network_works() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m a5kit.grading.isolation own-network -- COMMAND...``: exec COMMAND in its own network namespace."""
-    import sys
-
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:2] != ["own-network", "--"] or len(args) < 3:
         print("usage: python -m a5kit.grading.isolation own-network -- COMMAND...", file=sys.stderr)
