@@ -25,6 +25,7 @@ from pathlib import Path
 
 PREFIX = "a5student"
 SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"))
+SBIN = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
 _NAME = re.compile(rf"^{PREFIX}-(\d+)-(\d+)$")
 
 
@@ -44,11 +45,13 @@ def user_name(worker: int, run: int | None = None) -> str:
 
 def _tool(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """Run a user-management tool, retrying while another one holds /etc/passwd's lock."""
+    found = shutil.which(argv[0], path=os.pathsep.join([os.environ.get("PATH", ""), *SBIN]))  # root's PATH may lack sbin
+    argv = [found or argv[0], *argv[1:]]
     for attempt in range(20):
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         except FileNotFoundError:
-            raise IsolationError(f"{argv[0]} is not installed: install the 'passwd' package, or grade with --unsafe-as-me") from None
+            raise IsolationError(f"{os.path.basename(argv[0])} is not installed: install the 'passwd' package, or grade with --unsafe-as-me") from None
         if done.returncode == 0 or "lock" not in done.stderr.lower():
             return done
         time.sleep(0.2 * (attempt + 1))
