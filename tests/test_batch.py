@@ -149,6 +149,12 @@ def make_autograder(folder: Path, cache: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def bare_autograder(tmp_path) -> Path:
+    """The same without a model cache: enough for runs that start no kernel."""
+    return make_autograder(tmp_path / "autograder", tmp_path / "no-cache")
+
+
 @pytest.fixture(scope="module")
 def autograder_dir(shared_tmp, tiny_cache) -> Path:
     return make_autograder(open_tmp(shared_tmp) / "autograder", tiny_cache)
@@ -400,25 +406,34 @@ def _fake_runner(monkeypatch, code: str) -> None:
     monkeypatch.setattr(batch, "runner_command", lambda *args, **kwargs: [sys.executable, "-c", code])
 
 
-def test_a_crashed_runner_is_reported_with_its_exit_code_and_last_stderr_line_in_the_console(tmp_path, autograder_dir, monkeypatch, capsys):
+def test_a_crashed_runner_is_reported_with_its_exit_code_and_last_stderr_line_in_the_console(tmp_path, bare_autograder, monkeypatch, capsys):
     _fake_runner(monkeypatch, "import sys; print('Traceback ...', file=sys.stderr); print('MemoryError: boom', file=sys.stderr); sys.exit(3)")
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": [STUB]})
-    code = batch.main([str(folder), "--autograder", str(autograder_dir), "--out", str(tmp_path / "grades"), "--unsafe-as-me"])
+    code = batch.main([str(folder), "--autograder", str(bare_autograder), "--out", str(tmp_path / "grades"), "--unsafe-as-me"])
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("ann "))
     assert "runner crashed (exit 3)" in row and "MemoryError: boom" in row
     assert code == 1
 
 
-def test_a_crashed_runner_is_reported_in_grades_csv(tmp_path, autograder_dir, monkeypatch):
+def test_a_crashed_runner_is_reported_in_grades_csv(tmp_path, bare_autograder, monkeypatch):
     _fake_runner(monkeypatch, "import sys; print('KeyError: questions', file=sys.stderr); sys.exit(1)")
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": [STUB]})
-    batch.run_batch(folder, autograder_dir, tmp_path / "grades", unsafe_as_me=True)
+    batch.run_batch(folder, bare_autograder, tmp_path / "grades", unsafe_as_me=True)
     rows = list(csv.DictReader((tmp_path / "grades" / "grades.csv").open()))
     ann = next(r for r in rows if r["student"] == "ann")
     assert ann["total"] == "0" and "exit 1" in ann["notes"] and "KeyError: questions" in ann["notes"]
+
+
+def test_a_runner_that_hangs_is_stopped_and_reported(tmp_path, bare_autograder, monkeypatch):
+    _fake_runner(monkeypatch, "import time; time.sleep(600)")
+    monkeypatch.setattr(isolation, "is_root", lambda: False)
+    monkeypatch.setattr(batch, "HARD_MARGIN", 2.0 - 300.0)  # the grader.json budget is 300 s: stop after 2 s
+    folder = submissions(tmp_path, {"ann": [STUB]})
+    run = batch.run_batch(folder, bare_autograder, tmp_path / "grades", unsafe_as_me=True)
+    assert run.graded[0].problem.startswith("runner did not finish and was stopped")
 
 
 def test_a_grader_error_inside_the_runner_is_not_a_silent_zero(tmp_path):
@@ -444,19 +459,19 @@ def test_a_runner_that_hung_is_reported_as_stopped(tmp_path):
 # -- without root --------------------------------------------------------------------------------
 
 
-def test_without_root_it_refuses_to_run_student_code_as_the_instructor(tmp_path, autograder_dir, monkeypatch, capsys):
+def test_without_root_it_refuses_to_run_student_code_as_the_instructor(tmp_path, bare_autograder, monkeypatch, capsys):
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": [STUB]})
-    code = batch.main([str(folder), "--autograder", str(autograder_dir), "--out", str(tmp_path / "grades")])
+    code = batch.main([str(folder), "--autograder", str(bare_autograder), "--out", str(tmp_path / "grades")])
     err = capsys.readouterr().err
     assert code == 2 and "UNSAFE=1" in err and "sudo make grade" in err
     assert not (tmp_path / "grades").exists()
 
 
-def test_unsafe_as_me_says_so_above_the_table_and_in_every_row(tmp_path, autograder_dir, monkeypatch, capsys):
+def test_unsafe_as_me_says_so_above_the_table_and_in_every_row(tmp_path, bare_autograder, monkeypatch, capsys):
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": None, "bob": None})  # nothing handed in: graded without a kernel
-    batch.main([str(folder), "--autograder", str(autograder_dir), "--out", str(tmp_path / "grades"), "--unsafe-as-me"])
+    batch.main([str(folder), "--autograder", str(bare_autograder), "--out", str(tmp_path / "grades"), "--unsafe-as-me"])
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("student "))
     assert lines[header - 1].startswith("UNSAFE: not root")
@@ -496,9 +511,9 @@ def test_the_class_report_names_students_whose_notebooks_did_not_run():
     assert "bob" in section and "invalid JSON" in section and "runner crashed (exit 3)" in section and "ann" not in section
 
 
-def test_make_grade_writes_the_class_report_next_to_grades_csv(tmp_path, autograder_dir, monkeypatch):
+def test_make_grade_writes_the_class_report_next_to_grades_csv(tmp_path, bare_autograder, monkeypatch):
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": None})
-    batch.run_batch(folder, autograder_dir, tmp_path / "grades", unsafe_as_me=True)
+    batch.run_batch(folder, bare_autograder, tmp_path / "grades", unsafe_as_me=True)
     page = (tmp_path / "grades" / "report.html").read_text()
     assert "ann" in page.split("did not run</h2>", 1)[1]
