@@ -16,7 +16,7 @@ help:
 	@echo "make cache   record model outputs (TINY=1 offline)   make lock   regenerate pins"
 	@echo "make release solutions/ -> assignment5/ (nbgrader generate_assignment)"
 	@echo "make autograder  dist/autograder.zip for Gradescope (CACHE_DIR=data/cache)"
-	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally"
+	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally (as root; UNSAFE=1 without)"
 	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"
 
 $(STAMP): requirements/dev.lock pyproject.toml
@@ -48,10 +48,12 @@ release: $(STAMP)
 autograder: $(STAMP)
 	$(PY) -m a5kit.autograder --cache $(CACHE_DIR)
 
+# As root each worker grades as its own throw-away user; without root it refuses unless UNSAFE=1.
 WORKERS ?= 2
+UNSAFE  ?=
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submissions> [WORKERS=2]"; exit 2; }
-	$(PY) -m a5kit.grading.batch "$(SUBMISSIONS)" --workers $(WORKERS)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submissions> [WORKERS=2] [UNSAFE=1]"; exit 2; }
+	$(PY) -m a5kit.grading.batch "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(UNSAFE),--unsafe-as-me,)
 
 BENCH_ARGS ?=
 bench: $(STAMP)
