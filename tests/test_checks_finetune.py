@@ -460,3 +460,14 @@ def test_random_trunk_is_the_same_architecture_with_other_weights(tiny):
     ours, theirs = dict(model.named_parameters()), dict(control.named_parameters())
     assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
     assert not torch.equal(ours["stem.0.weight"], theirs["stem.0.weight"])
+
+
+def test_loss_falls_uses_embeddings_precomputed_at_build_time(reference, tmp_path, monkeypatch):
+    from a5kit.grading import expected
+    from a5kit.grading.core import hidden_module
+
+    written = expected.precompute_module(hidden_module("q5b", HIDDEN), tmp_path)
+    assert [p.name for p in written] == ["q5b.fall_embeddings.npz"]
+    monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
+    results = grade(reference, "q5b")
+    assert not failed(results), {n: r.output for n, r in results.items() if not r.passed}
