@@ -400,8 +400,9 @@ def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_lo
         return [2.0 - 0.05 * i for i in range(steps)]
 
     results = grade(with_(reference, finetune=fake), "q5b")
-    assert {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps"} <= failed(results)
+    assert failed(results) == {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
     assert "recomputed" in results["loss_falls_over_the_steps"].output
+    assert "Adam" in results["unfrozen_trunk_is_trained_too"].output
 
 
 def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):

@@ -81,3 +81,12 @@ def unfrozen_trunk_is_trained_too(sub):
         )
     if not changed(before[1], after[1]):
         raise Failure("with freeze_enformer=False the new head's weights did not change: does optimizer.step() run?")
+    # Adam moves a weight by about lr per step (never much more than 3 lr): a larger jump is not an Adam step.
+    limit = 4 * 1e-3 * 2
+    jumps = {k: float(np.abs(after[i][k].astype(np.float64) - before[i][k]).max()) for i in (0, 1) for k in before[i] if k in after[i]}
+    worst = max(jumps, key=jumps.get)
+    if jumps[worst] > limit:
+        raise Failure(
+            f"with freeze_enformer=False, {worst} moved by {jumps[worst]:.3g} in 2 steps, more than 2 Adam steps at lr=1e-3 can "
+            f"move a weight (about {limit:.3g} at most): update the weights only with torch.optim.Adam at the learning rates asked for"
+        )
