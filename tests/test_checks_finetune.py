@@ -172,8 +172,10 @@ def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensor
     """Variants of the reference loop with one typical mistake each."""
 
     def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
-        params = model.to_tracks.parameters() if head_only else [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=lr)
+        groups = [{"params": list(model.to_tracks.parameters()), "lr": lr}]
+        if not head_only:
+            groups.append({"params": [p for p in model.enformer.parameters() if p.requires_grad], "lr": lr / 10 if trunk_lr is None else trunk_lr})
+        optimizer = torch.optim.Adam(groups)
         model.train()
         if freeze_enformer or always_freeze:
             model.enformer.eval()
@@ -202,14 +204,37 @@ def test_forgetting_to_freeze_loses_the_frozen_case(reference):
 def test_always_freezing_or_training_only_the_head_loses_the_unfrozen_case(reference):
     for variant in (make_finetune(always_freeze=True), make_finetune(head_only=True)):
         results = grade(with_(reference, finetune=variant), "q5b")
-        assert failed(results) == {"unfrozen_trunk_is_trained_too"}
+        assert failed(results) == {"unfrozen_trunk_is_trained_too", "finetune_returns_one_float_loss_per_step"}
         assert "not only the head's" in results["unfrozen_trunk_is_trained_too"].output
+        assert "no trunk weight changed" in results["finetune_returns_one_float_loss_per_step"].output
+
+
+def test_one_learning_rate_for_head_and_trunk_loses_the_public_case(reference):
+    def one_lr(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        model.train()
+        if freeze_enformer:
+            model.enformer.eval()
+        losses = []
+        for step in range(steps):
+            sequence, target = batches[step % len(batches)]
+            optimizer.zero_grad()
+            loss = model(sequence, target=target, freeze_enformer=freeze_enformer)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    results = grade(with_(reference, finetune=one_lr), "q5b")
+    assert failed(results) == {"finetune_returns_one_float_loss_per_step"}
+    assert "trunk_lr" in results["finetune_returns_one_float_loss_per_step"].output
 
 
 def test_not_calling_optimizer_step_loses_the_learning_cases(reference):
     results = grade(with_(reference, finetune=make_finetune(step=False)), "q5b")
-    assert failed(results) == {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
-    assert all("optimizer.step()" in results[n].output for n in failed(results))
+    learning = {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
+    assert failed(results) == learning | {"finetune_returns_one_float_loss_per_step"}
+    assert all("optimizer.step()" in results[n].output for n in learning)
 
 
 def test_losses_as_tensors_with_grad_are_told_to_use_item(reference):
@@ -400,7 +425,7 @@ def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_lo
         return [2.0 - 0.05 * i for i in range(steps)]
 
     results = grade(with_(reference, finetune=fake), "q5b")
-    assert failed(results) == {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
+    assert failed(results) == set(results)  # all of q5b's points
     assert "recomputed" in results["loss_falls_over_the_steps"].output
     assert "Adam" in results["unfrozen_trunk_is_trained_too"].output
 

@@ -98,12 +98,41 @@ def check_head_learned(before: float, after: float, what: str, margin: float) ->
         )
 
 
+def step_sizes(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> np.ndarray:
+    """|change| of every weight element that moved (Adam's first step moves each by about its learning rate)."""
+    moved = [np.abs(after[k].astype(np.float64) - before[k]).ravel() for k in before if k in after]
+    d = np.concatenate(moved) if moved else np.zeros(0)
+    return d[d > 0]
+
+
 @case(points=1)
 def finetune_returns_one_float_loss_per_step(sub):
     model = make_adapter(sub, num_tracks=3)
     with quiet(sub):
         value = sub.call("finetune", model, batches(sub, seed=10, n=2), steps=3, lr=1e-3, freeze_enformer=True)
     losses_of(value, 3, "finetune(model, batches (2 of them), steps=3, lr=1e-3)")
+    # One unfrozen Adam step moves each weight by about its group's learning rate: head lr, trunk trunk_lr.
+    for trunk_lr, shown in ((2e-4, "trunk_lr=2e-4"), (None, "no trunk_lr (default lr / 10)")):
+        model = make_adapter(sub, num_tracks=3, seed=5)
+        before = split_parameters(sub.kit("parameters", model))
+        kwargs = {} if trunk_lr is None else {"trunk_lr": trunk_lr}
+        what = f"finetune(model, batches, steps=1, lr=1e-3, freeze_enformer=False, {shown})"
+        with quiet(sub):
+            losses_of(sub.call("finetune", model, batches(sub, seed=15, n=1), steps=1, lr=1e-3, freeze_enformer=False, **kwargs), 1, what)
+        after = split_parameters(sub.kit("parameters", model))
+        trunk, head = step_sizes(before[0], after[0]), step_sizes(before[1], after[1])
+        want = 2e-4 if trunk_lr is not None else 1e-4
+        if not len(trunk):
+            raise Failure(f"{what}: no trunk weight changed: with freeze_enformer=False the trunk's parameters need their own "
+                          "parameter group in the optimizer, at trunk_lr")
+        if not 0.5 * want < float(np.median(trunk)) < 2 * want:
+            raise Failure(
+                f"{what}: the trunk's weights moved by {float(np.median(trunk)):.2g} (median), as if trained at that learning rate; "
+                f"expected about {want:g}: give the trunk its own Adam parameter group at trunk_lr (default lr / 10), the head "
+                "at lr: torch.optim.Adam([{'params': head, 'lr': lr}, {'params': trunk, 'lr': trunk_lr}])"
+            )
+        if len(head) and not 0.5e-3 < float(np.median(head)) < 2e-3:
+            raise Failure(f"{what}: the head's weights moved by {float(np.median(head)):.2g} (median); expected about lr = 1e-3")
 
 
 @case(points=1)
