@@ -497,3 +497,79 @@ def test_loss_falls_uses_embeddings_precomputed_at_build_time(reference, tmp_pat
     monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
     results = grade(reference, "q5b")
     assert not failed(results), {n: r.output for n, r in results.items() if not r.passed}
+
+
+# --- every requirement of the q5 task texts has a public case that names the mistake (issue 14, item 4) ---
+
+
+def _mistakes(reference):
+    import copy
+
+    def dropout_on(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        losses = reference["finetune"](model, batches, 0, lr, freeze_enformer, trunk_lr)
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        model.train()
+        for step in range(steps):
+            sequence, target = batches[step % len(batches)]
+            optimizer.zero_grad()
+            loss = model(sequence, target=target, freeze_enformer=freeze_enformer)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    def no_crop(model, X, Y):
+        model.eval()
+        with torch.no_grad():
+            return pearson_per_track(model(torch.as_tensor(X)).numpy(), Y)
+
+    def train_mode(model, X, Y):
+        model.train()
+        model.enformer.set_target_length(Y.shape[1])
+        with torch.no_grad():
+            return pearson_per_track(model(torch.as_tensor(X)).numpy(), Y)
+
+    def pooled_wrong(model, X, Y):
+        P = _predictions(model, X, Y)
+        return np.mean([pearson_per_track(p, y) for p, y in zip(P, Y)], axis=0)
+
+    return {
+        # (question, sentence of the task text): (function name, mistaken implementation, public case, message fragment)
+        ("q5a", "Returns an **`enformer_pytorch.finetune.HeadAdapterWrapper`**"):
+            ("make_head_adapter", lambda enformer, num_tracks: enformer, "adapter_predicts_batch_by_bins_by_tracks", "HeadAdapterWrapper"),
+        ("q5a", "wraps **this** `enformer` (not a\n  copy"):
+            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=copy.deepcopy(e), num_tracks=n), "adapter_predicts_batch_by_bins_by_tracks", "copy.deepcopy"),
+        ("q5a", "with a new head of `num_tracks` outputs"):
+            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=1), "adapter_predicts_batch_by_bins_by_tracks", "num_tracks"),
+        ("q5a", "then a softplus"):
+            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=n, output_activation=None), "adapter_predicts_batch_by_bins_by_tracks", "softplus"),
+        ("q5b", "Runs exactly `steps` optimisation steps"):
+            ("finetune", make_finetune(one_pass=True), "finetune_returns_one_float_loss_per_step", "one loss per optimisation step"),
+        ("q5b", "**two parameter groups**"):
+            ("finetune", make_finetune(head_only=True), "finetune_returns_one_float_loss_per_step", "parameter group"),
+        ("q5b", "the trunk's weights must not change"):
+            ("finetune", make_finetune(pass_freeze=False), "frozen_trunk_stays_fixed_while_the_head_learns", "trunk weights changed"),
+        ("q5b", "runs in **evaluation mode**"):
+            ("finetune", dropout_on, "frozen_trunk_stays_fixed_while_the_head_learns", "model.enformer.eval()"),
+        ("q5b", "**a list of `steps` Python floats**"):
+            ("finetune", make_finetune(as_tensors=True), "finetune_returns_one_float_loss_per_step", "loss.item()"),
+        ("q5b", "model(sequence, target=target, freeze_enformer=freeze_enformer)"):
+            ("finetune", make_finetune(step=False), "frozen_trunk_stays_fixed_while_the_head_learns", "optimizer.step()"),
+        ("q5c", "**in evaluation mode**"):
+            ("evaluate", train_mode, "evaluate_gives_pearson_r_per_track", "model.eval()"),
+        ("q5c", "model.enformer.set_target_length(targets.shape[1])"):
+            ("evaluate", no_crop, "evaluate_gives_pearson_r_per_track", "set_target_length(targets.shape[1])"),
+        ("q5c", "**all bins of all windows pooled**"):
+            ("evaluate", pooled_wrong, "evaluate_gives_pearson_r_per_track", "pool all bins"),
+    }
+
+
+def test_every_q5_requirement_has_a_public_case_naming_the_mistake(reference, notebook):
+    tasks = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in notebook.cells}
+    public = {q: {c.func.__name__ for c in load_cases(q) if not c.hidden} for q in QUESTIONS}
+    for (question, sentence), (name, wrong, case_name, fragment) in _mistakes(reference).items():
+        assert sentence in tasks[f"{question}-task"], (question, sentence)
+        assert case_name in public[question], case_name
+        results = grade(with_(reference, **{name: wrong}), question)
+        assert case_name in failed(results), (question, sentence)
+        assert fragment in results[case_name].output, (question, sentence, results[case_name].output)
