@@ -150,8 +150,8 @@ def test_wrapping_another_enformer_or_no_wrapper_is_explained(reference):
         return HeadAdapterWrapper(enformer=tiny_enformer(seed=9, target_length=-1), num_tracks=num_tracks)
 
     results = grade(with_(reference, make_head_adapter=another), "q5a")
-    assert failed(results) == {"adapter_wraps_the_given_enformer_with_a_linear_head_of_num_tracks"}
-    assert "not the Enformer passed in" in results["adapter_wraps_the_given_enformer_with_a_linear_head_of_num_tracks"].output
+    assert failed(results) == set(results)
+    assert "not the one passed in" in results["adapter_predicts_batch_by_bins_by_tracks"].output
 
     results = grade(with_(reference, make_head_adapter=lambda enformer, num_tracks: enformer), "q5a")
     assert failed(results) == set(results)
@@ -171,9 +171,14 @@ def test_a_head_without_softplus_loses_the_output_case(reference):
 def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensors=False, one_pass=False, head_only=False):
     """Variants of the reference loop with one typical mistake each."""
 
-    def finetune(model, batches, steps, lr, freeze_enformer=True):
-        params = model.to_tracks.parameters() if head_only else [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=lr)
+    def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        groups = [{"params": list(model.to_tracks.parameters()), "lr": lr}]
+        if not head_only:
+            groups.append({"params": [p for p in model.enformer.parameters() if p.requires_grad], "lr": lr / 10 if trunk_lr is None else trunk_lr})
+        optimizer = torch.optim.Adam(groups)
+        model.train()
+        if freeze_enformer or always_freeze:
+            model.enformer.eval()
         losses = []
         order = batches if one_pass else [batches[i % len(batches)] for i in range(steps)]
         for sequence, target in order:
@@ -199,14 +204,37 @@ def test_forgetting_to_freeze_loses_the_frozen_case(reference):
 def test_always_freezing_or_training_only_the_head_loses_the_unfrozen_case(reference):
     for variant in (make_finetune(always_freeze=True), make_finetune(head_only=True)):
         results = grade(with_(reference, finetune=variant), "q5b")
-        assert failed(results) == {"unfrozen_trunk_is_trained_too"}
+        assert failed(results) == {"unfrozen_trunk_is_trained_too", "finetune_returns_one_float_loss_per_step"}
         assert "not only the head's" in results["unfrozen_trunk_is_trained_too"].output
+        assert "no trunk weight changed" in results["finetune_returns_one_float_loss_per_step"].output
+
+
+def test_one_learning_rate_for_head_and_trunk_loses_the_public_case(reference):
+    def one_lr(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        model.train()
+        if freeze_enformer:
+            model.enformer.eval()
+        losses = []
+        for step in range(steps):
+            sequence, target = batches[step % len(batches)]
+            optimizer.zero_grad()
+            loss = model(sequence, target=target, freeze_enformer=freeze_enformer)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    results = grade(with_(reference, finetune=one_lr), "q5b")
+    assert failed(results) == {"finetune_returns_one_float_loss_per_step"}
+    assert "trunk_lr" in results["finetune_returns_one_float_loss_per_step"].output
 
 
 def test_not_calling_optimizer_step_loses_the_learning_cases(reference):
     results = grade(with_(reference, finetune=make_finetune(step=False)), "q5b")
-    assert failed(results) == {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
-    assert all("optimizer.step()" in results[n].output for n in failed(results))
+    learning = {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
+    assert failed(results) == learning | {"finetune_returns_one_float_loss_per_step"}
+    assert all("optimizer.step()" in results[n].output for n in learning)
 
 
 def test_losses_as_tensors_with_grad_are_told_to_use_item(reference):
@@ -259,7 +287,7 @@ def test_evaluate_variants_are_explained(reference):
         results = grade(with_(reference, evaluate=variant), "q5c")
         assert failed(results), variant.__name__
         assert any(message in r.output for r in results.values() if not r.passed), (variant.__name__, {n: r.output for n, r in results.items()})
-    assert failed(grade(with_(reference, evaluate=no_crop), "q5c")) == {"evaluate_works_on_an_adapter_that_still_crops_to_896_bins"}
+    assert failed(grade(with_(reference, evaluate=no_crop), "q5c")) == {"evaluate_gives_pearson_r_per_track", "evaluate_works_on_an_adapter_that_still_crops_to_896_bins"}
 
 
 def test_pearson_reference_matches_numpy():
@@ -292,3 +320,256 @@ def test_the_loss_falls_margin_is_what_the_reference_reaches(reference):
     model = HeadAdapterWrapper(enformer=tiny_enformer(seed=3, target_length=-1), num_tracks=3)
     losses = np.array(reference["finetune"](model, tensor_batches([q5a_checks.task_data(seed=40, batch=2, length=2048)]), 20, 3e-3, freeze_enformer=True))
     assert losses[:5].mean() - losses[-5:].mean() > 0.3
+
+
+# --- issue 14: deepcopy, eval-mode trunk, set_target_length, silent bars; issue 11: training verified in numpy ----
+
+
+def test_wrapping_a_deepcopy_loses_the_public_q5a_case(reference):
+    import copy
+
+    results = grade(with_(reference, make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(
+        enformer=copy.deepcopy(enformer), num_tracks=num_tracks)), "q5a")
+    assert "adapter_predicts_batch_by_bins_by_tracks" in failed(results)
+    assert "copy.deepcopy" in results["adapter_predicts_batch_by_bins_by_tracks"].output
+
+
+def test_training_the_frozen_trunk_with_dropout_on_loses_the_frozen_cases(reference):
+    def dropout_on(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        model.train()  # the whole model, the frozen trunk included: dropout on
+        losses = []
+        for step in range(steps):
+            sequence, target = batches[step % len(batches)]
+            optimizer.zero_grad()
+            loss = model(sequence, target=target, freeze_enformer=freeze_enformer)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    results = grade(with_(reference, finetune=dropout_on), "q5b")
+    assert {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps"} <= failed(results)
+    assert "model.enformer.eval()" in results["frozen_trunk_stays_fixed_while_the_head_learns"].output
+
+
+def test_the_reference_keeps_the_frozen_trunk_in_eval_mode_and_trains_the_trunk_at_a_lower_rate(reference):
+    from a5kit.grading.probes import dropout_active, manual_seed, tensor_batches
+
+    seen = []
+    model = HeadAdapterWrapper(enformer=tiny_enformer(seed=3, target_length=-1), num_tracks=3)
+    model.enformer.register_forward_pre_hook(lambda module, args: seen.append(any(dropout_active(module).values())))
+    manual_seed(0)
+    batches = tensor_batches([q5a_checks.task_data(seed=1, batch=1, length=2048)])
+    reference["finetune"](model, batches, 2, 1e-3, freeze_enformer=True)
+    assert seen == [False, False]  # the trunk's dropout is off while the head trains
+    reference["finetune"](model, batches, 2, 1e-3, freeze_enformer=False)
+    assert seen[2:] == [True, True]  # and on when the whole model trains
+    captured = {}
+    original = torch.optim.Adam
+
+    def spy(groups, *args, **kwargs):
+        captured["lrs"] = [g["lr"] for g in groups]
+        return original(groups, *args, **kwargs)
+
+    torch.optim.Adam = spy
+    try:
+        reference["finetune"](model, batches, 1, 1e-3, freeze_enformer=False, trunk_lr=2e-4)
+        assert captured["lrs"] == [1e-3, 2e-4]
+        reference["finetune"](model, batches, 1, 1e-3, freeze_enformer=False)
+        assert captured["lrs"] == [1e-3, 1e-4]  # trunk_lr defaults to lr / 10
+    finally:
+        torch.optim.Adam = original
+    assert finetune_data.TRUNK_LEARNING_RATE < finetune_data.LEARNING_RATE
+
+
+def test_progress_bars_are_silent_while_the_checks_train(reference, capsys):
+    import tqdm as tqdm_module
+
+    made = []
+    original = tqdm_module.std.tqdm.__init__
+
+    def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        bar = reference["tqdm"](range(steps))
+        made.append(bar.disable)
+        list(bar)
+        return reference["finetune"](model, batches, steps, lr, freeze_enformer, trunk_lr)
+
+    results = grade(with_(reference, finetune=finetune), "q5b")
+    assert not failed(results)
+    assert made and all(made)  # every bar made during the checks was disabled
+    assert "it/s" not in capsys.readouterr().err
+    assert tqdm_module.std.tqdm.__init__ is original  # restored after the checks
+    assert not reference["tqdm"](range(1), disable=False).disable
+
+
+def test_evaluate_without_set_target_length_loses_the_public_q5c_case(reference):
+    def no_crop(model, X, Y):
+        model.eval()
+        with torch.no_grad():
+            return pearson_per_track(model(torch.as_tensor(X)).numpy(), Y)
+
+    results = grade(with_(reference, evaluate=no_crop), "q5c")
+    assert failed(results) == set(results)
+    assert "set_target_length(targets.shape[1])" in results["evaluate_gives_pearson_r_per_track"].output
+
+
+# Attacks from issue 11 (item 7): a loop that does not train must lose q5b's points.
+
+
+def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_loses_q5b(reference):
+    def fake(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        with torch.no_grad():
+            for p in (model.to_tracks if freeze_enformer else model).parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        return [2.0 - 0.05 * i for i in range(steps)]
+
+    results = grade(with_(reference, finetune=fake), "q5b")
+    assert failed(results) == set(results)  # all of q5b's points
+    assert "recomputed" in results["loss_falls_over_the_steps"].output
+    assert "Adam" in results["unfrozen_trunk_is_trained_too"].output
+
+
+def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):
+    import a5kit.grading.probes as probes
+
+    real = probes.parameters
+
+    def moving(module):
+        out = real(module)
+        return {k: v + 1.0 if k.startswith("to_tracks") or "stem.0." in k or "transformer." in k else v for k, v in out.items()}
+
+    def attack(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        probes.parameters = moving  # by name: the bound table does not see it
+        try:
+            probes.PROBES["parameters"] = moving  # the table itself: read-only
+        except TypeError:
+            pass
+        return [2.0 - 0.05 * i for i in range(steps)]
+
+    try:
+        results = grade(with_(reference, finetune=attack), "q5b")
+    finally:
+        probes.parameters = real
+    assert probes.PROBES["parameters"] is real
+    assert {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"} <= failed(results)
+
+
+def test_kernel_side_runs_a_private_copy_of_the_probes():
+    import a5kit.grading.kernel_side as kernel_side
+    import a5kit.grading.probes as probes
+
+    assert kernel_side._PROBES is not probes and kernel_side._run_probe is not probes.run
+    assert set(kernel_side._PROBES.PROBES) == set(probes.PROBES)
+
+
+def test_the_experiment_runs_the_random_trunk_control_and_computes_its_r(notebook, tiny):
+    """Notebook 4's experiment cell, in tiny mode: the control run's held-out r is computed (finite, one per track)."""
+    ns: dict = {"__name__": "experiment"}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("grade_id") in ("setup", "q5-data", "q5-experiment") or meta.get("solution")):
+            exec(compile(cell.source.replace("plt.show()", "plt.close('all')"), f"04:{cell.id}", "exec"), ns)
+    runs = ns["runs"]
+    assert list(runs) == ["untrained head (floor)", "random trunk, frozen (control)", "pretrained trunk, frozen", "whole model"]
+    for name, run in runs.items():
+        assert np.asarray(run["r"]).shape == (finetune_data.NUM_TRACKS,) and np.all(np.isfinite(run["r"])), name
+    assert len(runs["random trunk, frozen (control)"]["losses"]) == finetune_data.STEPS
+
+
+def test_random_trunk_is_the_same_architecture_with_other_weights(tiny):
+    model, _ = finetune_data.enformer_for_finetuning()
+    state = torch.random.get_rng_state()
+    control = finetune_data.random_trunk(model)
+    assert torch.equal(state, torch.random.get_rng_state())  # the head drawn next is the same as without the control
+    assert type(control) is type(model) and not control.training
+    ours, theirs = dict(model.named_parameters()), dict(control.named_parameters())
+    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
+    assert not torch.equal(ours["stem.0.weight"], theirs["stem.0.weight"])
+
+
+def test_loss_falls_uses_embeddings_precomputed_at_build_time(reference, tmp_path, monkeypatch):
+    from a5kit.grading import expected
+    from a5kit.grading.core import hidden_module
+
+    written = expected.precompute_module(hidden_module("q5b", HIDDEN), tmp_path)
+    assert [p.name for p in written] == ["q5b.fall_embeddings.npz"]
+    monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
+    results = grade(reference, "q5b")
+    assert not failed(results), {n: r.output for n, r in results.items() if not r.passed}
+
+
+# --- every requirement of the q5 task texts has a public case that names the mistake (issue 14, item 4) ---
+
+
+def _mistakes(reference):
+    import copy
+
+    def dropout_on(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        losses = reference["finetune"](model, batches, 0, lr, freeze_enformer, trunk_lr)
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        model.train()
+        for step in range(steps):
+            sequence, target = batches[step % len(batches)]
+            optimizer.zero_grad()
+            loss = model(sequence, target=target, freeze_enformer=freeze_enformer)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    def no_crop(model, X, Y):
+        model.eval()
+        with torch.no_grad():
+            return pearson_per_track(model(torch.as_tensor(X)).numpy(), Y)
+
+    def train_mode(model, X, Y):
+        model.train()
+        model.enformer.set_target_length(Y.shape[1])
+        with torch.no_grad():
+            return pearson_per_track(model(torch.as_tensor(X)).numpy(), Y)
+
+    def pooled_wrong(model, X, Y):
+        P = _predictions(model, X, Y)
+        return np.mean([pearson_per_track(p, y) for p, y in zip(P, Y)], axis=0)
+
+    return {
+        # (question, sentence of the task text): (function name, mistaken implementation, public case, message fragment)
+        ("q5a", "Returns an **`enformer_pytorch.finetune.HeadAdapterWrapper`**"):
+            ("make_head_adapter", lambda enformer, num_tracks: enformer, "adapter_predicts_batch_by_bins_by_tracks", "HeadAdapterWrapper"),
+        ("q5a", "wraps **this** `enformer` (not a\n  copy"):
+            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=copy.deepcopy(e), num_tracks=n), "adapter_predicts_batch_by_bins_by_tracks", "copy.deepcopy"),
+        ("q5a", "with a new head of `num_tracks` outputs"):
+            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=1), "adapter_predicts_batch_by_bins_by_tracks", "num_tracks"),
+        ("q5a", "then a softplus"):
+            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=n, output_activation=None), "adapter_predicts_batch_by_bins_by_tracks", "softplus"),
+        ("q5b", "Runs exactly `steps` optimisation steps"):
+            ("finetune", make_finetune(one_pass=True), "finetune_returns_one_float_loss_per_step", "one loss per optimisation step"),
+        ("q5b", "**two parameter groups**"):
+            ("finetune", make_finetune(head_only=True), "finetune_returns_one_float_loss_per_step", "parameter group"),
+        ("q5b", "the trunk's weights must not change"):
+            ("finetune", make_finetune(pass_freeze=False), "frozen_trunk_stays_fixed_while_the_head_learns", "trunk weights changed"),
+        ("q5b", "runs in **evaluation mode**"):
+            ("finetune", dropout_on, "frozen_trunk_stays_fixed_while_the_head_learns", "model.enformer.eval()"),
+        ("q5b", "**a list of `steps` Python floats**"):
+            ("finetune", make_finetune(as_tensors=True), "finetune_returns_one_float_loss_per_step", "loss.item()"),
+        ("q5b", "model(sequence, target=target, freeze_enformer=freeze_enformer)"):
+            ("finetune", make_finetune(step=False), "frozen_trunk_stays_fixed_while_the_head_learns", "optimizer.step()"),
+        ("q5c", "**in evaluation mode**"):
+            ("evaluate", train_mode, "evaluate_gives_pearson_r_per_track", "model.eval()"),
+        ("q5c", "model.enformer.set_target_length(targets.shape[1])"):
+            ("evaluate", no_crop, "evaluate_gives_pearson_r_per_track", "set_target_length(targets.shape[1])"),
+        ("q5c", "**all bins of all windows pooled**"):
+            ("evaluate", pooled_wrong, "evaluate_gives_pearson_r_per_track", "pool all bins"),
+    }
+
+
+def test_every_q5_requirement_has_a_public_case_naming_the_mistake(reference, notebook):
+    tasks = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in notebook.cells}
+    public = {q: {c.func.__name__ for c in load_cases(q) if not c.hidden} for q in QUESTIONS}
+    for (question, sentence), (name, wrong, case_name, fragment) in _mistakes(reference).items():
+        assert sentence in tasks[f"{question}-task"], (question, sentence)
+        assert case_name in public[question], case_name
+        results = grade(with_(reference, **{name: wrong}), question)
+        assert case_name in failed(results), (question, sentence)
+        assert fragment in results[case_name].output, (question, sentence, results[case_name].output)

@@ -9,7 +9,7 @@ from a5kit.grading import Failure, case
 @case(points=1)
 def adapter_wraps_the_given_enformer_with_a_linear_head_of_num_tracks(sub):
     seed, num_tracks = 1, 5
-    model = make_adapter(sub, num_tracks=num_tracks, seed=seed)
+    model = make_adapter(sub, num_tracks=num_tracks, seed=seed, wrapped_check=True)
     trunk, head = split_parameters(sub.kit("parameters", model))
     given, _ = split_parameters({f"enformer.{k}": v for k, v in sub.kit("parameters", sub.kit("tiny_enformer", seed=seed)).items()})
     if set(trunk) != set(given) or any((trunk[k] != given[k]).any() for k in given):

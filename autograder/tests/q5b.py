@@ -1,26 +1,65 @@
-"""q5b: the fine-tuning loop -- hidden checks (autograder only)."""
+"""q5b: the fine-tuning loop -- hidden checks (autograder only).
+
+The loss is recomputed on the trusted side: the tiny trunk's embeddings of the batch are computed
+when the autograder is built (``@precomputed``, torch on the instructor's machine), the head's
+weights come from the student's process as plain arrays, and the Poisson loss is evaluated in
+numpy. A loop that fabricates falling losses, perturbs the head at random, or replaces the kit's
+probes in its own kernel cannot make that loss fall.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checks.q5a import make_adapter, split_parameters
-from a5kit.checks.q5b import batches, changed, losses_of
+from a5kit.checks.q5a import make_adapter, split_parameters, task_data
+from a5kit.checks.q5b import batches, changed, check_first_loss_in_eval_mode, check_head_learned, head_loss, losses_of, quiet
 from a5kit.grading import Failure, case
+from a5kit.grading.expected import precomputed
+
+FALL_SEED, FALL_BATCH_SEED, FALL_STEPS, FALL_LR = 3, 40, 20, 3e-3
+
+
+def _fall_data() -> tuple[np.ndarray, np.ndarray]:
+    return task_data(seed=FALL_BATCH_SEED, batch=2, length=16 * 128)
+
+
+@precomputed
+def fall_embeddings() -> dict[str, np.ndarray]:
+    """The eval-mode embeddings (2, 16, 96) of the loss_falls batch by tiny Enformer seed FALL_SEED (uncropped)."""
+    import torch
+
+    from a5kit.grading.probes import embeddings, tiny_enformer
+
+    X, _ = _fall_data()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        E = embeddings(tiny_enformer(seed=FALL_SEED, target_length=-1), X)
+    finally:
+        torch.set_num_threads(threads)
+    return {"embeddings": E.astype(np.float32)}
 
 
 @case(points=1)
 def loss_falls_over_the_steps(sub):
-    steps = 20
-    model = make_adapter(sub, num_tracks=3, seed=3)
-    losses = losses_of(sub.call("finetune", model, batches(sub, seed=40, n=1, batch=2), steps=steps, lr=3e-3, freeze_enformer=True),
-                       steps, f"finetune(model, [one batch], steps={steps}, lr=3e-3)")
+    model = make_adapter(sub, num_tracks=3, seed=FALL_SEED)
+    X, Y = _fall_data()
+    E = fall_embeddings()["embeddings"]
+    head_before = split_parameters(sub.kit("parameters", model))[1]
+    what = f"finetune(model, [one batch], steps={FALL_STEPS}, lr={FALL_LR}, freeze_enformer=True)"
+    sub.kit("manual_seed", FALL_BATCH_SEED)
+    with quiet(sub):
+        losses = losses_of(sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=FALL_STEPS, lr=FALL_LR,
+                                    freeze_enformer=True), FALL_STEPS, what)
+    head_after = split_parameters(sub.kit("parameters", model))[1]
+    start, end = head_loss(E, head_before, Y), head_loss(E, head_after, Y)
+    check_first_loss_in_eval_mode(float(losses[0]), start, what)
+    check_head_learned(start, end, what, margin=0.1)  # the reference lowers it by 0.4-0.5 (tests/test_checks_finetune.py)
     first, last = losses[:5].mean(), losses[-5:].mean()
-    if not last < first - 0.1:  # the reference lowers it by 0.4-0.5 (tests/test_checks_finetune.py)
+    if not last < first - 0.1:
         raise Failure(
-            f"training the head on one fixed batch for {steps} steps with lr=3e-3 should lower the Poisson loss by more than 0.1 "
-            f"(mean of the first 5 steps {first:.4f}, of the last 5 {last:.4f}): does optimizer.step() run every step, "
-            "with the lr passed in, and is the loss the wrapper's (model(seq, target=target))?"
+            f"{what}: the head learned (recomputed loss {start:.4f} -> {end:.4f}) but the losses you returned do not fall "
+            f"(mean of the first 5 {first:.4f}, of the last 5 {last:.4f}): append loss.item() of every step"
         )
 
 
@@ -28,8 +67,9 @@ def loss_falls_over_the_steps(sub):
 def unfrozen_trunk_is_trained_too(sub):
     model = make_adapter(sub, num_tracks=3, seed=4)
     before = split_parameters(sub.kit("parameters", model))
-    losses_of(sub.call("finetune", model, batches(sub, seed=50, n=2), steps=2, lr=1e-3, freeze_enformer=False), 2,
-              "finetune(..., steps=2, freeze_enformer=False)")
+    with quiet(sub):
+        losses_of(sub.call("finetune", model, batches(sub, seed=50, n=2), steps=2, lr=1e-3, freeze_enformer=False), 2,
+                  "finetune(..., steps=2, freeze_enformer=False)")
     after = split_parameters(sub.kit("parameters", model))
     trainable = [k for k in before[0] if "stem.0." in k or "transformer." in k]
     moved = changed({k: before[0][k] for k in trainable}, after[0])
@@ -37,7 +77,16 @@ def unfrozen_trunk_is_trained_too(sub):
         raise Failure(
             f"with freeze_enformer=False only {len(moved)} of {len(trainable)} trunk weights (first convolution and "
             "transformer) changed: pass freeze_enformer to the wrapper's forward, give the optimizer every parameter that "
-            "requires grad, not only the head's, and call optimizer.step() every step"
+            "requires grad, not only the head's (the trunk at its own, lower learning rate), and call optimizer.step() every step"
         )
     if not changed(before[1], after[1]):
         raise Failure("with freeze_enformer=False the new head's weights did not change: does optimizer.step() run?")
+    # Adam moves a weight by about lr per step (never much more than 3 lr): a larger jump is not an Adam step.
+    limit = 4 * 1e-3 * 2
+    jumps = {k: float(np.abs(after[i][k].astype(np.float64) - before[i][k]).max()) for i in (0, 1) for k in before[i] if k in after[i]}
+    worst = max(jumps, key=jumps.get)
+    if jumps[worst] > limit:
+        raise Failure(
+            f"with freeze_enformer=False, {worst} moved by {jumps[worst]:.3g} in 2 steps, more than 2 Adam steps at lr=1e-3 can "
+            f"move a weight (about {limit:.3g} at most): update the weights only with torch.optim.Adam at the learning rates asked for"
+        )

@@ -82,6 +82,8 @@ def record_all(progress: Callable[[str], None] = print) -> None:
     strongest = strongest_filter_index(filters)
     hits = motif_match.tomtom_jaspar(filters[strongest])
     progress(f"tomtom filter {strongest} vs {motif_match.DATABASE}: top hit {hits['matrix_id'][0]} {hits['name'][0]}")
+    null = motif_match.tomtom_null(filters[strongest])  # notebook 3's q4c shows the null beside the hit
+    progress(f"tomtom null of filter {strongest}: smallest E of {len(null['query'])} null queries {null['e_value'].min():.3g}")
     for (view, allele), seq in variant_sequences(hg38_sequence(VARIANT_WINDOW)).items():
         pred = models.enformer_predict(seq, tracks=VARIANT_TRACKS)
         progress(f"enformer {VARIANT.id} {allele} {view}: tracks {VARIANT_TRACKS}, predictions {pred.shape}")

@@ -36,8 +36,10 @@ def _one_hot(sequence: str) -> np.ndarray:
     return np.eye(4, dtype=np.float32)[["ACGT".index(b) for b in sequence]]
 
 
-def make_adapter(sub, num_tracks: int, seed: int = 0, target_length: int | None = -1) -> Handle:
+def make_adapter(sub, num_tracks: int, seed: int = 0, target_length: int | None = -1, wrapped_check: bool = False) -> Handle:
     """make_head_adapter(a fresh tiny Enformer, num_tracks), checked to be a HeadAdapterWrapper.
+
+    ``wrapped_check``: also check that it wraps the Enformer passed in, not a copy (q5a's own case).
 
     ``target_length``: the crop of the tiny Enformer's output (-1: none; None: its default 896 bins).
     """
@@ -48,6 +50,12 @@ def make_adapter(sub, num_tracks: int, seed: int = 0, target_length: int | None 
         raise Failure(
             f"make_head_adapter(enformer, {num_tracks}) should return an enformer_pytorch.finetune.HeadAdapterWrapper, got {got}: "
             "return HeadAdapterWrapper(enformer=enformer, num_tracks=num_tracks)"
+        )
+    if wrapped_check and not sub.kit("wraps", model, enformer):
+        raise Failure(
+            f"make_head_adapter(enformer, {num_tracks}) wraps a copy of the Enformer (copy.deepcopy?) or another model, not the one "
+            "passed in: the task asks for this enformer, HeadAdapterWrapper(enformer=enformer, ...); the notebook's experiment "
+            "makes the copies it needs itself"
         )
     return model
 
@@ -75,7 +83,7 @@ def output(sub, model: Handle, X: np.ndarray, what: str, shape: tuple[int, ...])
 
 @case(points=1)
 def adapter_predicts_batch_by_bins_by_tracks(sub):
-    model = make_adapter(sub, num_tracks=3)
+    model = make_adapter(sub, num_tracks=3, wrapped_check=True)
     X, _ = task_data(seed=0, batch=2, length=32 * BIN)
     preds = output(sub, model, X, "the adapter's output for a (2, 4096, 4) batch", (2, 32, 3))
     if not np.all(np.isfinite(preds)) or preds.min() < 0:

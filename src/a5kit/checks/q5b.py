@@ -1,6 +1,15 @@
-"""q5b: the fine-tuning loop, with the trunk frozen or not -- public checks."""
+"""q5b: the fine-tuning loop, with the trunk frozen or not -- public checks.
+
+Training is verified from plain data, not from what the loop reports: the loss of the new head is
+recomputed here in numpy from the head's weights (before and after ``finetune``) and the trunk's
+embeddings of the batch, so a loop that only makes up falling losses, or perturbs the head at
+random, does not pass. With the trunk frozen the whole model must run in eval mode (the trunk's
+dropout off), so the first reported loss must equal the recomputed loss of the untrained head.
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -8,12 +17,39 @@ from a5kit.checks.q5a import BIN, make_adapter, split_parameters, task_data
 from a5kit.grading import Failure, case
 from a5kit.grading.plain import Handle
 
+HEAD_WEIGHT, HEAD_BIAS = "to_tracks.0.weight", "to_tracks.0.bias"
+
 
 def batches(sub, seed: int, n: int, batch: int = 1, bins: int = 16, num_tracks: int = 3) -> Handle:
     """``n`` (sequence, target) pairs of float32 tensors, made and kept in the student's process (a list-like Handle)."""
+    return batches_and_data(sub, seed, n, batch, bins, num_tracks)[0]
+
+
+def batches_and_data(sub, seed: int, n: int, batch: int = 1, bins: int = 16, num_tracks: int = 3) -> tuple[Handle, list]:
+    """(the batches as a Handle, the same pairs as numpy arrays)."""
     sub.kit("manual_seed", seed)  # dropout draws from torch's global generator: the same run every time
     pairs = [task_data(seed=seed + i, batch=batch, length=bins * BIN, num_tracks=num_tracks) for i in range(n)]
-    return sub.kit("tensor_batches", pairs)
+    return sub.kit("tensor_batches", pairs), pairs
+
+
+@contextlib.contextmanager
+def quiet(sub):
+    """Progress bars off in the student's process while a check trains (restored afterwards)."""
+    sub.kit("progress_bars", False)
+    try:
+        yield
+    finally:
+        sub.kit("progress_bars", True)
+
+
+def head_loss(embeddings: np.ndarray, head: dict[str, np.ndarray], targets: np.ndarray) -> float:
+    """The wrapper's Poisson loss, in numpy (float64): mean(pred - y log pred), pred = softplus(E W^T + b)."""
+    if HEAD_WEIGHT not in head or HEAD_BIAS not in head:
+        raise Failure(f"the adapter's new head should be HeadAdapterWrapper's own to_tracks (a linear layer, then a softplus); its parameters are {sorted(head)}")
+    E = np.asarray(embeddings, dtype=np.float64)
+    z = E @ np.asarray(head[HEAD_WEIGHT], dtype=np.float64).T + np.asarray(head[HEAD_BIAS], dtype=np.float64)
+    pred = np.logaddexp(0.0, z)
+    return float(np.mean(pred - np.asarray(targets, dtype=np.float64) * np.log(np.maximum(pred, 1e-20))))
 
 
 def losses_of(value, steps: int, what: str) -> np.ndarray:
@@ -42,19 +78,73 @@ def changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> list
     return [k for k in before if k in after and not np.array_equal(before[k], after[k])]
 
 
+def check_first_loss_in_eval_mode(first: float, expected: float, what: str) -> None:
+    """With the trunk frozen (and in eval mode) step 0's loss is the untrained head's loss on batch 0, exactly."""
+    if abs(first - expected) > 1e-3 * max(1.0, abs(expected)):
+        raise Failure(
+            f"{what}: the first loss, {first:.5f}, is not the loss of the untrained model on the first batch with dropout off "
+            f"({expected:.5f}, recomputed from the head's weights): with freeze_enformer=True keep the frozen trunk in eval mode "
+            "while the head trains (model.train(), then model.enformer.eval()), so its dropout is off and it computes the same "
+            "features it will at evaluation; and report loss.item() of each step's forward pass"
+        )
+
+
+def check_head_learned(before: float, after: float, what: str, margin: float) -> None:
+    if not after < before - margin:
+        raise Failure(
+            f"{what}: recomputed from the head's weights, the loss on the training batch went from {before:.4f} to {after:.4f}, "
+            f"not down by more than {margin}: the head did not learn. Every step needs optimizer.zero_grad(), "
+            "loss.backward() on the wrapper's loss model(seq, target=target, ...), and optimizer.step(), with the lr passed in"
+        )
+
+
+def step_sizes(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> np.ndarray:
+    """|change| of every weight element that moved (Adam's first step moves each by about its learning rate)."""
+    moved = [np.abs(after[k].astype(np.float64) - before[k]).ravel() for k in before if k in after]
+    d = np.concatenate(moved) if moved else np.zeros(0)
+    return d[d > 0]
+
+
 @case(points=1)
 def finetune_returns_one_float_loss_per_step(sub):
     model = make_adapter(sub, num_tracks=3)
-    value = sub.call("finetune", model, batches(sub, seed=10, n=2), steps=3, lr=1e-3, freeze_enformer=True)
+    with quiet(sub):
+        value = sub.call("finetune", model, batches(sub, seed=10, n=2), steps=3, lr=1e-3, freeze_enformer=True)
     losses_of(value, 3, "finetune(model, batches (2 of them), steps=3, lr=1e-3)")
+    # One unfrozen Adam step moves each weight by about its group's learning rate: head lr, trunk trunk_lr.
+    for trunk_lr, shown in ((2e-4, "trunk_lr=2e-4"), (None, "no trunk_lr (default lr / 10)")):
+        model = make_adapter(sub, num_tracks=3, seed=5)
+        before = split_parameters(sub.kit("parameters", model))
+        kwargs = {} if trunk_lr is None else {"trunk_lr": trunk_lr}
+        what = f"finetune(model, batches, steps=1, lr=1e-3, freeze_enformer=False, {shown})"
+        with quiet(sub):
+            losses_of(sub.call("finetune", model, batches(sub, seed=15, n=1), steps=1, lr=1e-3, freeze_enformer=False, **kwargs), 1, what)
+        after = split_parameters(sub.kit("parameters", model))
+        trunk, head = step_sizes(before[0], after[0]), step_sizes(before[1], after[1])
+        want = 2e-4 if trunk_lr is not None else 1e-4
+        if not len(trunk):
+            raise Failure(f"{what}: no trunk weight changed: with freeze_enformer=False the trunk's parameters need their own "
+                          "parameter group in the optimizer, at trunk_lr")
+        if not 0.5 * want < float(np.median(trunk)) < 2 * want:
+            raise Failure(
+                f"{what}: the trunk's weights moved by {float(np.median(trunk)):.2g} (median), as if trained at that learning rate; "
+                f"expected about {want:g}: give the trunk its own Adam parameter group at trunk_lr (default lr / 10), the head "
+                "at lr: torch.optim.Adam([{'params': head, 'lr': lr}, {'params': trunk, 'lr': trunk_lr}])"
+            )
+        if len(head) and not 0.5e-3 < float(np.median(head)) < 2e-3:
+            raise Failure(f"{what}: the head's weights moved by {float(np.median(head)):.2g} (median); expected about lr = 1e-3")
 
 
 @case(points=1)
 def frozen_trunk_stays_fixed_while_the_head_learns(sub):
     model = make_adapter(sub, num_tracks=3)
+    handle, pairs = batches_and_data(sub, seed=20, n=1, batch=2)
+    X, Y = pairs[0]
+    embeddings = np.asarray(sub.kit("embeddings", model, X), dtype=np.float64)
     before = split_parameters(sub.kit("parameters", model))
-    losses_of(sub.call("finetune", model, batches(sub, seed=20, n=2), steps=3, lr=1e-2, freeze_enformer=True), 3,
-              "finetune(..., steps=3, freeze_enformer=True)")
+    what = "finetune(..., steps=8, lr=1e-2, freeze_enformer=True)"
+    with quiet(sub):
+        losses = losses_of(sub.call("finetune", model, handle, steps=8, lr=1e-2, freeze_enformer=True), 8, what)
     after = split_parameters(sub.kit("parameters", model))
     moved = changed(before[0], after[0])
     if moved:
@@ -67,3 +157,6 @@ def frozen_trunk_stays_fixed_while_the_head_learns(sub):
             "the new head's weights did not change during fine-tuning: every step needs optimizer.zero_grad(), "
             "loss.backward() and optimizer.step(), with an optimizer over the model's parameters (at least the head's)"
         )
+    start = head_loss(embeddings, before[1], Y)
+    check_first_loss_in_eval_mode(float(losses[0]), start, what)
+    check_head_learned(start, head_loss(embeddings, after[1], Y), what, margin=0.02)

@@ -23,12 +23,28 @@ def per_window_mean(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def check_evaluate(sub, model: Handle, X: np.ndarray, Y: np.ndarray, what: str) -> None:
     """evaluate(model, X, Y) must equal the reference r computed from the model's eval-mode predictions."""
-    value = sub.call("evaluate", model, X, Y)
-    tracks = Y.shape[-1]
+    tracks, bins = Y.shape[-1], Y.shape[1]
+    try:
+        value = sub.call("evaluate", model, X, Y)
+    except Failure:
+        raise
+    except Exception as err:
+        crop = sub.kit("crop", model)
+        if crop != bins:
+            raise Failure(
+                f"{what}: {err}. The wrapped Enformer crops its output to {crop} bins, the targets have {bins}: set the crop "
+                "to the targets' bins before predicting, model.enformer.set_target_length(targets.shape[1])"
+            ) from None
+        raise
     got = expect.array(value, what, None).astype(np.float64)
     if got.shape != (tracks,):
         hint = ": one r per track, not one for all tracks together" if got.size == 1 else ""
         raise Failure(f"{what}: expected shape ({tracks},), one Pearson r per track, got {got.shape}{hint}")
+    if sub.kit("crop", model) != bins:
+        raise Failure(
+            f"{what}: after evaluate the wrapped Enformer still crops its output to {sub.kit('crop', model)} bins, not the "
+            f"targets' {bins}: call model.enformer.set_target_length(targets.shape[1]) before predicting"
+        )
     preds = np.asarray(sub.kit("forward", model, X), dtype=np.float64)  # after evaluate: its crop is set
     expected = pearson_per_track(preds, Y)
     if np.allclose(got, expected, atol=1e-4):
@@ -46,6 +62,7 @@ def check_evaluate(sub, model: Handle, X: np.ndarray, Y: np.ndarray, what: str) 
 
 @case(points=1)
 def evaluate_gives_pearson_r_per_track(sub):
-    model = make_adapter(sub, num_tracks=3, seed=0)
+    # The crop left at 8 bins, as after training on 8-bin targets (auto_set_target_length): evaluate must set it to 16.
+    model = make_adapter(sub, num_tracks=3, seed=0, target_length=8)
     X, Y = task_data(seed=30, batch=3, length=16 * BIN)
-    check_evaluate(sub, model, X, Y, "evaluate(model, X (3, 2048, 4), Y (3, 16, 3))")
+    check_evaluate(sub, model, X, Y, "evaluate(model (crop left at 8 bins), X (3, 2048, 4), Y (3, 16, 3))")

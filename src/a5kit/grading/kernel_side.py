@@ -4,6 +4,12 @@ The trusted grader writes a request (``requests/rN.npz``: call a student functio
 with plain-data arguments) and asks the kernel to run ``serve(...)``, which answers in
 ``responses/rN.npz``. Nothing here decides a score: whatever the student's code does to this
 module only changes the data it sends back, which the grader checks like any other answer.
+
+Kit probes (``kind == "kit"``) run from a private copy of :mod:`a5kit.grading.probes`, executed
+from its file when this module is imported, not from the module object the notebook can reach:
+a notebook that replaces ``a5kit.grading.probes.parameters`` (or its table, or ``run``) by name
+changes nothing here. Checks that matter do not rely on this alone: they recompute what they can
+from plain data (q5b: the loss, in numpy, from the head's weights).
 """
 
 from __future__ import annotations
@@ -11,11 +17,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import importlib.util
+from types import ModuleType
+
+from . import probes as _probes_module
 from . import wire
-from .plain import StaleHandle
+from .plain import StaleHandle, from_plain, to_plain
 from .submission import LocalSubmission, MissingFunction, StudentError
 
 _submission: LocalSubmission | None = None
+
+
+def _private_probes() -> ModuleType:
+    """A fresh copy of a5kit.grading.probes, executed from its (root-owned) file, not in sys.modules."""
+    origin = getattr(getattr(_probes_module, "__spec__", None), "origin", None) or _probes_module.__file__
+    spec = importlib.util.spec_from_file_location(_probes_module.__name__, origin)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_PROBES = _private_probes()
+_run_probe = _PROBES.run
+
+
+def _kit(sub: LocalSubmission, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run kit probe ``name`` from the private copy, on the submission's handles."""
+    return to_plain(_run_probe(name, from_plain(args, sub.handles), from_plain(kwargs, sub.handles)), sub.handles)
 
 
 def _local() -> LocalSubmission:
@@ -36,7 +64,7 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
     try:
         if kind == "call":
             return {"value": sub.call(name, *args, **kwargs)}
-        return {"value": sub.kit(name, *args, **kwargs)}
+        return {"value": _kit(sub, name, args, kwargs)}
     except MissingFunction as err:
         return {"error": "missing", "message": str(err)}
     except StudentError as err:

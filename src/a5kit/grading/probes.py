@@ -5,10 +5,18 @@ only see plain data and Handles. When a test needs an object built where the stu
 (batches of torch tensors, a tiny Enformer to fine-tune) or a fact about an object that lives there (the
 parameters of a model the student trained), it asks for one of the functions below by name. Only
 functions listed in ``PROBES`` can be called this way.
+
+The table is bound when this module is imported: ``PROBES`` is read-only and :func:`run` keeps its
+own reference to it, so a notebook that assigns ``probes.parameters = fake`` or tries
+``probes.PROBES["parameters"] = fake`` changes nothing (the grader's kernel side goes further and
+runs a private copy of this module, see :mod:`a5kit.grading.kernel_side`). What a probe reports
+from the student's process is still only evidence: the tests that matter recompute it (q5b
+recomputes the loss in numpy from the head's weights and embeddings it computed itself).
 """
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -100,13 +108,86 @@ def forward(module: Any, x: Any, **kwargs: Any) -> np.ndarray:
     return out.detach().cpu().float().numpy()
 
 
-PROBES = {f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, forward)}
+def embeddings(module: Any, x: Any) -> np.ndarray:
+    """The trunk's embeddings of ``x`` (batch, bins, features) in eval mode, without gradients, as float32.
 
+    ``module``: a HeadAdapterWrapper (its ``enformer``) or an Enformer; the crop is the model's own.
+    The module's training mode is restored.
+    """
+    import torch
 
-def run(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Call probe ``name``; an unknown name is a bug in a test, not the student's fault."""
+    enformer = getattr(module, "enformer", module)
+    if isinstance(x, np.ndarray):
+        first = next(enformer.parameters(), None)
+        x = torch.as_tensor(x, dtype=torch.float32, device=None if first is None else first.device)
+    was_training = enformer.training
+    enformer.eval()
     try:
-        probe = PROBES[name]
-    except KeyError:
-        raise KeyError(f"no kit probe named {name!r}; known: {', '.join(sorted(PROBES))}") from None
-    return probe(*args, **kwargs)
+        with torch.no_grad():
+            out = enformer(x, return_only_embeddings=True)
+    finally:
+        enformer.train(was_training)
+    return out.detach().cpu().float().numpy()
+
+
+def dropout_active(module: Any) -> dict[str, bool]:
+    """Which dropout layers of a module are in training mode (would drop activations), by name."""
+    import torch
+
+    return {name: bool(m.training) for name, m in module.named_modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
+
+
+def wraps(model: Any, enformer: Any) -> bool:
+    """Whether ``model.enformer`` is the very object ``enformer`` (not a copy of it)."""
+    return getattr(model, "enformer", None) is enformer
+
+
+def crop(model: Any) -> int:
+    """The number of bins the (wrapped) Enformer currently crops its output to (-1: no crop)."""
+    enformer = getattr(model, "enformer", model)
+    return int(enformer.crop_final.target_length)
+
+
+_SILENCED: list[Any] = []
+
+
+def progress_bars(enabled: bool) -> None:
+    """Silence (False) or restore (True) tqdm progress bars in this process, e.g. while a check trains.
+
+    Forces ``disable=True`` on every new ``tqdm.tqdm`` (and its notebook and auto subclasses),
+    whatever the student's code passes; restoring puts the original constructor back.
+    """
+    try:
+        import tqdm.std
+    except ImportError:
+        return
+    cls = tqdm.std.tqdm
+    if not enabled and not _SILENCED:
+        original = cls.__init__
+
+        def quiet_init(self, *args, **kwargs):
+            kwargs["disable"] = True
+            original(self, *args, **kwargs)
+
+        _SILENCED.append(original)
+        cls.__init__ = quiet_init
+    elif enabled and _SILENCED:
+        cls.__init__ = _SILENCED.pop()
+
+
+def _bind(table: dict[str, Any]):
+    bound = MappingProxyType(dict(table))
+
+    def run(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call probe ``name``; an unknown name is a bug in a test, not the student's fault."""
+        try:
+            probe = bound[name]
+        except KeyError:
+            raise KeyError(f"no kit probe named {name!r}; known: {', '.join(sorted(bound))}") from None
+        return probe(*args, **kwargs)
+
+    return bound, run
+
+
+PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, forward,
+                                             embeddings, dropout_active, progress_bars, wraps, crop)})
