@@ -4,7 +4,8 @@ Each sequence is 18 bases with one motif instance sampled from a transcription f
 frequency matrix (JASPAR2024 via the ``pyjaspar`` package) and is labelled with that factor. The
 generator uses numpy's ``default_rng`` only, so a seed reproduces the files byte for byte:
 ``training.txt`` and ``validation.txt`` are committed; the hidden ``test.txt`` is written at
-autograder build time only, with a seed that is not committed (``A5KIT_HIDDEN_SEED``).
+autograder build time only, with a seed that ``make autograder`` draws at random (or the instructor
+gives as ``A5KIT_HIDDEN_SEED``); the package has no default, so nobody can regenerate the test set.
 
     python -m a5kit.motifs --out src/a5kit/datasets [--hidden-out DIR]
 """
@@ -37,8 +38,11 @@ SEED = 20240  # training uses SEED, validation SEED + 1
 N_TRAIN = 500  # per factor
 N_VALIDATION = 100
 N_TEST = 100
-HIDDEN_SEED_ENV = "A5KIT_HIDDEN_SEED"
-DEFAULT_HIDDEN_SEED = 97531  # only for local trials: the autograder build sets A5KIT_HIDDEN_SEED
+HIDDEN_SEED_ENV = "A5KIT_HIDDEN_SEED"  # no default: `make autograder` draws the seed unless one is given
+
+
+class HiddenSeedMissing(RuntimeError):
+    """The hidden test set was asked for without a seed."""
 
 
 def load_pfms() -> dict[str, np.ndarray]:
@@ -120,9 +124,14 @@ def load_split(name: str) -> tuple[list[str], list[str]]:
 
 
 def hidden_seed_from_env() -> int:
-    """The hidden test set's seed: ``A5KIT_HIDDEN_SEED`` if set, else a fixed local default."""
-    value = os.environ.get(HIDDEN_SEED_ENV)
-    return int(value) if value else DEFAULT_HIDDEN_SEED
+    """The hidden test set's seed from ``A5KIT_HIDDEN_SEED``; refuses to guess one."""
+    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
+    if not value:
+        raise HiddenSeedMissing(
+            f"{HIDDEN_SEED_ENV} is not set: `make autograder` draws the hidden seed itself; to grade elsewhere, set "
+            "A5KIT_EXPECTED to the archive's expected/ folder (dist/autograder/expected), or set the seed yourself"
+        )
+    return int(value)
 
 
 def write_dataset(
