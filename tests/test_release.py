@@ -226,12 +226,12 @@ def test_check_and_grade_silence_progress_bars(monkeypatch, capsys):
         return np.stack([np.eye(4, dtype=np.float32)["ACGT".index(c)] for c in tqdm(s, desc="encoding")])
 
     monkeypatch.setattr(core, "_hidden_dir", None)
-    original = std.tqdm.__init__
+    original = std.tqdm.__dict__["__init__"]
     grading.check("q2a", {"one_hot_encode_dna": encode_with_a_bar})
     grading.grade("q2a", {"one_hot_encode_dna": encode_with_a_bar})
     captured = capsys.readouterr()
     assert "encoding" not in captured.out + captured.err
-    assert std.tqdm.__init__ is original  # bars are back after the checks
+    assert std.tqdm.__dict__["__init__"] is original  # bars are back after the checks
 
 
 # -- the student distribution (dist/student) -----------------------------------------------------

@@ -56,11 +56,11 @@ def quiet_progress_bars() -> Iterator[None]:
     """Silence tqdm progress bars (a training loop's, a download's) while checks run, so the report stays readable."""
     from tqdm import std
 
-    original = std.tqdm.__init__
+    original = std.tqdm.__dict__["__init__"]  # a partialmethod (tqdm's env overrides): keep the descriptor itself
 
     def silent(self, *args, **kwargs):
         kwargs["disable"] = True
-        original(self, *args, **kwargs)
+        original.__get__(self, type(self))(*args, **kwargs)
 
     std.tqdm.__init__ = silent
     try:
