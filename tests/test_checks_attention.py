@@ -291,7 +291,8 @@ def test_case_sensitive_matching_loses_the_case_insensitive_case(tiny):
     wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=position)  # noqa: E731
     results = _grade("q1d", attention_between=wrong)
     _lost(results, "words match case insensitively without the space marker", "case-insensitively")
-    _passed(results, "mean over heads from query to key per layer", "gpt2 word pairs in both sentences")
+    _lost(results, "mean over heads from query to key per layer", "case-insensitively")  # the public case asks for "MAT"
+    _passed(results, "gpt2 word pairs in both sentences")
 
 
 def test_keeping_the_space_marker_is_named(tiny):

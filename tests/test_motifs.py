@@ -141,8 +141,15 @@ def test_each_tfs_pfm_scores_its_own_sequences_higher_than_the_others(pfms):
 
 def test_command_line_writes_the_files(tmp_path):
     pytest.importorskip("pyjaspar")
-    assert motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden")]) == 0
+    assert motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden"), "--hidden-seed", "5"]) == 0
     assert {p.name for p in tmp_path.rglob("*.txt")} == {"training.txt", "validation.txt", "test.txt"}
+
+
+def test_command_line_refuses_a_hidden_set_without_a_seed(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(motifs.HIDDEN_SEED_ENV, raising=False)
+    with pytest.raises(SystemExit):
+        motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden")])
+    assert "--hidden-seed" in capsys.readouterr().err and not (tmp_path / "hidden").exists()
 
 
 def test_load_split_reads_the_files_shipped_in_the_package():

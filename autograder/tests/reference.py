@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.checks import q1a, q1d, q2b, q3a, q4a, q4c, q4d, q6
+from a5kit.checks import q1a, q1d, q2a, q2b, q3a, q4a, q4c, q4d, q6
 
 # -- q1a: scaled dot-product attention ---------------------------------------------------------
 
@@ -274,7 +274,7 @@ def public_expected() -> dict[str, np.ndarray]:
     values.update(_flatten("q1a.unmasked", attention_expected(q, k, v, causal=False)))
     for name, (query_word, key_word) in q1d.PUBLIC_PAIRS.items():
         values.update(_flatten(f"q1d.{name}", between_expected(q1d.TOKENS, q1d.public_attentions(), query_word, key_word)))
-    values["q2a.ACGTTG.value"] = one_hot("ACGTTG")
+    values.update({f"q2a.{sequence}.value": one_hot(sequence) for sequence in q2a.PUBLIC_SEQUENCES})
     values["q2b.example.encoded"] = one_hot(q2b.EXAMPLE)
     for name in q3a.PUBLIC_INPUTS:
         values.update(_flatten(f"q3a.{name}", pca_expected(q3a.public_input(name))))

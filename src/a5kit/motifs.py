@@ -7,7 +7,7 @@ generator uses numpy's ``default_rng`` only, so a seed reproduces the files byte
 autograder build time only, with a seed that ``make autograder`` draws at random (or the instructor
 gives as ``A5KIT_HIDDEN_SEED``); the package has no default, so nobody can regenerate the test set.
 
-    python -m a5kit.motifs --out src/a5kit/datasets [--hidden-out DIR]
+    python -m a5kit.motifs --out src/a5kit/datasets [--hidden-out DIR --hidden-seed N]
 """
 
 from __future__ import annotations
@@ -158,10 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: write the committed files, and the hidden test set when asked."""
     parser = argparse.ArgumentParser(prog="python -m a5kit.motifs", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("src/a5kit/datasets"), help="folder for training.txt and validation.txt")
-    parser.add_argument("--hidden-out", type=Path, default=None, help=f"folder for test.txt (seed from {HIDDEN_SEED_ENV})")
+    parser.add_argument("--hidden-out", type=Path, default=None, help="folder for test.txt (needs --hidden-seed or A5KIT_HIDDEN_SEED)")
+    parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden test set (default: {HIDDEN_SEED_ENV}; there is no built-in one)")
     parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
     args = parser.parse_args(argv)
-    for path in write_dataset(args.out, args.hidden_out, seed=args.seed).values():
+    if args.hidden_out is not None and args.hidden_seed is None and not os.environ.get(HIDDEN_SEED_ENV, "").strip():
+        parser.error(f"--hidden-out needs a seed: pass --hidden-seed N or set {HIDDEN_SEED_ENV} (the package has no default)")
+    for path in write_dataset(args.out, args.hidden_out, seed=args.seed, hidden_seed=args.hidden_seed).values():
         print(f"wrote {path}")
     return 0
 
