@@ -113,8 +113,11 @@ def hidden_points(question: str, namespace: dict) -> float:
 
 
 @pytest.fixture
-def sandbox(tiny, tmp_path, monkeypatch):
-    """Tiny models, a scratch working directory and the hidden motif seed."""
+def sandbox(tiny_cache, tmp_path, monkeypatch):
+    """Replay from the tiny cache (as the grader does: the model outputs the cases need come from it
+    instead of running a model for every candidate), a scratch working directory and a hidden seed."""
+    monkeypatch.setenv("A5KIT_MODE", "replay")
+    monkeypatch.setenv("A5KIT_CACHE", str(tiny_cache))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("A5KIT_HIDDEN_SEED", "97531")
     monkeypatch.setenv("MPLBACKEND", "Agg")
