@@ -249,7 +249,8 @@ def test_numpys_own_index_error_does_not_name_the_argument(tiny):
     results = _grade("q1b", attention_matrix=wrong)
     _lost(results, "layer out of range raises index error naming the layer", "should say that the layer is out of range")
     _lost(results, "head out of range raises index error naming the head", "should say that the head is out of range")
-    _passed(results, "attention matrix picks the layer and head", "gpt2 matrices for every layer and head")
+    _lost(results, "attention matrix picks the layer and head", "should say that the layer is out of range")  # public, too
+    _passed(results, "gpt2 matrices for every layer and head")
 
 
 def test_missing_plot_function_costs_only_the_plot_cases(tiny):

@@ -28,7 +28,7 @@ REQUIREMENTS: list[tuple[str, str, str, str, str | None]] = [
     ("01_self_attention", "q1a-task", "`causal=False`: no mask", "q1a", "matches_softmax_of_scaled_scores_without_mask"),
     ("01_self_attention", "q1a-task", "subtract each row's maximum score before `np.exp`", "q1a", "rows_sum_to_one_also_for_batched_inputs_and_large_scores"),
     ("01_self_attention", "q1b-task", "`attentions[layer, head]`", "q1b", "attention_matrix_picks_the_layer_and_head"),
-    ("01_self_attention", "q1b-task", "raise an `IndexError` whose message says *which* argument is out of range", "q1b", None),
+    ("01_self_attention", "q1b-task", "raise an `IndexError` whose message says *which* argument is out of range", "q1b", "attention_matrix_picks_the_layer_and_head"),
     ("01_self_attention", "q1b-task", "keys along the x axis and queries along the y axis", "q1b", "heatmap_shows_the_matrix_queries_as_rows"),
     ("01_self_attention", "q1b-task", "every tick labelled with its token, on both axes", "q1b", "tick_labels_are_the_tokens"),
     ("01_self_attention", "q1b-task", "`title`, when given, as the Axes title", "q1b", None),
@@ -73,7 +73,6 @@ REQUIREMENTS: list[tuple[str, str, str, str, str | None]] = [
 
 # Stated requirements that only hidden cases check yet (each has one; see autograder/tests/).
 HIDDEN_ONLY = {
-    ("q1b", "raise an `IndexError` whose message says *which* argument is out of range"),
     ("q1b", "`title`, when given, as the Axes title"),
     ("q1d", "use its first occurrence"),
     ("q1d", "raise a `ValueError` whose message names the word"),
