@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo    offline demo (tiny models)        make test   the test suite"
 	@echo "make cache   record model outputs (TINY=1 offline)   make lock   regenerate pins"
-	@echo "make release solutions/ -> assignment5/ (nbgrader generate_assignment)"
+	@echo "make release solutions/ -> assignment5/ and dist/student/ (the public student tree)"
 	@echo "make autograder  dist/autograder.zip for Gradescope (CACHE_DIR=data/cache)"
 	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally (as root; UNSAFE=1 without)"
 	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"

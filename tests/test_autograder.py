@@ -65,7 +65,7 @@ def test_archive_holds_exactly_the_intended_files(built, names, tiny_cache):
     expected_files = {f"expected/{p.name}" for p in (built.parent / "autograder" / "expected").iterdir()}
     wanted = {
         "setup.sh", "run_autograder", "requirements.txt", "grader.json",
-        *(f"tests/{p.name}" for p in HIDDEN.glob("q*.py")),
+        *(f"tests/{p.name}" for p in HIDDEN.glob("q*.py")), "tests/reference.py",
         "cache/manifest.json", *(f"cache/{e['file']}" for e in manifest["entries"].values()),
         *expected_files,
     }
@@ -90,12 +90,25 @@ def test_grader_config_lists_every_autograded_question_and_says_the_cache_is_tin
     assert config["tiny_cache"] is True and "TINY" in config["cache"]
 
 
-def test_the_hidden_motif_test_set_is_precomputed_at_build_time(built, monkeypatch):
-    monkeypatch.delenv(motifs.HIDDEN_SEED_ENV, raising=False)
+def _stored_test_set(built: Path) -> tuple[int, list[int]]:
     with np.load(built.parent / "autograder" / "expected" / "q3c.hidden_test_set.npz", allow_pickle=False) as npz:
-        stored = npz["y"]
-    rows = motifs.generate(motifs.N_TEST, motifs.hidden_seed_from_env())
-    assert stored.tolist() == [motifs.TFS.index(t) for _, t in rows]
+        return int(npz["seed"]), npz["y"].tolist()
+
+
+def test_the_hidden_motif_test_set_is_precomputed_at_build_time_from_the_seed_kept_with_it(built):
+    seed, labels = _stored_test_set(built)
+    rows = motifs.generate(motifs.N_TEST, seed)
+    assert labels == [motifs.TFS.index(t) for _, t in rows]
+    config = json.loads((built.parent / "autograder" / "grader.json").read_text())
+    assert config["hidden_seed"] == "drawn at random" and str(seed) not in json.dumps(config)
+
+
+def test_a_second_build_draws_another_hidden_seed_unless_one_is_given(built, shared_tmp, tiny_cache, monkeypatch):
+    monkeypatch.delenv(motifs.HIDDEN_SEED_ENV, raising=False)
+    drawn, _ = _stored_test_set(built)
+    given = autograder.build(ROOT, tiny_cache, shared_tmp / "dist-given", seed=2026)
+    assert _stored_test_set(given)[0] == 2026 != drawn  # the solution passes with 2026 too: tests/test_checks_dna.py
+    assert os.environ.get(motifs.HIDDEN_SEED_ENV) is None  # the build set it only while computing
 
 
 def _full_marks() -> float:

@@ -19,10 +19,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from a5kit import cache, data, inputs, models, motif_match  # noqa: E402
-from a5kit.checks import q4a as q4a_checks, q4d as q4d_checks  # noqa: E402
+from a5kit.checks import q4a as q4a_checks  # noqa: E402
 from a5kit.grading import load_cases  # noqa: E402
+from a5kit.grading.core import reference_module  # noqa: E402
 from conftest import ROOT, SHARED_DATA  # noqa: E402
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
+
+REF = reference_module(HIDDEN)  # the instructor's reference implementations
 
 NOTEBOOK = ROOT / "solutions" / "03_enformer.ipynb"
 POINTS = {"q4a": 4, "q4b": 1, "q4c": 3, "q4d": 3, "q6": 5}
@@ -116,7 +119,7 @@ def test_peak_by_mean_is_told_peak_means_max(reference):
 
 def test_planted_extremes_differ_from_the_typical_mistakes():
     p, (high, low, peak) = q4a_checks.planted_predictions(2, 200, 40)
-    assert q4a_checks.reference_extremes(p) == (high, low, peak) and peak != high
+    assert REF.extremes(p) == (high, low, peak) and peak != high
 
 
 def test_plot_over_bin_numbers_is_told_to_use_genomic_positions(reference):
@@ -143,11 +146,12 @@ def test_logo_matrix_not_transposed_is_told_so(reference):
 def test_strongest_filter_by_signed_sum_or_max_is_told_to_sum_absolute_values(reference):
     signed = with_(reference, strongest_filter=lambda w: int(np.asarray(w, dtype=float).sum(axis=(1, 2)).argmax()))
     results = grade(signed, "q4c")
-    assert "strongest_filter_uses_absolute_weights_summed_over_the_filter" in failed(results)
-    assert "use absolute values" in results["strongest_filter_uses_absolute_weights_summed_over_the_filter"].output
+    for name in ("strongest_filter_returns_the_largest_total_absolute_weight", "strongest_filter_uses_absolute_weights_summed_over_the_filter"):
+        assert "use absolute values" in results[name].output
     peak = with_(reference, strongest_filter=lambda w: int(np.abs(np.asarray(w)).max(axis=(1, 2)).argmax()))
     results = grade(peak, "q4c")
-    assert "single largest |w|" in results["strongest_filter_uses_absolute_weights_summed_over_the_filter"].output
+    for name in ("strongest_filter_returns_the_largest_total_absolute_weight", "strongest_filter_uses_absolute_weights_summed_over_the_filter"):
+        assert "single largest |w|" in results[name].output
 
 
 def test_second_tomtom_hit_is_told_the_first_is_best(reference):
@@ -163,22 +167,30 @@ def test_second_tomtom_hit_is_told_the_first_is_best(reference):
 # --- q4d ----------------------------------------------------------------------------------------
 
 
-def _closest(strands=2, slide=True):
+def _closest(strands=2, slide=True, other_strand=None):
     def closest_filter(weights, motif):
         w = np.asarray(weights, dtype=float)
-        seqs = [motif, q4d_checks.revcomp(motif)][:strands]
+        seqs = [motif, (other_strand or REF.revcomp)(motif)][:strands]
         if slide:
-            return int(np.max([q4d_checks.strand_scores(w, s) for s in seqs], axis=0).argmax())
-        return int(np.max([q4d_checks._aligned(w, s) for s in seqs], axis=0).argmax())
+            return int(np.max([REF.strand_scores(w, s) for s in seqs], axis=0).argmax())
+        return int(np.max([REF.aligned_scores(w, s) for s in seqs], axis=0).argmax())
 
     return closest_filter
 
 
 def test_closest_filter_on_one_strand_only_is_told_to_score_both(reference):
     results = grade(with_(reference, closest_filter=_closest(strands=1)), "q4d")
-    assert "closest_filter_scores_both_strands" in failed(results)
+    assert {"closest_filter_finds_a_match_on_the_reverse_strand", "closest_filter_scores_both_strands"} <= failed(results)
+    assert "reverse complement" in results["closest_filter_finds_a_match_on_the_reverse_strand"].output
     assert "reverse complement" in results["closest_filter_scores_both_strands"].output
     assert "closest_filter_slides_along_the_motif" not in failed(results)
+
+
+def test_closest_filter_with_the_complement_not_reversed_is_told_so_in_a_public_check(reference):
+    complement = _closest(other_strand=lambda m: m.translate(str.maketrans("ACGT", "TGCA")))
+    results = grade(with_(reference, closest_filter=complement), "q4d")
+    assert "closest_filter_finds_a_match_on_the_reverse_strand" in failed(results)
+    assert "complemented but not reversed" in results["closest_filter_finds_a_match_on_the_reverse_strand"].output
 
 
 def test_closest_filter_without_sliding_is_told_to_slide(reference):
@@ -310,7 +322,7 @@ def test_filter_to_ppm_is_a_column_softmax():
 
 def test_tomtom_runs_offline_in_tiny_mode_and_replays_without_memelite(monkeypatch, cache_dir):
     filters = models.enformer_first_layer_filters()
-    query = filters[inputs.strongest_filter_index(filters)]
+    query = filters[REF.strongest(filters)]
     monkeypatch.setenv("A5KIT_MODE", "record")
     monkeypatch.setenv("A5KIT_TINY", "1")
     with pytest.warns(cache.TinyResultWarning):

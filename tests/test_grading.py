@@ -118,7 +118,7 @@ def test_each_case_scores_on_its_own():
 def test_report_lists_failures_with_their_reasons():
     cases, sub = _cases()
     text = core.report(core.run_cases(cases, sub), "qx", show_hidden=False)
-    assert text.splitlines()[0] == "qx: 3/6 points from public checks"
+    assert text.splitlines()[0] == "qx: public checks 3/6"
     assert "[FAIL] wrong (0/1): expected shape (3, 4)" in text
 
 
@@ -128,7 +128,7 @@ def test_check_runs_the_public_q2a_cases_and_prints_them(capsys):
     out = capsys.readouterr().out
     results = grading.public_results("q2a", ns)
     assert all(not r.hidden for r in results) and all(r.passed for r in results)
-    assert out.startswith("q2a: 1.5/1.5 points from public checks")
+    assert out.startswith("q2a: public checks 1.5/1.5 — 2.5 more points come from hidden tests after you submit")
 
 
 def test_grade_adds_hidden_cases_once_they_are_loaded(monkeypatch, tmp_path):

@@ -141,8 +141,15 @@ def test_each_tfs_pfm_scores_its_own_sequences_higher_than_the_others(pfms):
 
 def test_command_line_writes_the_files(tmp_path):
     pytest.importorskip("pyjaspar")
-    assert motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden")]) == 0
+    assert motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden"), "--hidden-seed", "5"]) == 0
     assert {p.name for p in tmp_path.rglob("*.txt")} == {"training.txt", "validation.txt", "test.txt"}
+
+
+def test_command_line_refuses_a_hidden_set_without_a_seed(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(motifs.HIDDEN_SEED_ENV, raising=False)
+    with pytest.raises(SystemExit):
+        motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden")])
+    assert "--hidden-seed" in capsys.readouterr().err and not (tmp_path / "hidden").exists()
 
 
 def test_load_split_reads_the_files_shipped_in_the_package():
@@ -154,3 +161,21 @@ def test_load_split_reads_the_files_shipped_in_the_package():
 def test_load_split_refuses_the_hidden_test_set():
     with pytest.raises(ValueError, match="hidden"):
         motifs.load_split("test")
+
+
+def test_the_package_has_no_hidden_seed_and_refuses_to_guess_one(monkeypatch):
+    monkeypatch.delenv(motifs.HIDDEN_SEED_ENV, raising=False)
+    assert not hasattr(motifs, "DEFAULT_HIDDEN_SEED")
+    with pytest.raises(motifs.HiddenSeedMissing, match="make autograder"):
+        motifs.hidden_seed_from_env()
+
+
+def test_the_autograder_draws_a_new_hidden_seed_unless_one_is_given(monkeypatch):
+    from a5kit import autograder
+
+    monkeypatch.delenv(motifs.HIDDEN_SEED_ENV, raising=False)
+    draws = {autograder.hidden_seed()[0] for _ in range(5)}
+    assert len(draws) == 5 and autograder.hidden_seed()[1] == "drawn at random"
+    assert autograder.hidden_seed(7) == (7, "given")
+    monkeypatch.setenv(motifs.HIDDEN_SEED_ENV, "11")
+    assert autograder.hidden_seed() == (11, f"from {motifs.HIDDEN_SEED_ENV}")

@@ -33,6 +33,7 @@ def gradebook(tmp_path_factory, tiny_cache):
         shutil.copyfile(path, course / "source" / ASSIGNMENT / path.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
     env.update(A5KIT_MODE="replay", A5KIT_CACHE=str(tiny_cache), A5KIT_HIDDEN_TESTS=str(ROOT / "autograder" / "tests"),
+               A5KIT_HIDDEN_SEED="97531",  # in-kernel q3c computes the hidden motif set from it (no default in the package)
                HF_HUB_OFFLINE="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")  # nbgrader runs `alembic`
     _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", env=env)

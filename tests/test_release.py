@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from a5kit import release
@@ -46,11 +47,56 @@ def test_release_is_reproducible(regenerated, tmp_path):
         assert (tmp_path / nb.name).read_bytes() == nb.read_bytes()
 
 
-def test_release_refuses_a_missing_repository(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text("[tool.a5kit.release]\nrepository = ''\n")
+def _config(tmp_path: Path, monkeypatch, table: str) -> Path:
+    """A root whose pyproject.toml has this [tool.a5kit.release] table, with no environment override."""
     monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
-    with pytest.raises(release.ReleaseError, match="no repository configured"):
-        release.build(tmp_path, tmp_path / "out")
+    monkeypatch.delenv("A5KIT_REF", raising=False)
+    (tmp_path / "pyproject.toml").write_text(f"[tool.a5kit.release]\n{table}\n")
+    return tmp_path
+
+
+def test_release_refuses_a_missing_repository(tmp_path, monkeypatch):
+    root = _config(tmp_path, monkeypatch, "repository = ''\nref = 'v1.0'")
+    with pytest.raises(release.ReleaseError, match="no student repository configured"):
+        release.build(root, tmp_path / "out")
+
+
+@pytest.mark.parametrize("placeholder", release.PLACEHOLDER_REPOSITORIES)
+def test_release_refuses_the_placeholder_repository_in_one_line(tmp_path, monkeypatch, placeholder):
+    root = _config(tmp_path, monkeypatch, f"repository = '{placeholder}'\nref = 'v1.0'")
+    with pytest.raises(release.ReleaseError, match="set repository = ") as err:
+        release.read_config(root)
+    assert "\n" not in str(err.value)
+
+
+def test_release_refuses_a_missing_ref(tmp_path, monkeypatch):
+    root = _config(tmp_path, monkeypatch, "repository = 'https://github.com/course/a5-student'")
+    with pytest.raises(release.ReleaseError, match="no ref configured"):
+        release.read_config(root)
+
+
+@pytest.mark.parametrize("ref", ["main", "master", "HEAD", "fall-term", "abc123"])
+def test_release_refuses_an_unpinned_ref(tmp_path, monkeypatch, ref):
+    root = _config(tmp_path, monkeypatch, f"repository = 'https://github.com/course/a5-student'\nref = '{ref}'")
+    with pytest.raises(release.ReleaseError, match="can move"):
+        release.read_config(root)
+
+
+@pytest.mark.parametrize("ref", ["v1.0", "2026.1", "v2.0.1-fall", "0123456789abcdef0123456789abcdef01234567"])
+def test_release_accepts_a_tag_or_a_full_commit(tmp_path, monkeypatch, ref):
+    root = _config(tmp_path, monkeypatch, f"repository = 'https://github.com/course/a5-student'\nref = '{ref}'")
+    config = release.read_config(root)
+    assert config.install_spec == f"a5kit[student] @ git+https://github.com/course/a5-student@{ref}"
+    assert f"/blob/{ref}/assignment5/01_x.ipynb" in config.colab_badge("01_x.ipynb")
+    assert not config.is_example
+
+
+def test_committed_notebooks_use_the_example_repository_and_the_release_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
+    monkeypatch.delenv("A5KIT_REF", raising=False)
+    config = release.read_config(ROOT)
+    assert config.is_example and "EXAMPLE" in config.repository
+    assert config.install_spec in (ROOT / "assignment5" / "01_self_attention.ipynb").read_text()
 
 
 def test_release_refuses_a_repository_colab_cannot_open(tmp_path, monkeypatch):
@@ -80,7 +126,7 @@ def test_release_carries_no_solution_hidden_test_or_rubric(regenerated):
 
 def _hidden_names() -> set[str]:
     names = set()
-    for path in HIDDEN.glob("*.py"):
+    for path in HIDDEN.glob("q*.py"):
         for case in load_cases(path.stem, HIDDEN):
             if case.hidden:
                 names.add(case.func.__name__)
@@ -132,3 +178,156 @@ def test_json_of_release_is_valid_nbformat(regenerated):
     for nb_path in regenerated.glob("*.ipynb"):
         nbformat.validate(nbformat.read(nb_path, as_version=4))
         assert json.loads(nb_path.read_text())["nbformat"] == 4
+
+
+# -- the public checks' stored values -----------------------------------------------------------
+
+
+def test_stored_public_values_equal_a_fresh_computation_by_the_reference():
+    """public_expected.npz is generated (make release) from autograder/tests/reference.py: never stale."""
+    fresh = release.public_expected(ROOT)
+    with np.load(ROOT / release.PUBLIC_EXPECTED, allow_pickle=False) as npz:
+        committed = {k: npz[k] for k in npz.files}
+    assert sorted(committed) == sorted(fresh), "run `make release` and commit src/a5kit/checks/public_expected.npz"
+    for key, value in fresh.items():
+        if value.dtype.kind in "fc":
+            np.testing.assert_allclose(committed[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+        else:
+            assert committed[key].tolist() == value.tolist(), key
+
+
+def test_writing_the_stored_values_twice_gives_the_same_bytes(tmp_path):
+    from a5kit.checks import stored
+
+    values = {"b": np.arange(3.0), "a": np.array("ACGT")}
+    stored.write(values, tmp_path / "one.npz")
+    stored.write(dict(reversed(values.items())), tmp_path / "two.npz")
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+
+
+def test_grade_tells_a_student_how_many_points_the_hidden_tests_add(monkeypatch, capsys):
+    from a5kit import grading
+    from a5kit.grading import core
+
+    monkeypatch.setattr(core, "_hidden_dir", None)
+    ns = {"one_hot_encode_dna": lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]}
+    hidden = sum(c.points for c in load_cases("q2a", HIDDEN) if c.hidden)
+    assert grading.grade("q2a", ns) == 1.5
+    assert capsys.readouterr().out.startswith(f"q2a: public checks 1.5/1.5 — {hidden:g} more points come from hidden tests after you submit")
+
+
+def test_check_and_grade_silence_progress_bars(monkeypatch, capsys):
+    from tqdm import std, tqdm
+
+    from a5kit import grading
+    from a5kit.grading import core
+
+    def encode_with_a_bar(s):
+        return np.stack([np.eye(4, dtype=np.float32)["ACGT".index(c)] for c in tqdm(s, desc="encoding")])
+
+    monkeypatch.setattr(core, "_hidden_dir", None)
+    original = std.tqdm.__dict__["__init__"]
+    grading.check("q2a", {"one_hot_encode_dna": encode_with_a_bar})
+    grading.grade("q2a", {"one_hot_encode_dna": encode_with_a_bar})
+    captured = capsys.readouterr()
+    assert "encoding" not in captured.out + captured.err
+    assert std.tqdm.__dict__["__init__"] is original  # bars are back after the checks
+
+
+# -- the student distribution (dist/student) -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> Path:
+    return release.build_student(ROOT, tmp_path_factory.mktemp("dist") / "student", notebooks=ROOT / "assignment5")
+
+
+def _texts(tree: Path) -> dict[str, str]:
+    return {p.relative_to(tree).as_posix(): p.read_text(errors="replace") for p in tree.rglob("*") if p.is_file() and p.suffix != ".npz"}
+
+
+def test_student_tree_holds_notebooks_readme_licence_pyproject_and_package_only(student):
+    assert {p.name for p in student.iterdir()} == {"assignment5", "src", "README.md", "LICENSE", "pyproject.toml"}
+    assert sorted(p.name for p in (student / "assignment5").iterdir()) == sorted(p.name for p in SOURCES)
+    assert [p.name for p in (student / "src").iterdir()] == ["a5kit"]
+
+
+def test_student_tree_leaks_nothing_graded(student):
+    files = [p.relative_to(student).as_posix() for p in student.rglob("*") if p.is_file()]
+    assert not [f for f in files if f.split("/")[0] in ("solutions", "autograder", "tests", "data")]
+    assert not [f for f in files if f.endswith(".npz") and not f.endswith("checks/public_expected.npz")]  # no expected values of hidden tests
+    assert not [f for f in files if f.split("/")[-1] in release.INSTRUCTOR_ONLY or f.endswith("reference.py")]
+    texts = _texts(student)
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "from a5kit_reference import", "DEFAULT_HIDDEN_SEED", "reference_attention",
+                   "reference_one_hot", "reference_apply_variant", "reference_reverse_complement", "complement_reversed",
+                   "strongest_filter_index", "reference_pca_2d", "reference_extremes", "reference_closest", "reference_strongest"):
+        assert not [name for name, text in texts.items() if marker in text], marker
+    leaked = sorted({(name, n) for n in _hidden_names() for name, text in texts.items() if re.search(rf"\b{n}\b", text)})
+    assert not leaked
+
+
+def test_student_stored_values_are_public_inputs_answers_only(student):
+    with np.load(student / "src" / "a5kit" / "checks" / "public_expected.npz", allow_pickle=False) as npz:
+        assert not [k for k in npz.files if "hidden" in k and not k.endswith(".points.hidden")]
+        assert max(npz[k].size for k in npz.files) < 1000  # small arrays for fixed public inputs, no data set
+
+
+def test_student_package_has_no_hidden_seed():
+    code = ("import a5kit.motifs as m\ntry:\n    m.hidden_seed_from_env()\nexcept m.HiddenSeedMissing:\n    print('refused')\n"
+            "print(hasattr(m, 'DEFAULT_HIDDEN_SEED'))")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "A5KIT_HIDDEN_SEED"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out == ["refused", "False"]
+
+
+def test_student_package_imports_on_its_own(student):
+    """Every module of the student package imports from dist/student/src alone: nothing needs a left-out module."""
+    code = (
+        "import importlib, pkgutil, sys, a5kit\n"
+        f"assert a5kit.__file__.startswith({str(student)!r}), a5kit.__file__\n"
+        "names = [m.name for m in pkgutil.walk_packages(a5kit.__path__, 'a5kit.')]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "print(len(names))"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(student / "src")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.strip()) > 30
+
+
+def test_student_wheel_is_a_strict_subset_of_the_grader_wheel(student, tmp_path):
+    wheels = {}
+    for name, project in (("student", student), ("grader", ROOT)):
+        build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / name), str(project)],
+                               capture_output=True, text=True)
+        assert build.returncode == 0, build.stderr[-2000:]
+        (wheel,) = (tmp_path / name).glob("a5kit-*.whl")
+        with zipfile.ZipFile(wheel) as zf:
+            wheels[name] = {n: zf.read(n) for n in zf.namelist() if n.startswith("a5kit/")}
+    assert "a5kit/checks/public_expected.npz" in wheels["student"]
+    assert set(wheels["student"]) < set(wheels["grader"])
+    assert all(wheels["student"][n] == wheels["grader"][n] for n in wheels["student"])
+    assert {n.split("/")[-1] for n in set(wheels["grader"]) - set(wheels["student"])} == set(release.INSTRUCTOR_ONLY)
+
+
+def test_student_readme_says_how_to_open_check_and_submit_all_four_notebooks_at_once(student):
+    text = (student / "README.md").read_text()
+    assert "Open in Colab" in text and "check(" in text and "all four together in one" in text
+    assert release.read_config(ROOT).ref in text
+
+
+def test_every_notebook_ends_with_a_submit_section_asking_for_all_four_at_once():
+    for src in SOURCES:
+        last = nbformat.read(src, as_version=4).cells[-1]
+        assert last.cell_type == "markdown" and last.source.startswith("## Submit"), src.name
+        assert "all four notebooks together, in one Gradescope submission" in last.source
+        assert "replaces" in last.source
+
+
+def test_make_release_writes_the_student_tree_and_reports_the_example(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
+    monkeypatch.delenv("A5KIT_REF", raising=False)
+    monkeypatch.setattr(release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED)  # leave src/ alone
+    assert release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student")]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in out and "before publishing" in out

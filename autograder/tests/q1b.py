@@ -7,30 +7,17 @@ from a5kit.checks.q1b import (
     TOKENS,
     check_image_is_matrix,
     check_matrix_choice,
+    check_out_of_range,
     check_tick_labels,
     closing_new_figures,
     synthetic_attentions,
 )
 from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
 from a5kit.inputs import PASSIVE_SENTENCE
 
 
 def _expect_index_error(sub, layer: int, head: int, argument: str) -> None:
-    attentions = synthetic_attentions(4)  # 3 layers, 4 heads
-    call = f"attention_matrix(attentions with 3 layers and 4 heads, layer={layer}, head={head})"
-    try:
-        sub.call("attention_matrix", attentions, layer, head)
-    except StudentError as err:
-        if isinstance(err.error, NotImplementedError):
-            raise
-        if not isinstance(err.error, IndexError):
-            raise Failure(f"{call} raised {type(err.error).__name__}; expected IndexError") from None
-        text = str(err.error)
-        if argument not in text.lower():
-            raise Failure(f"{call}: the IndexError should say that the {argument} is out of range (and the valid range); it says {text!r}") from None
-        return
-    raise Failure(f"{call} returned; expected IndexError saying the {argument} is out of range (layers and heads are 0-based)")
+    check_out_of_range(sub, synthetic_attentions(4), layer, head, argument)  # 3 layers, 4 heads
 
 
 @case(points=0.5)

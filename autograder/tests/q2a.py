@@ -7,11 +7,12 @@ import numpy as np
 from a5kit.checks.q2a import check_one_hot
 from a5kit.grading import Failure, case, expect
 from a5kit.grading.submission import StudentError
+from a5kit_reference import one_hot
 
 
 @case(points=0.5)
 def lowercase_is_accepted(sub):
-    check_one_hot(sub.call("one_hot_encode_dna", "acgTn"), "acgTn", "one_hot_encode_dna('acgTn')")
+    check_one_hot(sub.call("one_hot_encode_dna", "acgTn"), "acgTn", one_hot("acgTn"), "one_hot_encode_dna('acgTn')")
 
 
 @case(points=0.5)
@@ -39,4 +40,4 @@ def other_letters_raise_value_error_naming_letter_and_position(sub):
 def long_random_sequence_matches_reference(sub):
     rng = np.random.default_rng(7)
     seq = "".join(rng.choice(list("ACGTNacgtn"), 1000))
-    check_one_hot(sub.call("one_hot_encode_dna", seq), seq, "one-hot of a 1,000 bp sequence")
+    check_one_hot(sub.call("one_hot_encode_dna", seq), seq, one_hot(seq), "one-hot of a 1,000 bp sequence")

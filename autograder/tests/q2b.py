@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checks.q2a import reference_one_hot
 from a5kit.checks.q2b import check_base_ticks, check_heatmap, plot_summary
 from a5kit.grading import Failure, case
+from a5kit_reference import one_hot
 
 
 @case(points=1)
 def random_sequence_heatmap_with_labelled_axes(sub):
     rng = np.random.default_rng(11)
     seq = "".join(rng.choice(list("ACGTN"), 37, p=[0.24, 0.24, 0.24, 0.24, 0.04]))
-    encoded = reference_one_hot(seq)
+    encoded = one_hot(seq)
     summary = plot_summary(sub, "plot_one_hot", encoded, what="plot_one_hot(one-hot of a random 37 bp sequence)")
     check_heatmap(summary, encoded, "plot_one_hot")
     check_base_ticks(summary, "plot_one_hot")

@@ -14,8 +14,8 @@ from a5kit.grading.expected import precomputed
 # How the threshold was set: the reference solution (solutions/02_dna_cnn.ipynb: one Conv1d of 64
 # width-9 filters, ReLU, global max pool, linear; Adam lr 1e-2, batches of 64) trained with
 # train_cnn(X_train, y_train, epochs=EPOCHS, seed=0) scores REFERENCE_ACCURACY on
-# generate(N_TEST, DEFAULT_HIDDEN_SEED) (torch 2.13 CPU; tests/test_checks_dna.py re-measures it),
-# and 0.97-0.99 on the test sets of other seeds. MARGIN covers that draw-to-draw spread and other
+# generate(N_TEST, 97531) (torch 2.13 CPU; tests/test_checks_dna.py re-measures it), and 0.97-0.99
+# on the test sets of other seeds: each `make autograder` draws a new hidden seed. MARGIN covers that draw-to-draw spread and other
 # sound designs (16 width-5 filters: 0.95); a network that learns little fails (untrained 0.20,
 # logistic regression on the one-hot 0.79, width-3 filters that cannot span a motif 0.94).
 REFERENCE_ACCURACY = 0.99
@@ -25,9 +25,11 @@ THRESHOLD = REFERENCE_ACCURACY - MARGIN
 
 @precomputed
 def hidden_test_set() -> dict[str, np.ndarray]:
-    """Generated with pyjaspar; the autograder stores it at build time so grading needs no pyjaspar."""
-    rows = motifs.generate(motifs.N_TEST, motifs.hidden_seed_from_env())
-    return {"X": encode([s for s, _ in rows]), "y": tf_indices([t for _, t in rows])}
+    """Generated with pyjaspar from the hidden seed; the autograder stores it (and the seed) at build
+    time, so grading needs neither pyjaspar nor the seed."""
+    seed = motifs.hidden_seed_from_env()
+    rows = motifs.generate(motifs.N_TEST, seed)
+    return {"X": encode([s for s, _ in rows]), "y": tf_indices([t for _, t in rows]), "seed": np.array(seed, dtype=np.int64)}
 
 
 @case(points=1.5)

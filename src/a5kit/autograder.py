@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from . import motifs
 from .cache import Cache
 from .grading.core import hidden_module
 from .grading.expected import precompute_module
@@ -62,8 +65,37 @@ def _copy_cache(cache: Path, out: Path) -> Cache:
     return source
 
 
-def stage(root: Path, cache: Path, staging: Path) -> dict[str, object]:
-    """Write the autograder's files into ``staging`` (emptied first); returns grader.json's content."""
+def hidden_seed(given: int | None = None) -> tuple[int, str]:
+    """The hidden motif seed and where it came from: ``given``, else A5KIT_HIDDEN_SEED, else drawn at random now."""
+    if given is not None:
+        return given, "given"
+    if os.environ.get(motifs.HIDDEN_SEED_ENV, "").strip():
+        return int(os.environ[motifs.HIDDEN_SEED_ENV]), f"from {motifs.HIDDEN_SEED_ENV}"
+    return secrets.randbelow(2**31), "drawn at random"
+
+
+def _precompute(sources: list[Path], tests: Path, out: Path, seed: int) -> None:
+    """Every @precomputed value of the hidden modules into ``out``, with the hidden seed set only meanwhile."""
+    old = os.environ.get(motifs.HIDDEN_SEED_ENV)
+    os.environ[motifs.HIDDEN_SEED_ENV] = str(seed)
+    try:
+        for path in sources:
+            module = hidden_module(path.stem, tests)
+            if module is not None:
+                precompute_module(module, out)
+    finally:
+        if old is None:
+            os.environ.pop(motifs.HIDDEN_SEED_ENV, None)
+        else:
+            os.environ[motifs.HIDDEN_SEED_ENV] = old
+
+
+def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> dict[str, object]:
+    """Write the autograder's files into ``staging`` (emptied first); returns grader.json's content.
+
+    The hidden motif seed (``seed``, else A5KIT_HIDDEN_SEED, else drawn now) ends up only in the
+    precomputed hidden test set, ``expected/q3c.hidden_test_set.npz``.
+    """
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -75,13 +107,11 @@ def stage(root: Path, cache: Path, staging: Path) -> dict[str, object]:
     tests = staging / "tests"
     tests.mkdir()
     sources = sorted((root / "autograder" / "tests").glob("q*.py"))
-    for path in sources:
+    for path in [*sources, root / "autograder" / "tests" / "reference.py"]:
         shutil.copyfile(path, tests / path.name)
     (staging / "expected").mkdir()
-    for path in sources:
-        module = hidden_module(path.stem, root / "autograder" / "tests")
-        if module is not None:
-            precompute_module(module, staging / "expected")
+    drawn, origin = hidden_seed(seed)
+    _precompute(sources, root / "autograder" / "tests", staging / "expected", drawn)
     source_cache = _copy_cache(cache, staging / "cache")
     notebooks = sorted((root / "solutions").glob("*.ipynb"))
     config = {
@@ -92,6 +122,7 @@ def stage(root: Path, cache: Path, staging: Path) -> dict[str, object]:
         "kernel_memory_mb": 1500,
         "cache": source_cache.describe().split(": ", 1)[1],
         "tiny_cache": source_cache.is_tiny,
+        "hidden_seed": origin,  # how it was chosen; the value itself is only in expected/
     }
     (staging / "grader.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
     return config
@@ -112,10 +143,10 @@ def archive(staging: Path, target: Path) -> Path:
     return target
 
 
-def build(root: Path, cache: Path, out: Path) -> Path:
+def build(root: Path, cache: Path, out: Path, seed: int | None = None) -> Path:
     """Stage and zip the autograder; returns the archive's path."""
     staging = out / "autograder"
-    stage(root, cache, staging)
+    stage(root, cache, staging, seed)
     return archive(staging, out / "autograder.zip")
 
 
@@ -124,16 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--cache", type=Path, default=None, help="model-output cache (default ROOT/data/cache)")
     parser.add_argument("--out", type=Path, default=None, help="default ROOT/dist")
+    parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden motif test set (default: {motifs.HIDDEN_SEED_ENV}, else drawn at random)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        target = build(args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist")
+        target = build(args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist", args.hidden_seed)
     except BuildError as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 1
     config = json.loads((target.parent / "autograder" / "grader.json").read_text())
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s")
     print(f"cache: {config['cache']}")
+    print(f"hidden motif seed: {config['hidden_seed']}; kept only in expected/q3c.hidden_test_set.npz")
     return 0
 
 

@@ -36,25 +36,16 @@ def shift_sequence(sequence: str, shift: int) -> str:
     return str(sequence[shift:]) + "N" * shift if shift else str(sequence)
 
 
-def complement_reversed(sequence: str) -> str:
-    """Reverse complement (kit reference; Question 6 asks students to write their own)."""
-    return str(sequence).translate(str.maketrans("ACGTNacgtn", "TGCANtgcan"))[::-1]
-
-
 def variant_sequences(ref_window: str) -> dict[tuple[str, str], str]:
     """Every sequence Question 6 predicts, by (view, allele): forward, reverse complement and shifts."""
     centre = VARIANT.pos0 - VARIANT_WINDOW.start
     if ref_window[centre] != VARIANT.ref:
         raise ValueError(f"{VARIANT.id}: the window has {ref_window[centre]!r} at {VARIANT.chrom}:{VARIANT.pos}, dbSNP says {VARIANT.ref!r}")
     alt_window = str(ref_window[:centre]) + VARIANT.alt + str(ref_window[centre + 1 :])
-    views: dict[str, object] = {"forward": lambda s: str(s), "reverse complement": complement_reversed}
+    other_strand = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+    views: dict[str, object] = {"forward": lambda s: str(s), "reverse complement": lambda s: str(s).translate(other_strand)[::-1]}
     views.update({f"shift +{k} bp": (lambda s, k=k: shift_sequence(s, k)) for k in VARIANT_SHIFTS})
     return {(view, allele): make(seq) for view, make in views.items() for allele, seq in (("ref", ref_window), ("alt", alt_window))}  # type: ignore[operator]
-
-
-def strongest_filter_index(weights: np.ndarray) -> int:
-    """The filter with the largest sum of absolute weights (Question 4c's definition)."""
-    return int(np.abs(np.asarray(weights, dtype=np.float64)).sum(axis=(1, 2)).argmax())
 
 
 def record_all(progress: Callable[[str], None] = print) -> None:
@@ -79,7 +70,7 @@ def record_all(progress: Callable[[str], None] = print) -> None:
     progress(f"enformer first-layer filters {filters.shape}")
     from . import motif_match
 
-    strongest = strongest_filter_index(filters)
+    strongest = int(np.abs(np.asarray(filters, dtype=np.float64)).sum(axis=(1, 2)).argmax())  # Question 4c's definition
     hits = motif_match.tomtom_jaspar(filters[strongest])
     progress(f"tomtom filter {strongest} vs {motif_match.DATABASE}: top hit {hits['matrix_id'][0]} {hits['name'][0]}")
     null = motif_match.tomtom_null(filters[strongest])  # notebook 3's q4c shows the null beside the hit

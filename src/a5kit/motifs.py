@@ -4,9 +4,10 @@ Each sequence is 18 bases with one motif instance sampled from a transcription f
 frequency matrix (JASPAR2024 via the ``pyjaspar`` package) and is labelled with that factor. The
 generator uses numpy's ``default_rng`` only, so a seed reproduces the files byte for byte:
 ``training.txt`` and ``validation.txt`` are committed; the hidden ``test.txt`` is written at
-autograder build time only, with a seed that is not committed (``A5KIT_HIDDEN_SEED``).
+autograder build time only, with a seed that ``make autograder`` draws at random (or the instructor
+gives as ``A5KIT_HIDDEN_SEED``); the package has no default, so nobody can regenerate the test set.
 
-    python -m a5kit.motifs --out src/a5kit/datasets [--hidden-out DIR]
+    python -m a5kit.motifs --out src/a5kit/datasets [--hidden-out DIR --hidden-seed N]
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ SEED = 20240  # training uses SEED, validation SEED + 1
 N_TRAIN = 500  # per factor
 N_VALIDATION = 100
 N_TEST = 100
-HIDDEN_SEED_ENV = "A5KIT_HIDDEN_SEED"
-DEFAULT_HIDDEN_SEED = 97531  # only for local trials: the autograder build sets A5KIT_HIDDEN_SEED
+HIDDEN_SEED_ENV = "A5KIT_HIDDEN_SEED"  # no default: `make autograder` draws the seed unless one is given
+
+
+class HiddenSeedMissing(RuntimeError):
+    """The hidden test set was asked for without a seed."""
 
 
 def load_pfms() -> dict[str, np.ndarray]:
@@ -120,9 +124,14 @@ def load_split(name: str) -> tuple[list[str], list[str]]:
 
 
 def hidden_seed_from_env() -> int:
-    """The hidden test set's seed: ``A5KIT_HIDDEN_SEED`` if set, else a fixed local default."""
-    value = os.environ.get(HIDDEN_SEED_ENV)
-    return int(value) if value else DEFAULT_HIDDEN_SEED
+    """The hidden test set's seed from ``A5KIT_HIDDEN_SEED``; refuses to guess one."""
+    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
+    if not value:
+        raise HiddenSeedMissing(
+            f"{HIDDEN_SEED_ENV} is not set: `make autograder` draws the hidden seed itself; to grade elsewhere, set "
+            "A5KIT_EXPECTED to the archive's expected/ folder (dist/autograder/expected), or set the seed yourself"
+        )
+    return int(value)
 
 
 def write_dataset(
@@ -149,10 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: write the committed files, and the hidden test set when asked."""
     parser = argparse.ArgumentParser(prog="python -m a5kit.motifs", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("src/a5kit/datasets"), help="folder for training.txt and validation.txt")
-    parser.add_argument("--hidden-out", type=Path, default=None, help=f"folder for test.txt (seed from {HIDDEN_SEED_ENV})")
+    parser.add_argument("--hidden-out", type=Path, default=None, help="folder for test.txt (needs --hidden-seed or A5KIT_HIDDEN_SEED)")
+    parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden test set (default: {HIDDEN_SEED_ENV}; there is no built-in one)")
     parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
     args = parser.parse_args(argv)
-    for path in write_dataset(args.out, args.hidden_out, seed=args.seed).values():
+    if args.hidden_out is not None and args.hidden_seed is None and not os.environ.get(HIDDEN_SEED_ENV, "").strip():
+        parser.error(f"--hidden-out needs a seed: pass --hidden-seed N or set {HIDDEN_SEED_ENV} (the package has no default)")
+    for path in write_dataset(args.out, args.hidden_out, seed=args.seed, hidden_seed=args.hidden_seed).values():
         print(f"wrote {path}")
     return 0
 

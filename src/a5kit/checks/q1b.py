@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from a5kit.grading import Failure, case, expect
+from a5kit.grading.submission import StudentError
 
 SHAPE = (3, 4, 5, 5)  # layers != heads, so a swap of the two cannot pass
 TOKENS = ["The", "Ġcat", "Ġsat", "Ġdown", "."]
@@ -66,6 +67,24 @@ def check_matrix_choice(got: Any, attentions: np.ndarray, layer: int, head: int)
     if not hint and np.allclose(arr, want.T, atol=1e-6):
         hint = "it is the transpose: keep rows as queries and columns as keys"
     raise Failure(f"{what}: expected attentions[{layer}, {head}]" + (f"; {hint}" if hint else ""))
+
+
+def check_out_of_range(sub, attentions: np.ndarray, layer: int, head: int, argument: str) -> None:
+    """attention_matrix(attentions, layer, head) raises an IndexError whose message names ``argument`` ("layer" or "head")."""
+    n_layers, n_heads = attentions.shape[:2]
+    call = f"attention_matrix(attentions with {n_layers} layers and {n_heads} heads, layer={layer}, head={head})"
+    try:
+        sub.call("attention_matrix", attentions, layer, head)
+    except StudentError as err:
+        if isinstance(err.error, NotImplementedError):
+            raise
+        if not isinstance(err.error, IndexError):
+            raise Failure(f"{call} raised {type(err.error).__name__}; expected IndexError") from None
+        text = str(err.error)
+        if argument not in text.lower():
+            raise Failure(f"{call}: the IndexError should say that the {argument} is out of range (and the valid range); it says {text!r}") from None
+        return
+    raise Failure(f"{call} returned; expected IndexError saying the {argument} is out of range (layers and heads are 0-based)")
 
 
 def heatmap(value: Any, what: str) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -124,6 +143,7 @@ def attention_matrix_picks_the_layer_and_head(sub):
     attentions = synthetic_attentions(1)
     for layer, head in ((1, 2), (0, 0), (2, 3)):
         check_matrix_choice(sub.call("attention_matrix", attentions, layer, head), attentions, layer, head)
+    check_out_of_range(sub, attentions, SHAPE[0], 0, "layer")  # one past the last layer: an IndexError that says so
 
 
 def _plot_synthetic(sub, seed: int):

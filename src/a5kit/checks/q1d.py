@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from a5kit.checks import stored
 from a5kit.grading import Failure, case, expect
 from a5kit.grading.submission import StudentError
 
@@ -28,19 +29,24 @@ def token_index(tokens: Sequence[str], word: str) -> int:
     raise ValueError(f"{word!r} is not a token of {list(tokens)}")
 
 
-def reference_between(tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str) -> np.ndarray:
-    qi, ki = token_index(tokens, query_word), token_index(tokens, key_word)
-    return np.asarray(attentions, dtype=np.float64)[:, :, qi, ki].mean(axis=1)
-
-
 def synthetic_attentions(seed: int = 0, shape: tuple[int, ...] = SHAPE) -> np.ndarray:
     """Attention-like rows (summing to 1), not causal, so both directions between two words differ."""
     raw = np.random.default_rng(seed).random(shape)
     return raw / raw.sum(axis=-1, keepdims=True)
 
 
-def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, what: str) -> None:
-    """The student's value equals the reference; a failure names the likely mistake."""
+MISTAKES: dict[str, str] = {
+    "reversed": "the direction is reversed: rows are queries, columns keys, so use attentions[:, :, query, key]",
+    "summed": "summed over heads instead of averaged",
+    "max": "the maximum over heads instead of the mean",
+    "head0": "only head 0 instead of the mean over heads",
+    "layers_reversed": "the layers are in reverse order",
+    "mean_over_layers": "averaged over the layers instead of the heads: average axis 1 of (layers, heads, n, n)",
+}
+
+
+def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, expected: dict[str, Any], what: str) -> None:
+    """The student's value equals ``expected["value"]``; a failure names the likely mistake (``expected["mistakes"]``)."""
     call = f"attention_between({what}, {query_word!r}, {key_word!r})"
     try:
         got = sub.call("attention_between", list(tokens), attentions, query_word, key_word)
@@ -63,21 +69,14 @@ def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word
         elif arr.shape == ():
             hint = ": one value per layer is needed, not a single number"
         raise Failure(f"{call}: expected shape ({n_layers},), one value per layer, got {tuple(arr.shape)}{hint}")
-    want = reference_between(tokens, attentions, query_word, key_word)
+    want = np.asarray(expected["value"], dtype=np.float64)
     if np.allclose(arr, want, atol=1e-6, rtol=1e-5):
         return
-    att = np.asarray(attentions, dtype=np.float64)
     qi, ki = token_index(tokens, query_word), token_index(tokens, key_word)
-    mistakes = [
-        ("the direction is reversed: rows are queries, columns keys, so use attentions[:, :, query, key]", att[:, :, ki, qi].mean(1)),
-        ("summed over heads instead of averaged", att[:, :, qi, ki].sum(1)),
-        ("the maximum over heads instead of the mean", att[:, :, qi, ki].max(1)),
-        ("only head 0 instead of the mean over heads", att[:, 0, qi, ki]),
-        ("the layers are in reverse order", want[::-1]),
-    ]
-    if n_layers == n_heads:  # then the shape cannot tell
-        mistakes.append(("averaged over the layers instead of the heads: average axis 1 of (layers, heads, n, n)", att[:, :, qi, ki].mean(0)))
-    hint = next((f" ({text})" for text, wrong in mistakes if np.allclose(arr, wrong, atol=1e-6, rtol=1e-5)), "")
+    hint = next(
+        (f" ({MISTAKES[name]})" for name, wrong in expected["mistakes"].items() if wrong.shape == arr.shape and np.allclose(arr, wrong, atol=1e-6, rtol=1e-5)),
+        "",
+    )
     if not hint:
         for label, words in (("query", query_word), ("key", key_word)):
             positions = [i for i, t in enumerate(tokens) if t.replace("Ġ", "").strip().lower() == words.lower()]
@@ -87,9 +86,22 @@ def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word
     raise Failure(f"{call}: layer {i} is {arr[i]:.6g}, expected {want[i]:.6g} (mean over heads of attentions[{i}, :, {qi}, {ki}]){hint}")
 
 
+# Their answers are stored. "MAT" for "Ġmat": words match case-insensitively, without the Ġ marker.
+PUBLIC_PAIRS: dict[str, tuple[str, str]] = {"mat_cat": ("MAT", "cat"), "sat_on": ("sat", "on")}
+
+
+def public_attentions() -> np.ndarray:
+    """The attentions of the public case (synthetic, seed 1)."""
+    return synthetic_attentions(1)
+
+
+def stored_expected(name: str) -> dict[str, Any]:
+    return {"value": stored.value(f"q1d.{name}.value"), "mistakes": stored.mistakes(f"q1d.{name}")}
+
+
 @case(points=1)
 def mean_over_heads_from_query_to_key_per_layer(sub):
-    attentions = synthetic_attentions(1)
+    attentions = public_attentions()
     what = f"tokens {TOKENS}, attentions {SHAPE}"
-    check_between(sub, TOKENS, attentions, "mat", "cat", what)
-    check_between(sub, TOKENS, attentions, "sat", "on", what)
+    for name, (query_word, key_word) in PUBLIC_PAIRS.items():
+        check_between(sub, TOKENS, attentions, query_word, key_word, stored_expected(name), what)

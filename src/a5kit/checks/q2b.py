@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from a5kit.checks.q2a import reference_one_hot
+from a5kit.checks import stored
 from a5kit.grading import Failure, case, expect
 
 EXAMPLE = "ACGTNGATTACA"
@@ -63,12 +63,12 @@ def check_base_ticks(summary: dict, what: str) -> None:
 
 @case(points=0.5)
 def y_tick_labels_are_the_bases_a_c_g_t(sub):
-    summary = plot_summary(sub, "plot_one_hot", reference_one_hot(EXAMPLE), what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
+    summary = plot_summary(sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
     check_base_ticks(summary, "plot_one_hot")
 
 
 @case(points=0.5)
 def image_is_bases_by_positions(sub):
-    encoded = reference_one_hot(EXAMPLE)
+    encoded = stored.value("q2b.example.encoded")
     summary = plot_summary(sub, "plot_one_hot", encoded, what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
     check_heatmap(summary, encoded, "plot_one_hot")

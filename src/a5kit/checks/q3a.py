@@ -7,14 +7,16 @@ import functools
 import numpy as np
 
 from a5kit import motifs
-from a5kit.checks.q2a import reference_one_hot
+from a5kit.checks import stored
 from a5kit.checks.q2b import plot_summary
 from a5kit.grading import Failure, case, expect
+from a5kit.grading.submission import StudentError
 
 
 def encode(seqs: list[str]) -> np.ndarray:
-    """One-hot of equal-length sequences, shape (N, L, 4), float32."""
-    return np.stack([reference_one_hot(s) for s in seqs])
+    """The motif data set's equal-length A/C/G/T sequences as one-hot (N, L, 4) float32 (no other letter occurs in it)."""
+    codes = np.array([["ACGT".index(base) for base in s] for s in seqs])
+    return np.eye(4, dtype=np.float32)[codes]
 
 
 def tf_indices(labels: list[str]) -> np.ndarray:
@@ -44,24 +46,6 @@ def standardise(X: np.ndarray) -> np.ndarray:
     return (F - F.mean(axis=0)) / std
 
 
-def _top2(F: np.ndarray) -> np.ndarray:
-    F = F - F.mean(axis=0)
-    _, _, vt = np.linalg.svd(F, full_matrices=False)
-    return F @ vt[:2].T
-
-
-def reference_pca_2d(X: np.ndarray) -> np.ndarray:
-    """Flatten, z-score each feature, project on the top two principal components. Equals
-    scikit-learn's StandardScaler + PCA(2) up to each sign (tests/test_checks_dna.py checks this);
-    written in numpy so the grader needs no scikit-learn."""
-    return _top2(standardise(X))
-
-
-def unstandardised_pca_2d(X: np.ndarray) -> np.ndarray:
-    """The usual mistake: PCA of the centred but not scaled features."""
-    return _top2(_flat(X))
-
-
 def align_signs(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Flip each column of ``got`` to the sign of the matching column of ``expected``."""
     signs = np.sign(np.sum(got * expected, axis=0))
@@ -78,7 +62,21 @@ def _matches(got: np.ndarray, expected: np.ndarray) -> bool:
 VARIANCE_TOLERANCE = 0.05
 
 
-def check_pca(value, X: np.ndarray, what: str) -> None:
+def call_pca(sub, X: np.ndarray, what: str):
+    """The student's pca_2d(X); a NaN error from scikit-learn is explained as the zero-variance feature it is."""
+    try:
+        return sub.call("pca_2d", X)
+    except StudentError as err:
+        if "nan" in str(err.error).lower() or "infinity" in str(err.error).lower():
+            raise Failure(
+                f"{what}: raised {type(err.error).__name__} ({str(err.error)[:120]}): some features never vary (here every sequence "
+                "starts with A and ends with T), so their standard deviation is 0 and dividing by it gives NaN. "
+                "Set a constant feature's z-score to 0 (divide by 1 where the standard deviation is 0; StandardScaler does this)"
+            ) from None
+        raise
+
+
+def check_pca(value, X: np.ndarray, expected: dict[str, np.ndarray], what: str) -> None:
     """``value`` must be the standardised 2-component PCA of ``X``, up to the sign of each component.
 
     An answer equal to the reference up to sign passes at once. Otherwise the test checks PCA's
@@ -89,7 +87,8 @@ def check_pca(value, X: np.ndarray, what: str) -> None:
     solver's); an unstandardised, whitened, swapped or non-orthogonal answer is not, nor a rough
     low-rank approximation (torch.pca_lowrank with its defaults captures 70-85% of PC 2's variance).
     """
-    expected = reference_pca_2d(X)
+    unstandardised = expected["unstandardised"]
+    expected = expected["value"]
     got = expect.array(value, what, (len(X), 2))
     if not np.all(np.isfinite(got)):
         raise Failure(
@@ -99,7 +98,7 @@ def check_pca(value, X: np.ndarray, what: str) -> None:
     if _matches(got, expected):
         return
     n_features = X.shape[1] * X.shape[2]
-    if _matches(got, unstandardised_pca_2d(X)):
+    if _matches(got, unstandardised):
         raise Failure(
             f"{what}: this is PCA without standardising? z-score each of the {n_features} features "
             "(subtract its mean, divide by its standard deviation) before the PCA"
@@ -148,18 +147,35 @@ def check_legend(summary: dict, what: str) -> None:
         raise Failure(f"{what}: the legend shows {legend}; expected one entry per TF: {', '.join(motifs.TFS)}")
 
 
+def with_constant_ends(X: np.ndarray) -> np.ndarray:
+    """X with every sequence starting with A and ending with T: 8 features that never vary."""
+    X = np.array(X)
+    X[:, 0] = [1, 0, 0, 0]
+    X[:, -1] = [0, 0, 0, 1]
+    return X
+
+
+PUBLIC_INPUTS = ("constant_ends",)  # the PCA of each is stored
+
+
+def public_input(name: str) -> np.ndarray:
+    """The fixed public input ``name``: the first 200 training sequences, made to start with A and end with T."""
+    assert name == "constant_ends", name
+    return with_constant_ends(split("training")[0][:200])
+
+
 @case(points=0.5)
-def pca_2d_returns_n_by_2_finite_coordinates(sub):
-    X = split("training")[0][:200]
-    got = expect.array(sub.call("pca_2d", X), "pca_2d(X) on 200 training sequences", (200, 2))
-    if not np.all(np.isfinite(got)):
-        raise Failure("pca_2d(X) contains NaN or inf")
+def pca_2d_standardises_and_keeps_constant_features_finite(sub):
+    X = public_input("constant_ends")
+    what = "pca_2d(X) on 200 training sequences that all start with A and end with T"
+    expected = {"value": stored.value("q3a.constant_ends.value"), "unstandardised": stored.value("q3a.constant_ends.unstandardised")}
+    check_pca(call_pca(sub, X, what), X, expected, what)
 
 
 @case(points=0.5)
 def plot_pca_has_a_legend_with_the_five_tfs(sub):
-    X, _, labels = split("training")
-    coords = reference_pca_2d(X[:300])
+    _, _, labels = split("training")
+    coords = np.random.default_rng(4).normal(size=(300, 2))
     summary = plot_summary(sub, "plot_pca", coords, list(labels[:300]), what="plot_pca(coords, labels)")
     if not summary["points"]:
         raise Failure("plot_pca: the Axes has no scatter points; draw them with ax.scatter(...) or sns.scatterplot(..., ax=ax)")

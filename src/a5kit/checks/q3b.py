@@ -20,6 +20,11 @@ def model_and_losses(result, epochs: int, what: str) -> tuple[Handle, np.ndarray
     model, losses = result
     if not isinstance(model, Handle):
         raise Failure(f"{what}: the first element should be the trained model (your MotifCNN), got {type(model).__name__}")
+    if isinstance(losses, list) and any(isinstance(v, np.ndarray) for v in losses):
+        raise Failure(
+            f"{what}: the losses are tensors, not Python floats: append loss.item() (a tensor that requires grad keeps its "
+            "whole autograd graph in memory, and the notebook's loss plot cannot draw it)"
+        )
     losses = expect.array(losses, f"{what}: losses", None)
     if losses.ndim != 1 or len(losses) != epochs:
         raise Failure(

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from a5kit.checks import stored
 from a5kit.checks.q2b import plot_summary
 from a5kit.grading import Failure, case, expect
 
 BIN_SIZE = 128
-
-
-def reference_extremes(predictions: np.ndarray) -> tuple[int, int, int]:
-    """(highest-mean track, lowest-mean track, highest-peak track) of predictions (bins, tracks)."""
-    p = np.asarray(predictions, dtype=np.float64)
-    mean = p.mean(axis=0)
-    return int(mean.argmax()), int(mean.argmin()), int(p.max(axis=0).argmax())
 
 
 def planted_predictions(seed: int, bins: int, tracks: int) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -40,9 +34,11 @@ def extremes(value, n_tracks: int, what: str) -> tuple[int, int, int]:
     return tuple(int(x) for x in got)  # type: ignore[return-value]
 
 
-def check_extremes(sub, predictions: np.ndarray, what: str) -> None:
+def check_extremes(sub, predictions: np.ndarray, expected: dict[str, tuple[int, int, int]], what: str) -> None:
+    """The student's three indices equal ``expected["value"]``; ``expected["transposed"]`` (the answer over
+    the wrong axis) helps name the mistake."""
     got = extremes(sub.call("track_extremes", predictions), predictions.shape[1], what)
-    want = reference_extremes(predictions)
+    want = tuple(int(x) for x in expected["value"])
     if got == want:
         return
     bins, tracks = predictions.shape
@@ -54,7 +50,7 @@ def check_extremes(sub, predictions: np.ndarray, what: str) -> None:
         )
     by_bin = np.asarray(predictions, dtype=np.float64).mean(axis=1)  # the mean over tracks: one per bin
     wrong_axis = got[:2] == (int(by_bin.argmax()), int(by_bin.argmin())) and got[:2] != want[:2]
-    if wrong_axis or got == reference_extremes(predictions.T) or any(g >= tracks for g in got):
+    if wrong_axis or got == tuple(int(x) for x in expected["transposed"]) or any(g >= tracks for g in got):
         raise Failure(
             f"{what}: got {list(got)}, expected {list(want)}: these look like bin indices. predictions has shape "
             f"(bins, tracks) = {predictions.shape}: average over the bins (axis 0) to get one mean per track, and take "
@@ -70,6 +66,18 @@ def check_extremes(sub, predictions: np.ndarray, what: str) -> None:
     raise Failure(f"{what}: wrong {', '.join(wrong)}{hint}")
 
 
+PUBLIC_INPUTS: dict[str, tuple[int, int, int]] = {"planted": (2, 200, 40)}  # planted_predictions(seed, bins, tracks); answers stored
+
+
+def public_input(name: str) -> np.ndarray:
+    seed, bins, tracks = PUBLIC_INPUTS[name]
+    return planted_predictions(seed, bins=bins, tracks=tracks)[0]
+
+
+def stored_expected(name: str) -> dict[str, tuple[int, int, int]]:
+    return {key: tuple(int(x) for x in stored.value(f"q4a.{name}.{key}")) for key in ("value", "transposed")}  # type: ignore[misc]
+
+
 @case(points=0.5)
 def returns_three_track_indices(sub):
     predictions, _ = planted_predictions(1, bins=200, tracks=30)
@@ -78,8 +86,7 @@ def returns_three_track_indices(sub):
 
 @case(points=1)
 def finds_planted_extremes(sub):
-    predictions, _ = planted_predictions(2, bins=200, tracks=40)
-    check_extremes(sub, predictions, "track_extremes(predictions (200, 40) with planted extremes)")
+    check_extremes(sub, public_input("planted"), stored_expected("planted"), "track_extremes(predictions (200, 40) with planted extremes)")
 
 
 @case(points=1)

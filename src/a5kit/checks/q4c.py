@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit import models, motif_match
+from a5kit.checks import stored
 from a5kit.grading import Failure, case
 
-
-def reference_strongest(weights: np.ndarray) -> int:
-    """The filter with the largest sum of absolute weights over bases and positions."""
-    return int(np.abs(np.asarray(weights, dtype=np.float64)).sum(axis=(1, 2)).argmax())
+MISTAKES: dict[str, str] = {
+    "signed_sum": "that is the largest signed sum; use absolute values, sum of |w|",
+    "max_abs": "that is the filter with the single largest |w|; sum |w| over all bases and positions",
+}
 
 
 def filter_index(value, n: int, what: str) -> int:
@@ -25,29 +26,57 @@ def filter_index(value, n: int, what: str) -> int:
     return value
 
 
+def trap(seed: int, n: int = 12, width: int = 15) -> np.ndarray:
+    """Random filters where the largest total |w|, the largest signed sum and the largest single |w| are three different filters."""
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(scale=0.1, size=(n, 4, width))
+    weights[3] -= 0.6  # large negative weights everywhere: strongest by |w|, weakest by signed sum
+    weights[8] = 0.0
+    weights[8, 2, 7] = 5.0  # one huge weight: the largest max |w|, but a small total
+    weights[10] += 0.15  # small positive weights everywhere: the largest signed sum
+    return weights.astype(np.float32)
+
+
+def check_strongest(sub, weights: np.ndarray, expected: dict[str, int], what: str) -> None:
+    """strongest_filter(weights) is ``expected["value"]``; the other entries name the filters typical mistakes pick."""
+    got = filter_index(sub.call("strongest_filter", weights), len(weights), what)
+    want = int(expected["value"])
+    if got == want:
+        return
+    hint = next((f": {MISTAKES[name]}" for name in MISTAKES if name in expected and got == int(expected[name])), "")
+    raise Failure(f"{what}: got {got}, expected {want}, the filter with the largest sum of |w| over bases and positions{hint}")
+
+
+def public_input() -> np.ndarray:
+    """The fixed public input (its answer and the mistakes' answers are stored)."""
+    return trap(5)
+
+
 def check_top_hit(sub, weights: np.ndarray, what: str) -> None:
+    """top_jaspar_hit(weights) is the top Tomtom hit of the filter the student's strongest_filter picks."""
     value = sub.call("top_jaspar_hit", weights)
     if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)):
         raise Failure(f"{what}: expected a tuple (matrix_id, name) of two strings, e.g. ('MA0139.2', 'CTCF'), got {value!r:.120}")
-    index = reference_strongest(weights)
-    hits = motif_match.tomtom_jaspar(weights[index])
+    index = filter_index(sub.call("strongest_filter", weights), len(weights), f"strongest_filter(filters {weights.shape})")
+    try:
+        hits = motif_match.tomtom_jaspar(weights[index])
+    except Exception as err:  # in replay mode only the strongest filter's Tomtom result is recorded
+        raise Failure(
+            f"{what}: cannot look up Tomtom for filter {index}, the one your strongest_filter picks ({type(err).__name__}): "
+            "check strongest_filter first (the largest sum of |w|)"
+        ) from None
     want = (str(hits["matrix_id"][0]), str(hits["name"][0]))
     if tuple(value) == want:
         return
     if value[0] in list(hits["matrix_id"]):
-        raise Failure(f"{what}: {value} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter {index}; the top hit is the first (smallest p-value): {want}")
-    raise Failure(f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (the strongest); check strongest_filter and pass weights[index], shape (4, width)")
+        raise Failure(f"{what}: {tuple(value)} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter {index}; the top hit is the first (smallest p-value): {want}")
+    raise Failure(f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (your strongest); pass weights[index], shape (4, width), to tomtom_jaspar")
 
 
 @case(points=1)
 def strongest_filter_returns_the_largest_total_absolute_weight(sub):
-    rng = np.random.default_rng(5)
-    weights = rng.normal(scale=0.1, size=(10, 4, 9))
-    weights[6] *= 8
-    weights = weights.astype(np.float32)
-    got = filter_index(sub.call("strongest_filter", weights), 10, "strongest_filter(weights (10, 4, 9))")
-    if got != 6:
-        raise Failure(f"strongest_filter(weights (10, 4, 9)): got {got}, expected 6, the filter with the largest sum of |w| over bases and positions")
+    expected = {key: int(stored.value(f"q4c.trap.{key}")) for key in ("value", *MISTAKES)}
+    check_strongest(sub, public_input(), expected, "strongest_filter(weights (12, 4, 15))")
 
 
 @case(points=1)

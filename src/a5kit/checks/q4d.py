@@ -2,48 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from a5kit.checks import stored
 from a5kit.checks.q4c import filter_index
 from a5kit.grading import Failure, case
 
 MYOD1_MOTIF = "GCGCAGCTGTCCTGA"
-_COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
-def one_hot_rows(sequence: str) -> np.ndarray:
-    """(4, L): rows A, C, G, T."""
-    return np.array([[1.0 if b == base else 0.0 for b in sequence] for base in "ACGT"])
+def _site_rows(motif: str, strand: str) -> np.ndarray:
+    """The motif as a (4, L) 0/1 matrix, rows A, C, G, T, read on ``strand``: on "-" both axes flip
+    (rows A C G T reversed are the complements T G C A; columns reversed read the strand backwards);
+    "complement" flips the rows only (a decoy for the complemented-but-not-reversed mistake)."""
+    rows = np.array([[1.0 if b == base else 0.0 for b in motif] for base in "ACGT"])
+    return {"+": rows, "-": rows[::-1, ::-1], "complement": rows[::-1]}[strand]
 
 
-def revcomp(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
-
-
-def strand_scores(weights: np.ndarray, sequence: str) -> np.ndarray:
-    """Best score of each filter (n, 4, w) on one strand: every ungapped alignment, partial overlaps
-    included (the motif padded with w - 1 zero columns on each side)."""
-    w = np.asarray(weights, dtype=np.float64)
-    width = w.shape[2]
-    padded = np.pad(one_hot_rows(sequence), ((0, 0), (width - 1, width - 1)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)  # (4, positions, w)
-    return np.einsum("fbw,bpw->fp", w, windows).max(axis=1)
-
-
-def alignment_scores(weights: np.ndarray, motif: str) -> np.ndarray:
-    """Best ungapped alignment score of ``motif`` against every filter, both strands: (n,)."""
-    return np.maximum(strand_scores(weights, motif), strand_scores(weights, revcomp(motif)))
-
-
-def reference_closest(weights: np.ndarray, motif: str) -> int:
-    return int(alignment_scores(weights, motif).argmax())
+MISTAKES: dict[str, str] = {
+    "forward_only": "that is the best filter on the forward strand only; score the reverse complement of the motif too and keep the better strand",
+    "complement_not_reversed": "that is the best filter when the motif is complemented but not reversed; the other strand is the reverse complement (complement, then reverse the order)",
+    "offset_zero_only": "that is the best filter when filter and motif are aligned at offset 0 only; slide the filter along the motif (pad with N) and keep the best offset",
+}
 
 
 def planted(seed: int, motif: str, n: int = 12, width: int = 15, strand: str = "+", offset: int = 0) -> np.ndarray:
-    """Random filters, one of which (index n // 2) is the motif's one-hot on ``strand``, shifted by ``offset``."""
+    """Random filters, one of which (index n // 2) is the motif's one-hot on ``strand`` ("+", "-" or "complement"), shifted by ``offset``."""
     rng = np.random.default_rng(seed)
     weights = rng.normal(scale=0.15, size=(n, 4, width))
-    site = one_hot_rows(motif if strand == "+" else revcomp(motif))
+    site = _site_rows(motif, strand)
     planted_filter = np.zeros((4, width))
     for j in range(width):
         if 0 <= j - offset < site.shape[1]:
@@ -52,30 +41,38 @@ def planted(seed: int, motif: str, n: int = 12, width: int = 15, strand: str = "
     return weights.astype(np.float32)
 
 
-def check_closest(sub, weights: np.ndarray, motif: str, what: str) -> None:
+def check_closest(sub, weights: np.ndarray, motif: str, expected: dict[str, Any], what: str) -> None:
+    """closest_filter(weights, motif) is ``expected["value"]``; ``expected["scores"]`` holds every filter's best
+    alignment score and the MISTAKES entries the filters typical mistakes pick."""
     got = filter_index(sub.call("closest_filter", weights, motif), len(weights), what)
-    want = reference_closest(weights, motif)
+    want = int(expected["value"])
     if got == want:
         return
-    forward_only = int(strand_scores(weights, motif).argmax())
-    full_overlap_only = int(np.maximum(_aligned(weights, motif), _aligned(weights, revcomp(motif))).argmax())
-    hint = ""
-    if got == forward_only and forward_only != want:
-        hint = ": that is the best filter on the forward strand only; score the reverse complement of the motif too and keep the better strand"
-    elif got == full_overlap_only and full_overlap_only != want:
-        hint = ": that is the best filter when filter and motif are aligned at offset 0 only; slide the filter along the motif (pad with N) and keep the best offset"
-    raise Failure(f"{what}: got filter {got}, expected {want} (best score {alignment_scores(weights, motif)[want]:.3f}, yours {alignment_scores(weights, motif)[got]:.3f}){hint}")
+    hint = next((f": {text}" for name, text in MISTAKES.items() if name in expected and int(expected[name]) != want and got == int(expected[name])), "")
+    scores = np.asarray(expected["scores"])
+    raise Failure(f"{what}: got filter {got}, expected {want} (best score {scores[want]:.3f}, yours {scores[got]:.3f}){hint}")
 
 
-def _aligned(weights: np.ndarray, motif: str) -> np.ndarray:
-    """Scores at offset 0 only (the motif's first base on the filter's first position)."""
-    w = np.asarray(weights, dtype=np.float64)
-    m = one_hot_rows(motif)
-    k = min(w.shape[2], m.shape[1])
-    return np.einsum("fbw,bw->f", w[:, :, :k], m[:, :k])
+def public_inputs() -> dict[str, np.ndarray]:
+    """The fixed public inputs: the motif planted on the forward strand, and on the reverse strand (answers stored)."""
+    reverse = planted(9, MYOD1_MOTIF, strand="-")
+    reverse[2] = planted(10, MYOD1_MOTIF[:11] + "TTTT", strand="+")[6] * 0.8  # a weaker forward decoy
+    reverse[4] = planted(11, MYOD1_MOTIF, strand="complement")[6] * 0.9  # a weaker decoy on the complement, not reversed
+    return {"forward": planted(7, MYOD1_MOTIF, strand="+"), "reverse": reverse}
 
 
-@case(points=1)
+def stored_expected(name: str) -> dict[str, Any]:
+    return {key: stored.value(f"q4d.{name}.{key}") for key in ("value", "scores", *MISTAKES)}
+
+
+@case(points=0.5)
 def closest_filter_finds_a_planted_forward_match(sub):
-    weights = planted(7, MYOD1_MOTIF, strand="+")
-    check_closest(sub, weights, MYOD1_MOTIF, f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r})")
+    check_closest(sub, public_inputs()["forward"], MYOD1_MOTIF, stored_expected("forward"), f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r})")
+
+
+@case(points=0.5)
+def closest_filter_finds_a_match_on_the_reverse_strand(sub):
+    check_closest(
+        sub, public_inputs()["reverse"], MYOD1_MOTIF, stored_expected("reverse"),
+        f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with the best match on the reverse strand",
+    )

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from a5kit.checks import stored
 from a5kit.grading import Failure, case, expect
 from a5kit.grading.submission import StudentError
-
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-
-
-def reference_apply_variant(sequence: str, start: int, position: int, ref: str, alt: str) -> str:
-    i = position - 1 - start
-    if sequence[i] != ref:
-        raise ValueError(f"reference base mismatch at {position}: {sequence[i]!r} != {ref!r}")
-    return sequence[:i] + alt + sequence[i + 1 :]
-
-
-def reference_reverse_complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
-
-
-def reference_variant_effect(ref_pred, alt_pred, tracks, bins) -> np.ndarray:
-    ref = np.asarray(ref_pred, dtype=np.float64)
-    alt = np.asarray(alt_pred, dtype=np.float64)
-    return (alt[np.ix_(list(bins), list(tracks))] - ref[np.ix_(list(bins), list(tracks))]).sum(axis=0)
-
 
 def random_dna(seed: int, length: int) -> str:
     return "".join(np.random.default_rng(seed).choice(list("ACGT"), size=length))
 
 
-def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str, alt: str, what: str) -> None:
+def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str, alt: str, want: str, what: str) -> None:
+    """apply_variant(...) returns ``want``; a failure says which offset the student changed."""
     expected_at = position - 1 - start
     try:
         got = sub.call("apply_variant", sequence, start, position, ref, alt)
@@ -44,7 +28,6 @@ def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str,
         raise
     if not isinstance(got, str):
         raise Failure(f"{what}: expected a str, got {type(got).__name__}")
-    want = reference_apply_variant(sequence, start, position, ref, alt)
     if got == want:
         return
     if len(got) != len(sequence):
@@ -57,11 +40,16 @@ def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str,
     raise Failure(f"{what}: expected exactly one change, {ref}->{alt} at offset {expected_at}; your result differs from the input at offsets {changed[:10]}")
 
 
+# start=1000, position=1006 (1-based) -> offset 5, the C. Its answer is stored.
+APPLY_VARIANT_INPUT: tuple[str, int, int, str, str] = ("AAAAACAAAAGTTTT", 1000, 1006, "C", "T")
+REVERSE_COMPLEMENT_INPUT = "AACGTTTGCN"
+
+
 @case(points=1)
 def apply_variant_changes_the_base_at_the_1_based_position(sub):
-    seq = "AAAAACAAAAGTTTT"
-    # start=1000, position=1006 (1-based) -> offset 5, the C
-    check_apply_variant(sub, seq, 1000, 1006, "C", "T", f"apply_variant({seq!r}, start=1000, position=1006, ref='C', alt='T')")
+    seq, start, position, ref, alt = APPLY_VARIANT_INPUT
+    check_apply_variant(sub, seq, start, position, ref, alt, str(stored.value("q6.apply_variant.value")),
+                        f"apply_variant({seq!r}, start={start}, position={position}, ref={ref!r}, alt={alt!r})")
 
 
 @case(points=0.5)
@@ -77,22 +65,23 @@ def apply_variant_raises_value_error_when_the_reference_base_differs(sub):
     raise Failure(f"{what}: returned {got!r:.40} instead of raising ValueError: the base at that position is 'C', not 'G' -- check it before you change it (it catches 0/1-based slips)")
 
 
+REVERSE_COMPLEMENT_MISTAKES: dict[str, str] = {"reversed_only": "reversed but not complemented", "complemented_only": "complemented but not reversed"}
+
+
 @case(points=0.5)
 def reverse_complement_of_a_short_sequence(sub):
-    seq = "AACGTTTGCN"
+    seq = REVERSE_COMPLEMENT_INPUT
     got = sub.call("reverse_complement", seq)
-    want = reference_reverse_complement(seq)
+    want = str(stored.value("q6.reverse_complement.value"))
     if got != want:
-        hint = ""
-        if got == seq[::-1]:
-            hint = ": reversed but not complemented"
-        elif got == seq.translate(_COMPLEMENT):
-            hint = ": complemented but not reversed"
+        mistakes = stored.mistakes("q6.reverse_complement")
+        hint = next((f": {text}" for name, text in REVERSE_COMPLEMENT_MISTAKES.items() if got == str(mistakes[name])), "")
         raise Failure(f"reverse_complement({seq!r}): got {got!r}, expected {want!r}{hint}")
 
 
-def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks: list[int], bins: list[int], what: str) -> None:
-    want = reference_variant_effect(ref_pred, alt_pred, tracks, bins)
+def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks: list[int], bins: list[int], expected: dict[str, Any], what: str) -> None:
+    """variant_effect(...) equals ``expected["value"]``; ``expected.get("swapped")`` is the answer with tracks and bins swapped."""
+    want = np.asarray(expected["value"], dtype=np.float64)
     try:
         value = sub.call("variant_effect", ref_pred, alt_pred, tracks, bins)
     except StudentError as err:
@@ -109,7 +98,7 @@ def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks
         return
     if np.allclose(got, -want, rtol=1e-4, atol=1e-5):
         raise Failure(f"{what}: the sign is flipped: the effect is alt - ref (positive: the alternative allele increases the signal)")
-    swapped = reference_variant_effect(np.asarray(ref_pred).T, np.asarray(alt_pred).T, bins, tracks) if max(tracks) < ref_pred.shape[0] and max(bins) < ref_pred.shape[1] else None
+    swapped = expected.get("swapped")
     if swapped is not None and swapped.shape == got.shape and np.allclose(got, swapped, rtol=1e-4, atol=1e-5):
         raise Failure(f"{what}: tracks and bins are swapped: the predictions have shape (bins, tracks), index pred[bins][:, tracks]")
     if np.allclose(got, want / len(bins), rtol=1e-4, atol=1e-5):
@@ -117,9 +106,16 @@ def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks
     expect.close(got, want, what)
 
 
-@case(points=1)
-def variant_effect_sums_alt_minus_ref_over_the_bins(sub):
+def variant_effect_input() -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """(ref, alt, tracks, bins) of the public case; its answer is stored."""
     rng = np.random.default_rng(8)
     ref = rng.gamma(2.0, 1.0, size=(896, 6)).astype(np.float32)
     alt = (ref * rng.uniform(0.5, 1.5, size=ref.shape)).astype(np.float32)
-    check_variant_effect(sub, ref, alt, [4, 1], [446, 447, 448], "variant_effect(ref (896, 6), alt (896, 6), tracks=[4, 1], bins=[446, 447, 448])")
+    return ref, alt, [4, 1], [446, 447, 448]
+
+
+@case(points=1)
+def variant_effect_sums_alt_minus_ref_over_the_bins(sub):
+    ref, alt, tracks, bins = variant_effect_input()
+    expected = {"value": stored.value("q6.variant_effect.value"), "swapped": None}
+    check_variant_effect(sub, ref, alt, tracks, bins, expected, "variant_effect(ref (896, 6), alt (896, 6), tracks=[4, 1], bins=[446, 447, 448])")

@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from . import core
@@ -50,9 +51,38 @@ def _under_autograder(what: str) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Silence tqdm progress bars (a training loop's, a download's) while checks run, so the report stays readable."""
+    from tqdm import std
+
+    original = std.tqdm.__dict__["__init__"]  # a partialmethod (tqdm's env overrides): keep the descriptor itself
+
+    def silent(self, *args, **kwargs):
+        kwargs["disable"] = True
+        original.__get__(self, type(self))(*args, **kwargs)
+
+    std.tqdm.__init__ = silent
+    try:
+        yield
+    finally:
+        std.tqdm.__init__ = original
+
+
+def hidden_points(question: str) -> float | None:
+    """How many points the hidden tests of ``question`` add after submission (stored with the public checks)."""
+    from a5kit.checks import stored
+
+    try:
+        return float(stored.value(f"{question}.points.hidden"))
+    except (KeyError, OSError):
+        return None
+
+
 def public_results(question: str, namespace: dict[str, Any] | None = None) -> list[Result]:
     """Results of the public checks of ``question`` on the functions of ``namespace`` (default: the notebook)."""
-    return run_cases(load_cases(question), _submission(namespace))
+    with quiet_progress_bars():
+        return run_cases(load_cases(question), _submission(namespace))
 
 
 def check(question: str, namespace: dict[str, Any] | None = None) -> None:
@@ -60,7 +90,7 @@ def check(question: str, namespace: dict[str, Any] | None = None) -> None:
     if _under_autograder(f"check({question!r})"):
         return
     results = public_results(question, namespace)
-    print(core.report(results, question, show_hidden=False))
+    print(core.report(results, question, show_hidden=False, hidden_points=hidden_points(question)))
     if any(not r.passed for r in results):
         print("  (hidden tests run after you submit; passing these checks is necessary, not sufficient)")
 
@@ -68,18 +98,22 @@ def check(question: str, namespace: dict[str, Any] | None = None) -> None:
 def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
     """Score of ``question`` from public and (when loaded) hidden tests; prints the outcome.
 
+    Run by a student (no hidden tests loaded) it says what the score is: "public checks 1.5/1.5 —
+    2.5 more points come from hidden tests after you submit".
+
     Anything written to stderr while grading (a warning, a progress bar) is shown on stdout
     instead: nbgrader gives 0 to a grade cell with stderr output, whatever its score.
     """
     if _under_autograder(f"grade({question!r})"):
         return 0.0
     stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught:
+    with contextlib.redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught, quiet_progress_bars():
         warnings.simplefilter("default")
         results = run_cases(load_cases(question, core._hidden_dir), _submission(namespace))
     for w in caught:
         stderr.write(f"{w.category.__name__}: {w.message}\n")
-    print(core.report(results, question, show_hidden=core._hidden_dir is not None))
+    hidden = core._hidden_dir is not None
+    print(core.report(results, question, show_hidden=hidden, hidden_points=None if hidden else hidden_points(question)))
     if stderr.getvalue().strip():
         print(f"  (printed to stderr while grading: {stderr.getvalue().strip()[-500:]})")
     return round(sum(r.score for r in results), 6)

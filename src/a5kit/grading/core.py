@@ -97,10 +97,34 @@ def use_hidden_tests(path: str | os.PathLike[str] | None = None) -> Path:
     raise FileNotFoundError("hidden tests not found: set A5KIT_HIDDEN_TESTS to the autograder/tests folder")
 
 
+REFERENCE_MODULE = "a5kit_reference"  # the import name of ``<hidden dir>/reference.py``
+
+
+def reference_module(directory: Path) -> ModuleType | None:
+    """The instructor's reference implementations next to the hidden tests, imported as ``a5kit_reference``.
+
+    Hidden modules import their reference functions from it; the file never ships to students.
+    """
+    path = (Path(directory) / "reference.py").resolve()
+    loaded = sys.modules.get(REFERENCE_MODULE)
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path:
+        return loaded
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(REFERENCE_MODULE, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[REFERENCE_MODULE] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def hidden_module(question: str, directory: Path) -> ModuleType | None:
+    """The hidden test module of ``question`` in ``directory`` (None if it has none), its reference loaded first."""
     path = directory / f"{question}.py"
     if not path.exists():
         return None
+    reference_module(directory)
     name = f"a5kit_hidden_{question}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -139,7 +163,12 @@ def run_cases(cases: Iterable[Case], submission: Submission) -> list[Result]:
     return [run_case(c, submission) for c in cases]
 
 
-def report(results: list[Result], question: str, show_hidden: bool) -> str:
+def report(results: list[Result], question: str, show_hidden: bool, hidden_points: float | None = None) -> str:
+    """The outcome of a question's cases, one line per case under a head line that says what was run.
+
+    Without hidden cases the head says so and, when ``hidden_points`` is known, how many points the
+    hidden tests add after submission ("q2a: public checks 1.5/1.5 — 2.5 more points come from ...").
+    """
     lines = []
     for r in results:
         if r.hidden and not show_hidden:
@@ -150,5 +179,10 @@ def report(results: list[Result], question: str, show_hidden: bool) -> str:
         lines.append(f"  [{mark}] {r.name}{tag} ({r.score:g}/{r.max_score:g}){detail}")
     total = sum(r.score for r in results if show_hidden or not r.hidden)
     possible = sum(r.max_score for r in results if show_hidden or not r.hidden)
-    head = f"{question}: {total:g}/{possible:g} points from {'all' if show_hidden else 'public'} checks"
+    if show_hidden and any(r.hidden for r in results):
+        head = f"{question}: {total:g}/{possible:g} points from public and hidden checks"
+    else:
+        head = f"{question}: public checks {total:g}/{possible:g}"
+        if hidden_points:
+            head += f" — {hidden_points:g} more points come from hidden tests after you submit"
     return "\n".join([head, *lines])
