@@ -263,8 +263,16 @@ TOOLS = ("bash", "env", "grep", "cut", "basename", "dirname", "ls", "head", "sed
 
 
 def _python_310() -> str | None:
-    candidates = [shutil.which("python3.10"), *sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")).glob("versions/3.10.*/bin/python3.10"))]
-    return next((str(c) for c in candidates if c), None)
+    """The real executable of a CPython 3.10 here (a pyenv shim resolved to its binary), or None."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for candidate in [shutil.which("python3.10"), *sorted(pyenv.glob("versions/3.10.*/bin/python3.10"))]:
+        if not candidate:
+            continue
+        probe = subprocess.run([str(candidate), "-c", "import sys; print(sys.executable, sys.version_info[:2] == (3, 10))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.split()[-1:] == ["True"]:
+            return probe.stdout.split()[0]
+    return None
 
 
 def _fake_autograder(root: Path, requirements: list[str]) -> None:
