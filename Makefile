@@ -20,8 +20,8 @@ help:
 	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"
 
 $(STAMP): requirements/dev.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "a5kit needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11, 5) <= sys.version_info[:3] < (3, 14))' || \
+		{ echo "make needs Python 3.11.5 to 3.13 (what requirements/dev.lock is checked for); $(PYTHON) is $$($(PYTHON) --version 2>&1). Use PYTHON=python3.12 make ..."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .

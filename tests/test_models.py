@@ -131,9 +131,21 @@ def test_gpt2_loads_from_a_local_save_pretrained_folder(tiny, monkeypatch, tmp_p
     np.testing.assert_allclose(att, expected[1], atol=1e-6)
 
 
+def _save_like_the_hub(model, folder) -> None:
+    """config.json + pytorch_model.bin, the layout of EleutherAI/enformer-official-rough.
+
+    Not ``save_pretrained``: the trunk shares its modules with stem/conv_tower/..., which
+    safetensors refuses and transformers 5 saves only as safetensors.
+    """
+    import torch
+
+    folder.mkdir(parents=True)
+    model.config.save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+
+
 def test_enformer_loads_from_a_local_save_pretrained_folder(tiny, monkeypatch, tmp_path):
-    # the shared trunk modules need the torch (.bin) format, as the hub checkpoint uses
-    models.load_enformer().save_pretrained(tmp_path / "enformer", safe_serialization=False)
+    _save_like_the_hub(models.load_enformer(), tmp_path / "enformer")
     seq = data.synthetic_sequence(data.Interval("chr1", 0, 128 * 16))
     expected = models.enformer_predict(seq)
     expected_filters = models.enformer_first_layer_filters()

