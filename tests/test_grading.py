@@ -177,3 +177,21 @@ def test_grade_keeps_stderr_out_of_the_grade_cell(capsys):
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "progress 100%" in captured.out and "UserWarning: deprecated thing" in captured.out
+
+
+def _upper_case_one_hot(sequence):
+    return np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in sequence]]
+
+
+def test_check_warns_when_a5kit_is_not_the_release_the_notebook_asked_for(capsys, monkeypatch):
+    monkeypatch.setenv("A5KIT_EXPECTED_VERSION", "0.0.1")  # what a setup cell of another release records
+    grading.check("q2a", {"one_hot_encode_dna": _upper_case_one_hot})
+    assert "WARNING: this notebook was released for a5kit 0.0.1" in capsys.readouterr().out
+
+
+def test_check_says_nothing_about_versions_when_they_agree(capsys, monkeypatch):
+    from a5kit import __version__
+
+    monkeypatch.setenv("A5KIT_EXPECTED_VERSION", __version__)
+    grading.check("q2a", {"one_hot_encode_dna": _upper_case_one_hot})
+    assert "WARNING" not in capsys.readouterr().out

@@ -69,6 +69,15 @@ def quiet_progress_bars() -> Iterator[None]:
         std.tqdm.__init__ = original
 
 
+def _warn_if_other_version() -> None:
+    """Say so when this a5kit is not the release the notebook's setup cell asked for: grades may then differ."""
+    from a5kit.colab_setup import version_warning
+
+    message = version_warning()
+    if message:
+        print(f"WARNING: {message}")
+
+
 def hidden_points(question: str) -> float | None:
     """How many points the hidden tests of ``question`` add after submission (stored with the public checks)."""
     from a5kit.checks import stored
@@ -89,6 +98,7 @@ def check(question: str, namespace: dict[str, Any] | None = None) -> None:
     """Run the public checks of ``question`` on this notebook's functions and print the outcome."""
     if _under_autograder(f"check({question!r})"):
         return
+    _warn_if_other_version()
     results = public_results(question, namespace)
     print(core.report(results, question, show_hidden=False, hidden_points=hidden_points(question)))
     if any(not r.passed for r in results):
@@ -106,6 +116,7 @@ def grade(question: str, namespace: dict[str, Any] | None = None) -> float:
     """
     if _under_autograder(f"grade({question!r})"):
         return 0.0
+    _warn_if_other_version()
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught, quiet_progress_bars():
         warnings.simplefilter("default")
