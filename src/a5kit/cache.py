@@ -152,7 +152,8 @@ class Cache:
         key = entry_key(function, input_sha256, params)
         self.path.mkdir(parents=True, exist_ok=True)
         file = f"{function}-{key[:16]}.npz"
-        arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+        # np.ascontiguousarray turns a 0-d array (a label) into shape (1,); keep scalars scalar
+        arrays = {name: np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a) for name, a in arrays.items()}
         np.savez_compressed(self.path / file, **arrays)
         entry = {
             "function": function,
