@@ -218,3 +218,33 @@ def test_memo_cli(live, capsys):
     assert "1 results" in capsys.readouterr().out
     assert main(["memo", "--clear"]) == 0
     assert "cleared 1" in capsys.readouterr().out
+
+
+def test_cache_from_memo(live, tmp_path):
+    seq = models_seq(2)
+    pred = models.enformer_predict(seq, tracks=[3])
+    out = tmp_path / "from-memo"
+    assert rehearse.cache_from_memo(tmp_path / "live-memo", out) >= 1
+    entry = cache_mod.Cache(out).find("enformer_predict", cache_mod.sha256_bytes(seq), {"target_length": 10, "tracks": [3]})
+    np.testing.assert_array_equal(cache_mod.Cache(out).load(entry)["predictions"], pred)
+
+
+def test_rehearsal_resumes_and_logs(tmp_path, monkeypatch):
+    r = rehearse.Rehearsal(ROOT, tmp_path / "r")
+    ran: list[str] = []
+    monkeypatch.setattr(r, "step_models", lambda: ran.append("models") or {"x": 1})
+    monkeypatch.setattr(r, "step_mirror", lambda: ran.append("mirror") or {})
+    assert r.run(["models"]) == 0
+    assert r.run(["models", "mirror"]) == 0
+    assert ran == ["models", "mirror"]  # models was not run twice
+    log = (tmp_path / "r" / "progress.log").read_text()
+    assert "models: already done" in log and "mirror: finished" in log
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["models"] == {"x": 1}
+
+    def broken():
+        raise RuntimeError("no disk")
+
+    monkeypatch.setattr(r, "step_answers", broken)
+    monkeypatch.setattr(r, "step_cache", lambda: ran.append("cache") or {})
+    assert r.run(["answers", "cache"]) == 1  # answers is optional: logged, the later step still runs
+    assert ran[-1] == "cache" and "answers: FAILED" in (tmp_path / "r" / "progress.log").read_text()
