@@ -204,15 +204,15 @@ class Rehearsal:
         cache = Cache(partial)
         cache.manifest["rehearsal"] = NOTE + "; PARTIAL: only what the rehearsal had computed when this was made"
         cache._write_manifest()
-        held = {(e["function"], e["input"]) for e in cache.entries.values()}
+        q6 = sum(1 for e in cache.entries.values() if e["function"] == "enformer_predict" and "tracks" in e["params"])
         self.log(f"grade_partial: {len(cache.entries)} entries ({copied} from the memo) in {partial}")
         try:
             self.__dict__["_cache_override"] = partial
             figures = self.step_grade()
         finally:
             self.__dict__.pop("_cache_override", None)
-        figures["entries"] = len(held)
-        figures["missing_q6_predictions"] = 10 - sum(1 for f, i in held if f == "enformer_predict" and "chr16" in i)
+        figures["entries"] = len(cache.entries)
+        figures["missing_q6_predictions"] = 10 - q6
         return figures
 
     def step_answers(self) -> dict[str, Any]:
