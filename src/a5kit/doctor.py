@@ -19,17 +19,20 @@ from . import config
 PACKAGES = ("a5kit", "torch", "transformers", "huggingface_hub", "enformer-pytorch", "numpy", "memelite", "pyjaspar", "nbformat")
 
 # Expected minutes per notebook in live mode, full-size models, weights already downloaded.
-# cpu: measured by `make rehearse` on a 2-thread x86_64 CPU (docs/performance.md), scaled by
-#      thread count on other CPUs (an estimate).
-# gpu: estimate for a Colab T4, assuming it runs Enformer about 50x faster than that 2-thread
-#      CPU (fp32, batch 1); GPT-2 small and the motif CNN are too small to gain from it.
+# cpu: `make rehearse` on a 2-core x86_64 CPU at 2 torch threads (docs/performance.md): CPU seconds of
+#      the notebook / 2, rounded up (notebook 3: 781 CPU s, 65 per 196,608 bp prediction). Notebook 4
+#      is an estimate (66 TFLOP of fine-tuning on the one thread it sets) until its rehearsal is in.
+#      Scaled by thread count on other CPUs (an estimate), except notebooks that fix their threads.
+# gpu: estimate for a Colab T4, assuming it sustains 4 TFLOP/s fp32 on Enformer (half its peak):
+#      0.8 s per 196,608 bp prediction; what is left is imports, Tomtom's one-off compilation, plots.
 # replay/tiny: the autograder's cost per notebook (make bench), any device.
 EXPECTED_MINUTES: dict[str, dict[str, float]] = {
     "01_self_attention": {"cpu": 0.5, "gpu": 0.5, "replay": 0.1},
     "02_dna_cnn": {"cpu": 0.5, "gpu": 0.5, "replay": 0.15},
-    "03_enformer": {"cpu": 30.0, "gpu": 2.0, "replay": 0.1},
-    "04_finetune": {"cpu": 180.0, "gpu": 5.0, "replay": 0.25},
+    "03_enformer": {"cpu": 7.0, "gpu": 1.5, "replay": 0.1},
+    "04_finetune": {"cpu": 40.0, "gpu": 1.0, "replay": 0.25},
 }
+FIXED_THREADS = {"02_dna_cnn", "04_finetune"}  # they call torch.set_num_threads(1)
 DOWNLOAD_MINUTES = {"01_self_attention": 0.5, "03_enformer": 1.5, "04_finetune": 1.5}  # first run: weights (~0.5 GB GPT-2, ~1 GB Enformer)
 MEASURED_THREADS = 2
 
@@ -125,7 +128,9 @@ def expected_times(kind: str, threads: int) -> list[str]:
         if mode in ("replay",) or config.use_tiny_models():
             value, how = minutes["replay"], "tiny/replay: no real model runs"
         elif kind == "cuda":
-            value, how = minutes["gpu"], "GPU, estimate (T4 assumed ~50x this kit's 2-thread CPU for Enformer)"
+            value, how = minutes["gpu"], "GPU, estimate (a T4 sustaining 4 TFLOP/s fp32 assumed)"
+        elif name in FIXED_THREADS:
+            value, how = minutes["cpu"], "CPU, the notebook uses 1 thread" + (" (estimate)" if name == "04_finetune" else "")
         else:
             scale = MEASURED_THREADS / max(1, min(threads, 8)) if threads else 1.0
             value = minutes["cpu"] * max(scale, 0.5)
