@@ -228,7 +228,7 @@ def sheet(cache: Path, solutions: Path, live_notebooks: Path | None = None) -> s
     best = best_alignment(filters, closest, site)
     strand = "forward (the site as written)" if best["strand"] == "+" else f"reverse complement ({best['sequence']})"
     out += [f"Closest filter to `{site}`: **{closest}**, best on the **{best['strand']}** strand, {strand}, score {best['score']:.3f}; "
-            f"the site starts at offset **{best['offset']}** relative to the filter's first position "
+            f"the aligned sequence (`{best['sequence']}`) starts at offset **{best['offset']}** relative to the filter's first position "
             "(negative: before it; partial overlaps count, as in `closest_filter`). "
             f"Filter {closest}'s consensus: `{consensus(nb3['logo_matrix'](filters, closest))}`."]
 
