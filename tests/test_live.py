@@ -248,3 +248,24 @@ def test_rehearsal_resumes_and_logs(tmp_path, monkeypatch):
     monkeypatch.setattr(r, "step_cache", lambda: ran.append("cache") or {})
     assert r.run(["answers", "cache"]) == 1  # answers is optional: logged, the later step still runs
     assert ran[-1] == "cache" and "answers: FAILED" in (tmp_path / "r" / "progress.log").read_text()
+
+
+def test_predict_many_records_and_replays(monkeypatch, tmp_path):
+    """record (tiny) stores each window of a batch as enformer_predict would; replay serves them, and a miss names the input."""
+    from a5kit.cache import CacheMiss
+
+    seqs = [models_seq(10), models_seq(11), models_seq(12)[:640]]  # two lengths: two batches
+    monkeypatch.setenv("A5KIT_MODE", "record")
+    monkeypatch.setenv("A5KIT_TINY", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recorded = models.enformer_predict_many(seqs, tracks=[2], batch_size=4)
+        monkeypatch.setenv("A5KIT_MODE", "replay")
+        assert [p.shape for p in recorded] == [(10, 1), (10, 1), (5, 1)]
+        for seq, pred in zip(seqs, recorded):
+            np.testing.assert_array_equal(models.enformer_predict(seq, tracks=[2]), pred)
+        replayed = models.enformer_predict_many(seqs, tracks=[2])
+        with pytest.raises(CacheMiss, match="not in cache"):
+            models.enformer_predict_many([models_seq(13)], tracks=[2])
+    for a, b in zip(replayed, recorded):
+        np.testing.assert_array_equal(a, b)
