@@ -103,7 +103,7 @@ def cmd_fetch(name: str) -> int:
 def cmd_memo(clear: bool) -> int:
     from . import config
     from .cache import clear_live_memo
-    from .rehearse import memo_entries
+    from .cache import memo_entries
 
     root = config.live_memo_dir()
     if root is None:

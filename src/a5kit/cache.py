@@ -225,6 +225,17 @@ def live_memo() -> Cache | None:
     return None if root is None else Cache(root / memo_namespace())
 
 
+def memo_entries(root: Path) -> int:
+    """How many results a live-memo folder holds, over all its model sources."""
+    count = 0
+    for manifest in root.glob("*/manifest.json"):
+        try:
+            count += len(json.loads(manifest.read_text()).get("entries", {}))
+        except ValueError:
+            pass
+    return count
+
+
 def clear_live_memo() -> int:
     """Forget every memoised live result (all model sources); returns how many entries were dropped."""
     import shutil
@@ -232,12 +243,7 @@ def clear_live_memo() -> int:
     root = config.live_memo_dir()
     if root is None or not root.exists():
         return 0
-    count = 0
-    for manifest in root.glob("*/manifest.json"):
-        try:
-            count += len(json.loads(manifest.read_text()).get("entries", {}))
-        except ValueError:
-            pass
+    count = memo_entries(root)
     shutil.rmtree(root)
     return count
 

@@ -116,7 +116,7 @@ def cache_report() -> list[str]:
     if memo is None:
         lines.append("live memo: off (A5KIT_LIVE_MEMO=0)")
     else:
-        from .rehearse import memo_entries
+        from .cache import memo_entries
 
         lines.append(f"live memo {memo}: {memo_entries(memo)} results kept (clear: python -m a5kit memo --clear)")
     return lines

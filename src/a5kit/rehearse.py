@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .cache import memo_entries
+
 STEPS = ("models", "mirror", "nb01", "nb02", "nb03", "cache", "grade", "answers", "nb04", "answers_q5")
 EXTRA_STEPS = ("grade_partial",)  # run on request only (--steps grade_partial)
 OPTIONAL = ("answers", "answers_q5")  # a failure here is logged and the later steps still run
@@ -339,14 +341,6 @@ def cache_from_memo(memo_root: Path, out: Path) -> int:
     return count
 
 
-def memo_entries(memo_root: Path) -> int:
-    count = 0
-    for manifest in memo_root.glob("*/manifest.json"):
-        try:
-            count += len(json.loads(manifest.read_text()).get("entries", {}))
-        except ValueError:
-            pass
-    return count
 
 
 def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[str, Any]:
