@@ -135,7 +135,7 @@ def _live_q5(folder: Path | None) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if "runs[name] = {" in cell.source and cell.get("outputs"):
-            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
             if text.strip():
                 return [f"From `{path}`:", "", "```", text.rstrip(), "```"]
     return [f"{path} holds no output of the experiment cell (it did not finish)."]
