@@ -21,8 +21,7 @@ PACKAGES = ("a5kit", "torch", "transformers", "huggingface_hub", "enformer-pytor
 # Expected minutes per notebook in live mode, full-size models, weights already downloaded.
 # cpu: `make rehearse` on a 2-core x86_64 CPU at 2 torch threads (docs/performance.md): CPU seconds of
 #      the notebook / 2, rounded up (notebook 3: 781 CPU s, 65 per 196,608 bp prediction). Notebook 4:
-#      40 frozen-trunk steps at 7 CPU s and 40 whole-model steps at 19 CPU s, measured one step at a
-#      time on the one thread it sets, plus evaluation and the Q5e demo (its whole run still going).
+#      1,056 CPU s on the one thread it sets (40 frozen-trunk steps at 7 s, 40 whole-model steps at 19 s).
 #      Scaled by thread count on other CPUs (an estimate), except notebooks that fix their threads.
 # gpu: estimate for a Colab T4, assuming it sustains 4 TFLOP/s fp32 on Enformer (half its peak):
 #      0.8 s per 196,608 bp prediction; what is left is imports, Tomtom's one-off compilation, plots.
@@ -131,7 +130,7 @@ def expected_times(kind: str, threads: int) -> list[str]:
         elif kind == "cuda":
             value, how = minutes["gpu"], "GPU, estimate (a T4 sustaining 4 TFLOP/s fp32 assumed)"
         elif name in FIXED_THREADS:
-            value, how = minutes["cpu"], "CPU, the notebook uses 1 thread" + (" (from measured steps)" if name == "04_finetune" else "")
+            value, how = minutes["cpu"], "CPU, the notebook uses 1 thread" + ("")
         else:
             scale = MEASURED_THREADS / max(1, min(threads, 8)) if threads else 1.0
             value = minutes["cpu"] * max(scale, 0.5)
