@@ -130,7 +130,7 @@ def expected_times(kind: str, threads: int) -> list[str]:
         elif kind == "cuda":
             value, how = minutes["gpu"], "GPU, estimate (a T4 sustaining 4 TFLOP/s fp32 assumed)"
         elif name in FIXED_THREADS:
-            value, how = minutes["cpu"], "CPU, the notebook uses 1 thread" + ("")
+            value, how = minutes["cpu"], "CPU, measured; the notebook uses 1 thread"
         else:
             scale = MEASURED_THREADS / max(1, min(threads, 8)) if threads else 1.0
             value = minutes["cpu"] * max(scale, 0.5)
