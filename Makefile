@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export A5KIT_DATA_MIRROR ?= $(abspath $(wildcard ../shared/data))
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lock cache release autograder grade bench clean
+.PHONY: help venv demo test lock cache release autograder grade bench clean rehearse answers doctor
 
 help:
 	@echo "make demo    offline demo (tiny models)        make test   the test suite"
@@ -18,6 +18,8 @@ help:
 	@echo "make autograder  dist/autograder.zip for Gradescope (CACHE_DIR=data/cache)"
 	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally (as root; UNSAFE=1 without)"
 	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"
+	@echo "make rehearse  full-size live run offline (random weights; long)   make answers  grader sheet of CACHE_DIR"
+	@echo "make doctor  mode, device, versions, weights, cache, expected times"
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11, 5) <= sys.version_info[:3] < (3, 14))' || \
@@ -58,6 +60,19 @@ grade: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) -m a5kit.bench --cache $(CACHE_DIR) $(BENCH_ARGS)
+
+# The live path at full size, offline: random-weight GPT-2 small and Enformer, every solution notebook
+# in live mode, a full-size cache, grading within 768 MB. Resumable; progress in build/rehearse/progress.log.
+REHEARSE_ARGS ?=
+rehearse: $(STAMP)
+	$(PY) -m a5kit.rehearse --workdir build/rehearse $(REHEARSE_ARGS)
+
+# Grader sheet of a recorded cache (replay mode): $(CACHE_DIR)/ANSWERS.md
+answers: $(STAMP)
+	$(PY) -m a5kit.answers --cache $(CACHE_DIR)
+
+doctor: $(STAMP)
+	$(PY) -m a5kit doctor
 
 clean:
 	rm -rf build dist .pytest_cache

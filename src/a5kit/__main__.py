@@ -1,4 +1,4 @@
-"""Command line: ``python -m a5kit demo | cache | fetch NAME | info``."""
+"""Command line: ``python -m a5kit demo | cache | fetch NAME | info | doctor | memo [--clear]``."""
 
 from __future__ import annotations
 
@@ -100,6 +100,22 @@ def cmd_fetch(name: str) -> int:
     return 0
 
 
+def cmd_memo(clear: bool) -> int:
+    from . import config
+    from .cache import clear_live_memo
+    from .cache import memo_entries
+
+    root = config.live_memo_dir()
+    if root is None:
+        print("live memo: off (A5KIT_LIVE_MEMO=0)")
+        return 0
+    if clear:
+        print(f"live memo {root}: cleared {clear_live_memo()} results")
+    else:
+        print(f"live memo {root}: {memo_entries(root)} results (python -m a5kit memo --clear forgets them)")
+    return 0
+
+
 def cmd_info() -> int:
     from . import __version__, config
     from .cache import Cache
@@ -121,7 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     fetch = sub.add_parser("fetch", help="download a registry file")
     fetch.add_argument("name")
     sub.add_parser("info", help="show mode, folders and the cache")
+    sub.add_parser("doctor", help="mode, device, versions, weights, cache and expected time per notebook")
+    memo = sub.add_parser("memo", help="the live-mode memo of model results (--clear forgets it)")
+    memo.add_argument("--clear", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from . import doctor
+
+        return doctor.main()
+    if args.command == "memo":
+        return cmd_memo(args.clear)
     if args.command == "demo":
         if args.workdir is not None:
             args.workdir.mkdir(parents=True, exist_ok=True)

@@ -152,7 +152,8 @@ class Cache:
         key = entry_key(function, input_sha256, params)
         self.path.mkdir(parents=True, exist_ok=True)
         file = f"{function}-{key[:16]}.npz"
-        arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+        # np.ascontiguousarray turns a 0-d array (a label) into shape (1,); keep scalars scalar
+        arrays = {name: np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a) for name, a in arrays.items()}
         np.savez_compressed(self.path / file, **arrays)
         entry = {
             "function": function,
@@ -186,6 +187,106 @@ def _fmt_params(params: Mapping[str, Any] | None) -> str:
     return "".join(f", {k}={v}" for k, v in sorted((params or {}).items()))
 
 
+# -- live memo --------------------------------------------------------------------------------
+
+
+def _source_fingerprint(source: str) -> str:
+    """A hub id as is; a local folder by the names, sizes and modification times of its files."""
+    path = Path(source)
+    if not path.is_dir():
+        return source
+    files = sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file())
+    return f"{path.resolve()} {sha256_bytes(json.dumps(files))[:16]}"
+
+
+def memo_namespace() -> str:
+    """The memo folder's sub-folder for the current models: other weights never see these results."""
+    versions = []
+    for package in ("transformers", "enformer-pytorch"):
+        try:
+            from importlib import metadata
+
+            versions.append(f"{package} {metadata.version(package)}")
+        except Exception:  # not installed: the memo still works for what does not need it
+            versions.append(f"{package} -")
+    blob = json.dumps({"sources": {k: _source_fingerprint(v) for k, v in config.model_sources().items()}, "versions": versions}, sort_keys=True)
+    return sha256_bytes(blob)[:16]
+
+
+def live_memo() -> Cache | None:
+    """The on-disk memo of live (and record) mode for the current models; None in tiny/replay mode or when off.
+
+    It is a cache folder like any other (``.npz`` + ``manifest.json``, same keys), under
+    ``A5KIT_LIVE_MEMO`` (default ``~/.cache/a5kit/live``) / one sub-folder per set of model sources.
+    """
+    if config.mode() not in ("live", "record") or config.use_tiny_models():
+        return None
+    root = config.live_memo_dir()
+    return None if root is None else Cache(root / memo_namespace())
+
+
+def memo_entries(root: Path) -> int:
+    """How many results a live-memo folder holds, over all its model sources."""
+    count = 0
+    for manifest in root.glob("*/manifest.json"):
+        try:
+            count += len(json.loads(manifest.read_text()).get("entries", {}))
+        except ValueError:
+            pass
+    return count
+
+
+def clear_live_memo() -> int:
+    """Forget every memoised live result (all model sources); returns how many entries were dropped."""
+    import shutil
+
+    root = config.live_memo_dir()
+    if root is None or not root.exists():
+        return 0
+    count = memo_entries(root)
+    shutil.rmtree(root)
+    return count
+
+
+def _from_memo(memo: Cache, function: str, input_sha256: str, params: Mapping[str, Any] | None) -> tuple[dict[str, np.ndarray], ModelInfo] | None:
+    try:
+        entry = memo.find(function, input_sha256, params)
+        if entry is None:
+            return None
+        return memo.load(entry), ModelInfo(entry["model_id"], entry["model_version"], bool(entry.get("tiny")))
+    except (OSError, ValueError, KeyError, CacheCorrupt):  # a damaged memo entry is recomputed, never trusted
+        return None
+
+
+def _to_memo(memo: Cache, function: str, input_description: str, input_sha256: str, params: Mapping[str, Any] | None,
+             arrays: Mapping[str, np.ndarray], model: ModelInfo) -> None:
+    try:
+        memo.store(function, input_description, input_sha256, params, arrays, model)
+    except OSError as err:  # a full or read-only disk costs the memo, not the result
+        warnings.warn(f"a5kit: could not memoise {function}({input_description}) in {memo.path}: {err}", stacklevel=3)
+
+
+def lookup_call(
+    function: str, input_sha256_description: str, input_sha256: str, params: Mapping[str, Any] | None, cache: Cache | None = None
+) -> dict[str, np.ndarray] | None:
+    """The stored result of a call without computing it: replay serves the cache (a miss raises
+    :class:`CacheMiss`); live/record the memo (None if not there); tiny always None."""
+    if config.mode() == "replay":
+        return cached_call(function, input_sha256_description, input_sha256, params, _never, cache)
+    memo = live_memo()
+    found = None if memo is None else _from_memo(memo, function, input_sha256, params)
+    if found is None:
+        return None
+    arrays, model = found
+    if config.mode() == "record":
+        (cache or Cache()).store(function, input_sha256_description, input_sha256, params, arrays, model)
+    return arrays
+
+
+def _never() -> tuple[dict[str, np.ndarray], ModelInfo]:  # pragma: no cover - replay never computes
+    raise AssertionError("replay mode computed a result")
+
+
 def cached_call(
     function: str,
     input_description: str,
@@ -198,6 +299,9 @@ def cached_call(
 
     live/tiny: compute. record: compute and store. replay: load, or raise CacheMiss naming the input.
     ``compute`` is only called when needed, so replay never imports torch or transformers.
+    live and record (real models only) first look in the on-disk memo (:func:`live_memo`) and
+    keep what they compute there, so a re-run cell, or ``make cache`` after a live run, is served
+    at once; :func:`clear_live_memo` forgets it.
     """
     current = config.mode()
     if current == "replay":
@@ -208,7 +312,14 @@ def cached_call(
         if entry.get("tiny"):
             warn_tiny(f"replayed from {cache.path}")
         return cache.load(entry)
-    arrays, model = compute()
+    memo = live_memo()
+    found = None if memo is None else _from_memo(memo, function, input_sha256, params)
+    if found is not None:
+        arrays, model = found
+    else:
+        arrays, model = compute()
+        if memo is not None and not model.tiny:
+            _to_memo(memo, function, input_description, input_sha256, params, arrays, model)
     if model.tiny:
         warn_tiny("A5KIT tiny models")
     if current == "record":

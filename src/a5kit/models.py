@@ -52,6 +52,57 @@ def _source(env: str, default: str) -> str:
     return os.environ.get(env) or default
 
 
+# -- device -----------------------------------------------------------------------------------
+
+_announced: set[str] = set()
+
+
+def device(tiny: bool | None = None) -> str:
+    """Where the models run: ``cuda`` when a GPU is available, else ``cpu``.
+
+    ``A5KIT_DEVICE`` (cpu | cuda | auto) overrides it. Tiny models stay on the CPU unless
+    ``A5KIT_DEVICE`` asks for a device, so tiny runs (tests, the demo, a tiny cache) are the
+    same on every machine.
+    """
+    import torch
+
+    wanted = config.device_override()
+    if wanted == "cpu":
+        return "cpu"
+    if wanted == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("A5KIT_DEVICE=cuda, but torch sees no CUDA GPU (Colab: Runtime > Change runtime type > T4 GPU)")
+        return "cuda"
+    if wanted is None and (config.use_tiny_models() if tiny is None else tiny):
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def describe_device(name: str) -> str:
+    """``cuda (Tesla T4)`` or ``cpu (2 threads)``: the device and what it is."""
+    import torch
+
+    if name.startswith("cuda"):
+        try:
+            return f"{name} ({torch.cuda.get_device_name(0)})"
+        except Exception:  # a fake or odd device: the name alone will do
+            return name
+    return f"{name} ({torch.get_num_threads()} threads)"
+
+
+def _on_device(model, what: str, tiny: bool):
+    """``model`` moved (in place, once) to :func:`device`; says once per model where it runs."""
+    target = device(tiny)
+    param = next(model.parameters(), None)
+    if param is not None and param.device.type != target:
+        model.to(target)
+    if what not in _announced:
+        _announced.add(what)
+        if not tiny:
+            print(f"a5kit: {what} runs on {describe_device(target)}", flush=True)
+    return target
+
+
 # -- GPT-2 ------------------------------------------------------------------------------------
 
 
@@ -104,7 +155,9 @@ def load_gpt2():
 def _gpt2_run(sentence: str) -> tuple[dict[str, np.ndarray], ModelInfo]:
     import torch
 
-    model, tokenizer, info = _gpt2(config.use_tiny_models(), _source("A5KIT_GPT2_SOURCE", GPT2_ID))
+    tiny, source = config.use_tiny_models(), _source("A5KIT_GPT2_SOURCE", GPT2_ID)
+    model, tokenizer, info = _gpt2(tiny, source)
+    where = _on_device(model, f"GPT-2 ({'tiny' if tiny else source})", tiny)
     ids = tokenizer(sentence)["input_ids"]
     captured: dict[str, torch.Tensor] = {}
     hooks = [
@@ -112,14 +165,14 @@ def _gpt2_run(sentence: str) -> tuple[dict[str, np.ndarray], ModelInfo]:
         for n, block in enumerate(model.h)
     ]
     try:
-        with torch.no_grad():
-            out = model(torch.tensor([ids]), output_attentions=True)
+        with torch.inference_mode():
+            out = model(torch.tensor([ids]).to(where), output_attentions=True)
     finally:
         for h in hooks:
             h.remove()
     if out.attentions is None or any(a is None for a in out.attentions):
         raise RuntimeError("GPT-2 returned no attentions: load it with attn_implementation='eager'")
-    attentions = torch.stack(out.attentions)[:, 0].float().numpy()
+    attentions = torch.stack(out.attentions)[:, 0].float().cpu().numpy()
     heads, width = model.config.n_head, model.config.n_embd
     qs, ks = [], []
     for n in range(model.config.n_layer):
@@ -130,8 +183,8 @@ def _gpt2_run(sentence: str) -> tuple[dict[str, np.ndarray], ModelInfo]:
         "tokens": np.array(tokenizer.convert_ids_to_tokens(ids)),
         "input_ids": np.array(ids, dtype=np.int64),
         "attentions": attentions.astype(np.float32),
-        "q": torch.stack(qs).float().numpy(),
-        "k": torch.stack(ks).float().numpy(),
+        "q": torch.stack(qs).float().cpu().numpy(),
+        "k": torch.stack(ks).float().cpu().numpy(),
     }
     return arrays, info
 
@@ -211,8 +264,11 @@ def load_enformer():
     _refuse_in_replay("load_enformer")
     import copy
 
-    model, _ = _enformer(config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID))
-    return copy.deepcopy(model)
+    tiny, source = config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID)
+    model, _ = _enformer(tiny, source)
+    fresh = copy.deepcopy(model)
+    _on_device(fresh, f"Enformer to fine-tune ({'tiny' if tiny else source})", tiny)
+    return fresh
 
 
 def one_hot(sequence: str) -> np.ndarray:
@@ -236,16 +292,8 @@ def _describe_sequence(sequence: str) -> str:
     return str(interval) if interval is not None else f"sequence of {len(sequence)} bp starting {sequence[:12]}"
 
 
-def enformer_predict(sequence: str, target_length: int | None = None, tracks: Sequence[int] | None = None) -> np.ndarray:
-    """Enformer's human predictions for a DNA string: array (bins, 5313), one bin per 128 bp.
-
-    ``tracks`` (optional): only these output tracks, in this order, as an array (bins, len(tracks)).
-    They are part of the cache key, so the cache stores just those columns (a full 196,608 bp
-    prediction is (896, 5313) float32, 19 MB; two tracks are 7 kB).
-    """
-    if not isinstance(sequence, str):
-        raise TypeError(f"sequence must be a DNA str, got {type(sequence).__name__}")
-    bins = default_target_length(len(sequence)) if target_length is None else int(target_length)
+def _predict_params(length: int, target_length: int | None, tracks: Sequence[int] | None) -> tuple[int, dict[str, Any], list[int] | None]:
+    bins = default_target_length(length) if target_length is None else int(target_length)
     params: dict[str, Any] = {"target_length": bins}
     columns: list[int] | None = None
     if tracks is not None:
@@ -253,16 +301,91 @@ def enformer_predict(sequence: str, target_length: int | None = None, tracks: Se
         if not columns or any(not 0 <= t < HUMAN_TRACKS for t in columns):
             raise ValueError(f"tracks must be a non-empty list of track indices 0..{HUMAN_TRACKS - 1}, got {list(tracks)!r}")
         params["tracks"] = columns
+    return bins, params, columns
+
+
+def _enformer_run(sequences: Sequence[str], bins: int, columns: list[int] | None) -> tuple[list[np.ndarray], ModelInfo]:
+    """Enformer's human head on equally long sequences, as one batch on :func:`device`."""
+    import torch
+
+    tiny, source = config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID)
+    model, info = _enformer(tiny, source)
+    where = _on_device(model, f"Enformer ({'tiny' if tiny else source})", tiny)
+    x = torch.from_numpy(np.stack([one_hot(s) for s in sequences])).to(where)
+    with torch.inference_mode():
+        out = model(x, head="human", target_length=bins)
+    if columns is not None:
+        out = out[:, :, columns]
+    predictions = out.float().cpu().numpy()
+    return [np.ascontiguousarray(p) for p in predictions], info
+
+
+def enformer_batch_size() -> int:
+    """How many windows :func:`enformer_predict_many` sends through Enformer at once.
+
+    ``A5KIT_ENFORMER_BATCH`` if set; else 4 on a GPU (four 196,608 bp windows fit a 16 GB T4 under
+    inference mode) and 1 on the CPU, where a batch is no faster than the same windows in turn and
+    only needs more memory.
+    """
+    value = os.environ.get("A5KIT_ENFORMER_BATCH")
+    if value:
+        return max(1, int(value))
+    return 4 if device() == "cuda" else 1
+
+
+def enformer_predict_many(
+    sequences: Sequence[str], target_length: int | None = None, tracks: Sequence[int] | None = None, batch_size: int | None = None
+) -> list[np.ndarray]:
+    """:func:`enformer_predict` of several sequences, computed in batches: a list of arrays, in order.
+
+    Each result is cached (and memoised in live mode) exactly as :func:`enformer_predict` would
+    cache it, so the two functions serve each other's results. Only the sequences not yet known
+    are run, ``batch_size`` (default :func:`enformer_batch_size`) at a time. Question 6's ten
+    windows (ref and alt, forward, reverse complement and three shifts) are such a request.
+    """
+    from .cache import lookup_call
+
+    sequences = list(sequences)
+    for s in sequences:
+        if not isinstance(s, str):
+            raise TypeError(f"sequence must be a DNA str, got {type(s).__name__}")
+    keys = [(_describe_sequence(s), sha256_bytes(s), *_predict_params(len(s), target_length, tracks)) for s in sequences]
+    results: list[np.ndarray | None] = []
+    todo: dict[tuple[int, int], list[int]] = {}  # (length, bins) -> indices to compute (replay raises CacheMiss here)
+    for i, (description, digest, bins, params, _columns) in enumerate(keys):
+        found = lookup_call("enformer_predict", description, digest, params)
+        results.append(None if found is None else found["predictions"])
+        if found is None:
+            todo.setdefault((len(sequences[i]), bins), []).append(i)
+    size = batch_size or enformer_batch_size()
+    for indices in todo.values():
+        for start in range(0, len(indices), size):
+            chunk = indices[start : start + size]
+            _d, _h, bins, _p, columns = keys[chunk[0]]
+            arrays, info = _enformer_run([sequences[i] for i in chunk], bins, columns)
+            for i, predictions in zip(chunk, arrays):
+                description, digest, _b, params, _c = keys[i]
+                stored = cached_call("enformer_predict", description, digest, params,
+                                     lambda p=predictions: ({"predictions": p}, info))
+                results[i] = stored["predictions"]
+    return results  # type: ignore[return-value]
+
+
+def enformer_predict(sequence: str, target_length: int | None = None, tracks: Sequence[int] | None = None) -> np.ndarray:
+    """Enformer's human predictions for a DNA string: array (bins, 5313), one bin per 128 bp.
+
+    ``tracks`` (optional): only these output tracks, in this order, as an array (bins, len(tracks)).
+    They are part of the cache key, so the cache stores just those columns (a full 196,608 bp
+    prediction is (896, 5313) float32, 19 MB; two tracks are 7 kB). In live mode the model and
+    the input run on the GPU when there is one, and the result is memoised on disk
+    (:func:`a5kit.cache.clear_live_memo` forgets it). Several windows: :func:`enformer_predict_many`.
+    """
+    if not isinstance(sequence, str):
+        raise TypeError(f"sequence must be a DNA str, got {type(sequence).__name__}")
+    bins, params, columns = _predict_params(len(sequence), target_length, tracks)
 
     def compute() -> tuple[dict[str, np.ndarray], ModelInfo]:
-        import torch
-
-        model, info = _enformer(config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID))
-        with torch.no_grad():
-            out = model(torch.from_numpy(one_hot(sequence))[None], head="human", target_length=bins)
-        predictions = out[0].float().numpy()
-        if columns is not None:
-            predictions = np.ascontiguousarray(predictions[:, columns])
+        (predictions,), info = _enformer_run([sequence], bins, columns)
         return {"predictions": predictions}, info
 
     arrays = cached_call("enformer_predict", _describe_sequence(sequence), sha256_bytes(sequence), params, compute)
@@ -274,7 +397,7 @@ def enformer_first_layer_filters() -> np.ndarray:
 
     def compute() -> tuple[dict[str, np.ndarray], ModelInfo]:
         model, info = _enformer(config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID))
-        return {"weights": model.stem[0].weight.detach().float().numpy()}, info
+        return {"weights": model.stem[0].weight.detach().float().cpu().numpy()}, info
 
     description = "Enformer stem[0].weight"
     arrays = cached_call("enformer_filters", description, sha256_bytes(description), None, compute)
