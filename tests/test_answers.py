@@ -49,7 +49,7 @@ def test_tiny_sheet_says_not_biology_in_every_section(sheet):
 def test_consensus_and_alignment():
     import numpy as np
 
-    from a5kit.models import one_hot
+    from a5kit.models import _one_hot as one_hot
 
     matrix = one_hot("ACGTN") - 0.1
     assert answers.consensus(matrix) == "ACGTn"

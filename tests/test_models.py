@@ -78,7 +78,7 @@ def test_tiny_models_are_deterministic(tiny):
 
 
 def test_one_hot_orders_columns_acgt_and_zeroes_n():
-    np.testing.assert_array_equal(models.one_hot("ACGTN"), np.vstack([np.eye(4), np.zeros(4)]).astype(np.float32))
+    np.testing.assert_array_equal(models._one_hot("ACGTN"), np.vstack([np.eye(4), np.zeros(4)]).astype(np.float32))
 
 
 def test_replay_of_a_recorded_tiny_cache_is_identical_and_a_changed_input_misses(monkeypatch):

@@ -30,14 +30,6 @@ PLUMBING = {
     "a5kit.grading.batch", "a5kit.grading.intake", "a5kit.grading.kernel", "a5kit.grading.kernel_side",
     "a5kit.grading.launcher", "a5kit.grading.memory", "a5kit.grading.results", "a5kit.grading.runner", "a5kit.grading.wire",
 }
-# Known leaks in files this test's authors do not own, with the fix; listed so the suite stays green
-# while they are open, and checked below to still leak, so a fix forces this entry out.
-KNOWN_LEAKS = {
-    ("a5kit.models.one_hot", "one_hot_encode_dna"): (
-        "a correct one-hot encoder (lowercase, N as zeros): earns q2a's lowercase, N and long-sequence hidden points. "
-        "Fix: make it private (models._one_hot, with finetune_data) and give notebooks 2 and 3 their arrays another way"
-    ),
-}
 WRITES_FILES = {"a5kit.motifs.write_dataset", "a5kit.motifs.write_tsv", "a5kit.motifs.main", "a5kit.checks.stored.write", "a5kit.inputs.record_all"}
 
 
@@ -139,18 +131,12 @@ def test_no_public_callable_of_the_student_package_earns_a_hidden_point(sandbox)
     for question, graded in graded_functions().items():
         for name, n_args in graded.items():
             for qualified, func in functions.items():
-                if accepts(func, n_args) and (qualified, name) not in KNOWN_LEAKS:
+                if accepts(func, n_args):
                     points = hidden_points(question, {name: offered(func)})
                     plt.close("all")
                     if points > 0:
                         offenders.append(f"{qualified} as {name}() earns {points:g} hidden points of {question}")
     assert offenders == []
-
-
-@pytest.mark.parametrize("qualified, name", sorted(KNOWN_LEAKS))
-def test_each_known_leak_still_leaks_until_it_is_fixed(sandbox, qualified, name):
-    question = next(q for q, graded in graded_functions().items() if name in graded)
-    assert hidden_points(question, {name: offered(public_functions()[qualified])}) > 0, f"{qualified} is fixed: remove it from KNOWN_LEAKS"
 
 
 def test_the_search_covers_every_autograded_question_and_the_student_modules():

@@ -91,7 +91,7 @@ def best_alignment(weights: np.ndarray, index: int, motif: str) -> dict[str, Any
     ``offset`` is the motif's start relative to the filter's first position (negative: the motif
     starts before the filter; partial overlaps count, as in ``closest_filter``).
     """
-    from .models import one_hot
+    from .models import _one_hot as one_hot
 
     w = np.asarray(weights, dtype=np.float64)[index]  # (4, width)
     width = w.shape[1]

@@ -94,7 +94,7 @@ def load() -> dict[str, Any]:
     ``scale`` (3,) the divisors, and ``source`` (where the sequence came from).
     """
     sequences = windows()
-    X = np.stack([models.one_hot(s) for s in sequences])
+    X = np.stack([models._one_hot(s) for s in sequences])
     counts = np.stack([motif_counts(s) for s in sequences])
     n_train = len(TRAIN_WINDOWS)
     scale = counts[:n_train].reshape(-1, NUM_TRACKS).mean(axis=0)

@@ -271,7 +271,7 @@ def load_enformer():
     return fresh
 
 
-def one_hot(sequence: str) -> np.ndarray:
+def _one_hot(sequence: str) -> np.ndarray:
     """(L, 4) float32 one-hot in A, C, G, T order; N and other letters are all zeros (kit-internal)."""
     codes = np.frombuffer(sequence.upper().encode("ascii"), dtype=np.uint8)
     lookup = np.full(256, 4, dtype=np.int64)
@@ -311,7 +311,7 @@ def _enformer_run(sequences: Sequence[str], bins: int, columns: list[int] | None
     tiny, source = config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID)
     model, info = _enformer(tiny, source)
     where = _on_device(model, f"Enformer ({'tiny' if tiny else source})", tiny)
-    x = torch.from_numpy(np.stack([one_hot(s) for s in sequences])).to(where)
+    x = torch.from_numpy(np.stack([_one_hot(s) for s in sequences])).to(where)
     with torch.inference_mode():
         out = model(x, head="human", target_length=bins)
     if columns is not None:

@@ -123,6 +123,18 @@ def load_split(name: str) -> tuple[list[str], list[str]]:
     return read_tsv(str(files("a5kit.datasets") / f"{name}.txt"))
 
 
+def encoded_split(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` of a committed split: X the (N, 18, 4) float32 one-hot (A, C, G, T), y the indices into TFS.
+
+    The notebook's CNN data, encoded by the kit so that Question 3 never depends on the student's
+    Question 2; it encodes only these fixed sequences, never a string of the caller's.
+    """
+    from .models import _one_hot
+
+    seqs, labels = load_split(name)
+    return np.stack([_one_hot(s) for s in seqs]), np.array([TFS.index(tf) for tf in labels])
+
+
 def hidden_seed_from_env() -> int:
     """The hidden test set's seed from ``A5KIT_HIDDEN_SEED``; refuses to guess one."""
     value = os.environ.get(HIDDEN_SEED_ENV, "").strip()

@@ -40,7 +40,7 @@ PLACEHOLDER_REPOSITORIES = ("https://github.com/OWNER/REPO", "https://github.com
 EXAMPLE_REPOSITORY = "https://github.com/example-course/assignment5-student-EXAMPLE"
 # Modules the student package leaves out: build tools of the instructor (none computes an answer,
 # but students have no use for them and they name the private repository's layout).
-INSTRUCTOR_ONLY = ("autograder.py", "release.py", "demo.py", "bench.py")
+INSTRUCTOR_ONLY = ("autograder.py", "release.py", "demo.py", "bench.py", "rehearse.py", "answers.py")
 PUBLIC_EXPECTED = Path("src") / "a5kit" / "checks" / "public_expected.npz"
 
 
