@@ -160,14 +160,6 @@ def test_local_fasta_window_is_uppercase_and_0_based_half_open(fasta):
     assert got == seq[100:130].upper() and got.source == "FASTA mini.fa"
 
 
-def test_local_fasta_agrees_with_kipoiseq(fasta):
-    kipoiseq = pytest.importorskip("kipoiseq")
-    path, _ = fasta
-    extractor = kipoiseq.extractors.FastaStringExtractor(str(path))
-    expected = extractor.extract(kipoiseq.Interval("chr1", 100, 130)).upper()
-    assert data.fasta_sequence(path, data.Interval("chr1", 100, 130)) == expected
-
-
 def test_local_fasta_is_checked_against_the_cache_manifest(fasta, monkeypatch, tmp_path):
     path, seq = fasta
     interval = data.Interval("chr1", 100, 130)
