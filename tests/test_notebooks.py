@@ -19,6 +19,7 @@ from conftest import ROOT, SHARED_DATA
 pytestmark = pytest.mark.slow
 NOTEBOOKS = [p.name for p in sorted((ROOT / "solutions").glob("*.ipynb"))]
 HIDDEN = ROOT / "autograder" / "tests"
+TEST_HIDDEN_SEED = "97531"  # a seed for these tests only; a course's seed is drawn by `make autograder`
 
 
 def _env(tmp: Path, hidden: bool) -> dict[str, str]:
@@ -27,8 +28,8 @@ def _env(tmp: Path, hidden: bool) -> dict[str, str]:
     mirror = os.environ.get("A5KIT_DATA_MIRROR") or (str(SHARED_DATA) if (SHARED_DATA / "targets_human.txt").exists() else "")
     if mirror:  # notebook 3 reads targets_human.txt, which tiny mode cannot make up
         env["A5KIT_DATA_MIRROR"] = mirror
-    if hidden:
-        env["A5KIT_HIDDEN_TESTS"] = str(HIDDEN)
+    if hidden:  # as an nbgrader-only instructor would: the hidden tests, and a hidden seed of their own
+        env.update(A5KIT_HIDDEN_TESTS=str(HIDDEN), A5KIT_HIDDEN_SEED=TEST_HIDDEN_SEED)
     return env
 
 
