@@ -290,9 +290,9 @@ def test_a_student_cannot_read_the_hidden_tests_or_expected_values(attacked):
     assert float(rows["d_snoop"][1]) == 0, attacked["console"]
 
 
-@needs_root
-def test_a_process_that_outlives_its_student_is_killed_and_named_in_the_console(attacked):
-    assert any(line.startswith("warning: a_saboteur:") and "were killed" in line for line in attacked["console"].splitlines()), attacked["console"]
+# No test that the saboteur's daemon outlives its runner: the runner itself kills every process of
+# its student user after each notebook, so nothing is left for the batch's sweep to name; that
+# sweep (isolation.kill_all) is tested directly below.
 
 
 @needs_root
@@ -322,9 +322,8 @@ def test_every_student_has_a_results_file_and_a_csv_row(attacked):
 # -- the control: the same attacks succeed when students share one user ----------------------------
 
 
-@needs_root
-def test_control_with_one_shared_user_the_daemon_sabotages_the_solution(shared_user):
-    assert float(table_rows(shared_user["console"])["4_solution"][1]) < Q1A_POINTS, shared_user["console"]
+# No sabotage control: with one shared user the daemon is still killed by the runner when its own
+# notebook ends, so it cannot reach the next student's kernels either (two layers now).
 
 
 @needs_root

@@ -134,6 +134,7 @@ def test_live_window_differing_from_the_recorded_hash_is_refused(tmp_path, monke
     monkeypatch.setenv("A5KIT_MODE", "live")
     monkeypatch.setenv("A5KIT_DATA_MIRROR", str(_ucsc_mirror(tmp_path / "other", interval, "TTTTACGTACGT")))
     monkeypatch.setenv("A5KIT_DATA_DIR", str(tmp_path / "fresh-downloads"))
+    monkeypatch.setenv("A5KIT_LIVE_MEMO", str(tmp_path / "fresh-memo"))  # a new runtime: nothing memoised yet
     with pytest.raises(data.DataUnavailable, match="does not match"):
         data.hg38_sequence(interval)
 
