@@ -26,6 +26,7 @@ from a5kit.grading.launcher import set_limits
 from a5kit.grading.memory import Scope, owned_bytes, remove_tree
 from a5kit.grading.runner import GraderSetup, Limits, grade_submission
 from conftest import ROOT
+from test_runner import outputs, score  # one definition of how a question's score and messages are read
 from student_user import student_user  # noqa: F401  (a fixture)
 
 HIDDEN = ROOT / "autograder" / "tests"
@@ -73,14 +74,6 @@ def grade(tmp_path: Path, cache: Path, user: str, files: dict[str, str | bytes],
     doc = grade_submission(sub, setup)
     results_mod.validate(doc)
     return doc
-
-
-def score(doc: dict, question: str) -> float:
-    return sum(t["score"] for t in doc["tests"] if t["name"].startswith(f"{question}:"))
-
-
-def outputs(doc: dict, question: str) -> str:
-    return "\n".join(t["output"] for t in doc["tests"] if t["name"].startswith(f"{question}:"))
 
 
 def uid_of(user: str) -> int:

@@ -111,10 +111,15 @@ def reference_module(directory: Path) -> ModuleType | None:
         return loaded
     if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location(REFERENCE_MODULE, path)
+    return _load_file(REFERENCE_MODULE, path)
+
+
+def _load_file(name: str, path: Path) -> ModuleType:
+    """Import the Python file ``path`` as module ``name`` (registered in sys.modules first, as an import does)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[REFERENCE_MODULE] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -125,13 +130,7 @@ def hidden_module(question: str, directory: Path) -> ModuleType | None:
     if not path.exists():
         return None
     reference_module(directory)
-    name = f"a5kit_hidden_{question}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load_file(f"a5kit_hidden_{question}", path)
 
 
 def load_cases(question: str, hidden_dir: Path | None = None) -> list[Case]:
