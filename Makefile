@@ -55,7 +55,7 @@ WORKERS ?= 2
 UNSAFE  ?=
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submissions> [WORKERS=2] [UNSAFE=1]"; exit 2; }
-	$(PY) -m a5kit.grading.batch "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(UNSAFE),--unsafe-as-me,)
+	$(PY) -m a5kit.grader.batch "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(UNSAFE),--unsafe-as-me,)
 
 BENCH_ARGS ?=
 bench: $(STAMP)

@@ -14,12 +14,18 @@ SHARED_DATA = Path(os.environ.get("A5KIT_TEST_SHARED_DATA", ROOT.parent / "share
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
-    for var in ("A5KIT_MODE", "A5KIT_TINY", "A5KIT_DATA_MIRROR", "A5KIT_GPT2_SOURCE", "A5KIT_ENFORMER_SOURCE", "A5KIT_DEVICE", "A5KIT_ENFORMER_BATCH"):
+    """Every test starts from the same A5KIT_* settings and leaves os.environ as it found it
+    (code under test, e.g. ``colab_setup.install``, may set variables for the session)."""
+    saved = dict(os.environ)
+    for var in [v for v in os.environ if v.startswith("A5KIT_") and not v.startswith("A5KIT_TEST_")]:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("A5KIT_DATA_DIR", str(tmp_path / "downloads"))
     monkeypatch.setenv("A5KIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("A5KIT_LIVE_MEMO", str(tmp_path / "live-memo"))  # never the real ~/.cache/a5kit/live
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

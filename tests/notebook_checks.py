@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from a5kit.grading import LocalSubmission, load_cases, run_cases
+from a5kit.checking import LocalSubmission, load_cases, run_cases
 from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"

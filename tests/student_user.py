@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from a5kit.grading.memory import Scope
+from a5kit.grader.memory import Scope
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from a5kit import autograder, motifs
-from a5kit.grading import results as results_mod
-from a5kit.grading.core import load_cases
-from a5kit.grading.runner import questions_in
+from a5kit.grader import results as results_mod
+from a5kit.checking.core import load_cases
+from a5kit.grader.runner import questions_in
 from conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.slow
@@ -133,7 +133,7 @@ def test_grading_needs_no_torch_in_the_trusted_process(built, shared_tmp):
     source = root / "source"
     blocked = ("torch", "transformers", "enformer_pytorch", "pyjaspar", "memelite", "kipoiseq")
     code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
-            "from a5kit.grading.runner import main\n"
+            "from a5kit.grader.runner import main\n"
             f"sys.exit(main([{str(root / 'submission')!r}, {str(root / 'out.json')!r}, '--tests', {str(source / 'tests')!r}, "
             f"'--expected', {str(source / 'expected')!r}, '--cache', {str(source / 'cache')!r}, '--config', {str(source / 'grader.json')!r}, '--user', 'nobody']))")
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}

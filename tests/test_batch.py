@@ -1,4 +1,4 @@
-"""`make grade` (a5kit.grading.batch): students graded side by side never reach each other, the
+"""`make grade` (a5kit.grader.batch): students graded side by side never reach each other, the
 hidden tests stay root-only, a crashed runner is reported per student, and without root it refuses
 to run student code as the instructor unless told to (and then says so in the table).
 
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from a5kit.grading import batch, isolation
+from a5kit.grader import batch
+from a5kit.grader import isolation
 from conftest import ROOT
 from test_runner import ATTENTION, notebook
 
@@ -106,8 +107,8 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         argv = open(f"/proc/{{pid}}/cmdline", "rb").read().decode().split("\\0")
     except OSError:
         continue
-    if "a5kit.grading.runner" in argv:
-        places.append(argv[argv.index("a5kit.grading.runner") + 1])
+    if "a5kit.grader.runner" in argv:
+        places.append(argv[argv.index("a5kit.grader.runner") + 1])
 for place in places:
     for path in glob.glob(os.path.join(place, "**", "*.ipynb"), recursive=True):
         if {victim!r} not in path:  # other graders on this machine are not part of the test
@@ -486,7 +487,7 @@ def _doc(q1a: float, message: str = "", notebooks: tuple[str, ...] = ("01_self_a
 
 
 def _report(docs: dict[str, dict], problems: dict[str, str] | None = None) -> str:
-    from a5kit.grading import class_report
+    from a5kit.grader import class_report
 
     students = [class_report.from_results(s, d, (problems or {}).get(s, "")) for s, d in docs.items()]
     return class_report.render(students, ["q1a"], {"q1a": 4.0}, ["01_self_attention"])

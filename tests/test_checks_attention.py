@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from a5kit.grading import LocalSubmission, load_cases, run_cases  # noqa: E402
+from a5kit.checking import LocalSubmission, load_cases, run_cases  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
 HIDDEN = ROOT / "autograder" / "tests"

@@ -21,8 +21,8 @@ from a5kit import motifs  # noqa: E402
 from a5kit.checks import q3a as q3a_checks  # noqa: E402
 from a5kit.checks.q3b import EPOCHS  # noqa: E402
 from a5kit.checks.q3c import PUBLIC_BAR  # noqa: E402
-from a5kit.grading import load_cases  # noqa: E402
-from a5kit.grading.core import hidden_module, reference_module  # noqa: E402
+from a5kit.checking import load_cases  # noqa: E402
+from a5kit.checking.core import hidden_module, reference_module  # noqa: E402
 from conftest import ROOT  # noqa: E402
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
 

@@ -20,8 +20,8 @@ import pytest  # noqa: E402
 
 from a5kit import cache, data, inputs, models, motif_match  # noqa: E402
 from a5kit.checks import q4a as q4a_checks  # noqa: E402
-from a5kit.grading import load_cases  # noqa: E402
-from a5kit.grading.core import reference_module  # noqa: E402
+from a5kit.checking import load_cases  # noqa: E402
+from a5kit.checking.core import reference_module  # noqa: E402
 from conftest import ROOT, SHARED_DATA  # noqa: E402
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
 

@@ -16,8 +16,8 @@ from enformer_pytorch.finetune import HeadAdapterWrapper
 from a5kit import finetune_data, models
 from a5kit.checks import q5a as q5a_checks
 from a5kit.checks.q5c import pearson_per_track
-from a5kit.grading import load_cases
-from a5kit.grading.probes import forward, parameters, tiny_enformer
+from a5kit.checking import load_cases
+from a5kit.kernel_server.probes import forward, parameters, tiny_enformer
 from conftest import ROOT
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
@@ -314,7 +314,7 @@ def test_a_missing_function_costs_only_its_cases(reference):
 
 def test_the_loss_falls_margin_is_what_the_reference_reaches(reference):
     """The hidden loss_falls case asks for a drop of 0.1; the reference drops several times more."""
-    from a5kit.grading.probes import manual_seed, tensor_batches
+    from a5kit.kernel_server.probes import manual_seed, tensor_batches
 
     manual_seed(40)
     model = HeadAdapterWrapper(enformer=tiny_enformer(seed=3, target_length=-1), num_tracks=3)
@@ -354,7 +354,7 @@ def test_training_the_frozen_trunk_with_dropout_on_loses_the_frozen_cases(refere
 
 
 def test_the_reference_keeps_the_frozen_trunk_in_eval_mode_and_trains_the_trunk_at_a_lower_rate(reference):
-    from a5kit.grading.probes import dropout_active, manual_seed, tensor_batches
+    from a5kit.kernel_server.probes import dropout_active, manual_seed, tensor_batches
 
     seen = []
     model = HeadAdapterWrapper(enformer=tiny_enformer(seed=3, target_length=-1), num_tracks=3)
@@ -431,7 +431,7 @@ def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_lo
 
 
 def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):
-    import a5kit.grading.probes as probes
+    import a5kit.kernel_server.probes as probes
 
     real = probes.parameters
 
@@ -456,8 +456,8 @@ def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):
 
 
 def test_kernel_side_runs_a_private_copy_of_the_probes():
-    import a5kit.grading.kernel_side as kernel_side
-    import a5kit.grading.probes as probes
+    import a5kit.kernel_server.server as kernel_side
+    import a5kit.kernel_server.probes as probes
 
     assert kernel_side._PROBES is not probes and kernel_side._run_probe is not probes.run
     assert set(kernel_side._PROBES.PROBES) == set(probes.PROBES)
@@ -489,8 +489,8 @@ def test_random_trunk_is_the_same_architecture_with_other_weights(tiny):
 
 
 def test_loss_falls_uses_embeddings_precomputed_at_build_time(reference, tmp_path, monkeypatch):
-    from a5kit.grading import expected
-    from a5kit.grading.core import hidden_module
+    from a5kit.grader import precomputed as expected
+    from a5kit.checking.core import hidden_module
 
     written = expected.precompute_module(hidden_module("q5b", HIDDEN), tmp_path)
     assert [p.name for p in written] == ["q5b.fall_embeddings.npz"]

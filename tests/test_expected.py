@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from a5kit.grading import expected
+from a5kit.grader import precomputed as expected
 
 
 def _module(calls: list[int]) -> types.ModuleType:

@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from a5kit import grading  # noqa: E402
-from a5kit.grading import Failure, LocalSubmission, case, core, expect  # noqa: E402
-from a5kit.grading.plain import Handle, to_plain  # noqa: E402
+from a5kit import checking  # noqa: E402
+from a5kit.checking import core
+from a5kit.checking import Failure, LocalSubmission, case, expect  # noqa: E402
+from a5kit.checking.plain import Handle, to_plain  # noqa: E402
 
 
 def test_arrays_numbers_and_containers_stay_plain():
@@ -70,7 +71,7 @@ def test_the_students_inputs_are_copies():
 
 
 def test_a_missing_function_is_named_in_the_message():
-    with pytest.raises(grading.MissingFunction, match="no function named one_hot"):
+    with pytest.raises(checking.MissingFunction, match="no function named one_hot"):
         LocalSubmission({}).call("one_hot")
 
 
@@ -78,7 +79,7 @@ def test_a_stub_is_reported_as_not_implemented():
     def stub():
         raise NotImplementedError()
 
-    with pytest.raises(grading.StudentError, match="not implemented yet"):
+    with pytest.raises(checking.StudentError, match="not implemented yet"):
         LocalSubmission({"stub": stub}).call("stub")
 
 
@@ -124,9 +125,9 @@ def test_report_lists_failures_with_their_reasons():
 
 def test_check_runs_the_public_q2a_cases_and_prints_them(capsys):
     ns = {"one_hot_encode_dna": lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]}
-    assert grading.check("q2a", ns) is None  # nothing for Jupyter to echo under the report
+    assert checking.check("q2a", ns) is None  # nothing for Jupyter to echo under the report
     out = capsys.readouterr().out
-    results = grading.public_results("q2a", ns)
+    results = checking.public_results("q2a", ns)
     assert all(not r.hidden for r in results) and all(r.passed for r in results)
     assert out.startswith("q2a: public checks 1.5/1.5 — 2.5 more points come from hidden tests after you submit")
 
@@ -136,17 +137,17 @@ def test_grade_adds_hidden_cases_once_they_are_loaded(monkeypatch, tmp_path):
 
     monkeypatch.setattr(core, "_hidden_dir", None)
     ns = {"one_hot_encode_dna": lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]}
-    assert grading.grade("q2a", ns) == 1.5
-    grading.use_hidden_tests(ROOT / "autograder" / "tests")
+    assert checking.grade("q2a", ns) == 1.5
+    checking.use_hidden_tests(ROOT / "autograder" / "tests")
     lenient = {"one_hot_encode_dna": lambda s: np.array([[c == b for b in "ACGT"] for c in s.upper()], dtype=np.float32)}
-    assert grading.grade("q2a", lenient) == 3.5  # all but the ValueError for a bad letter
+    assert checking.grade("q2a", lenient) == 3.5  # all but the ValueError for a bad letter
 
 
 def test_use_hidden_tests_says_where_to_point_it(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("A5KIT_HIDDEN_TESTS", raising=False)
     with pytest.raises(FileNotFoundError, match="A5KIT_HIDDEN_TESTS"):
-        grading.use_hidden_tests()
+        checking.use_hidden_tests()
 
 
 def test_shape_failure_suggests_a_transpose():
@@ -173,7 +174,7 @@ def test_grade_keeps_stderr_out_of_the_grade_cell(capsys):
         warnings.warn("deprecated thing")
         return np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]
 
-    assert grading.grade("q2a", {"one_hot_encode_dna": noisy}) == 1.5
+    assert checking.grade("q2a", {"one_hot_encode_dna": noisy}) == 1.5
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "progress 100%" in captured.out and "UserWarning: deprecated thing" in captured.out
@@ -185,7 +186,7 @@ def _upper_case_one_hot(sequence):
 
 def test_check_warns_when_a5kit_is_not_the_release_the_notebook_asked_for(capsys, monkeypatch):
     monkeypatch.setenv("A5KIT_EXPECTED_VERSION", "0.0.1")  # what a setup cell of another release records
-    grading.check("q2a", {"one_hot_encode_dna": _upper_case_one_hot})
+    checking.check("q2a", {"one_hot_encode_dna": _upper_case_one_hot})
     assert "WARNING: this notebook was released for a5kit 0.0.1" in capsys.readouterr().out
 
 
@@ -193,5 +194,5 @@ def test_check_says_nothing_about_versions_when_they_agree(capsys, monkeypatch):
     from a5kit import __version__
 
     monkeypatch.setenv("A5KIT_EXPECTED_VERSION", __version__)
-    grading.check("q2a", {"one_hot_encode_dna": _upper_case_one_hot})
+    checking.check("q2a", {"one_hot_encode_dna": _upper_case_one_hot})
     assert "WARNING" not in capsys.readouterr().out

@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from a5kit.grading import results as results_mod
-from a5kit.grading import wire
-from a5kit.grading.launcher import set_limits
-from a5kit.grading.memory import Scope, owned_bytes, remove_tree
-from a5kit.grading.runner import GraderSetup, Limits, grade_submission
+from a5kit.grader import results as results_mod
+from a5kit import protocol as wire
+from a5kit.grader.launcher import set_limits
+from a5kit.grader.memory import Scope, owned_bytes, remove_tree
+from a5kit.grader.runner import GraderSetup, Limits, grade_submission
 from conftest import ROOT
 from test_runner import outputs, score  # one definition of how a question's score and messages are read
 from student_user import student_user  # noqa: F401  (a fixture)
@@ -127,7 +127,7 @@ def test_the_kernel_is_the_out_of_memory_killers_first_victim(tmp_path, tiny_cac
 
 # -- 2. reads from the student's side never block ------------------------------------------------
 
-FORGE_ANSWER = '''import os, a5kit.grading.wire as w
+FORGE_ANSWER = '''import os, a5kit.protocol as w
 def forge(path):
     path = str(path)
     {how}
@@ -186,7 +186,7 @@ def test_the_hard_deadline_writes_results_json_whatever_the_grader_is_waiting_fo
     config.write_text(json.dumps({"questions": QUESTIONS, "user": student_user,
                                   "limits": {"cell": 1000, "question": 1000, "total": 1000, "deadline": 40}}))
     results = tmp_path / "results" / "results.json"
-    subprocess.run([sys.executable, "-m", "a5kit.grading.runner", str(sub), str(results), "--tests", str(HIDDEN),
+    subprocess.run([sys.executable, "-m", "a5kit.grader.runner", str(sub), str(results), "--tests", str(HIDDEN),
                     "--cache", str(tiny_cache), "--config", str(config)], capture_output=True, timeout=170, check=True)
     doc = json.loads(results.read_text())
     results_mod.validate(doc)
@@ -364,7 +364,7 @@ def test_a_limit_the_platform_refuses_is_skipped_with_a_message(monkeypatch, cap
 
 
 def test_a_kernel_that_dies_at_start_up_shows_its_last_error_lines(tmp_path, student_user):
-    from a5kit.grading.kernel import KernelDied, KernelSettings, StudentKernel
+    from a5kit.grader.kernel_client import KernelDied, KernelSettings, StudentKernel
 
     kernel = StudentKernel(KernelSettings(user=student_user, address_space_mb=40, start_timeout=60))
     try:
@@ -385,7 +385,7 @@ def test_disk_use_counts_only_the_users_files(tmp_path):
 
 def test_only_one_grader_at_a_time_may_kill_everything_of_a_student_account():
     """Two graders sharing one account (``make grade`` workers) would kill each other's kernels: the second is told no."""
-    from a5kit.grading.memory import claim_user
+    from a5kit.grader.memory import claim_user
 
     uid = 3_000_000 + int.from_bytes(os.urandom(2), "big")  # an account nobody has
     first = claim_user(uid)

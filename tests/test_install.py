@@ -345,7 +345,7 @@ def test_setup_sh_uses_python_3_10_behind_an_old_python3_and_the_grader_imports_
     assert re.search(r"setup\.sh: installing the grader pins .*: done in \d+ s", run.stdout)
     assert re.search(r"a5kit \S+ autograder installed", run.stdout)
     vpy = root / "venv" / "bin" / "python"
-    check = subprocess.run([str(vpy), "-c", "import sys, numpy, a5kit, a5kit.grading.runner, a5kit.grading.kernel; "
+    check = subprocess.run([str(vpy), "-c", "import sys, numpy, a5kit, a5kit.grader.runner, a5kit.grader.kernel_client; "
                             "print(sys.version_info[:2], numpy.__version__, a5kit.__version__)"],
                            capture_output=True, text=True, cwd=tmp_path)
     assert check.returncode == 0, check.stderr[-3000:]

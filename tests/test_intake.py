@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from a5kit.grading import intake
-from a5kit.grading.intake import NOTEBOOKS, check_notebook, collect, notebook_stem
+from a5kit.grader import intake
+from a5kit.grader.intake import NOTEBOOKS, check_notebook, collect, notebook_stem
 
 
 def write_nb(path: Path, source: str = "x = 1", mtime: float | None = None) -> Path:

@@ -86,7 +86,7 @@ def test_fresh_venv_installs_the_student_and_tiny_extras_computes_attentions_and
         "from a5kit import models;"
         "tokens, att = models.gpt2_attentions('The quick brown fox jumps over the lazy dog.');"
         "print(att.shape);"
-        "from a5kit.grading import check, public_results;"
+        "from a5kit.checking import check, public_results;"
         "import numpy as np;"
         "ns = {'one_hot_encode_dna': lambda s: np.eye(4, dtype=np.float32)[['ACGT'.index(c) for c in s]]};"
         "check('q2a', ns);"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from a5kit.grading import load_cases
+from a5kit.checking import load_cases
 from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"

@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT
 from test_runner import AS_ROOT, STUDENT, HIDDEN, notebook  # noqa: F401  (shared helpers of the runner tests)
 
-from a5kit.grading import results as results_mod
-from a5kit.grading.runner import GraderSetup, Limits, grade_submission
+from a5kit.grader import results as results_mod
+from a5kit.grader.runner import GraderSetup, Limits, grade_submission
 
 QUESTIONS = {"04_finetune": ["q5b"]}
 
@@ -37,7 +37,7 @@ def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
 '''
 
 PROBE = '''
-import a5kit.grading.probes as probes
+import a5kit.kernel_server.probes as probes
 _real = probes.parameters
 
 def _moving(module):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from a5kit import release
-from a5kit.grading import load_cases
+from a5kit.checking import load_cases
 from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"
@@ -206,29 +206,29 @@ def test_writing_the_stored_values_twice_gives_the_same_bytes(tmp_path):
 
 
 def test_grade_tells_a_student_how_many_points_the_hidden_tests_add(monkeypatch, capsys):
-    from a5kit import grading
-    from a5kit.grading import core
+    from a5kit import checking
+    from a5kit.checking import core
 
     monkeypatch.setattr(core, "_hidden_dir", None)
     ns = {"one_hot_encode_dna": lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]}
     hidden = sum(c.points for c in load_cases("q2a", HIDDEN) if c.hidden)
-    assert grading.grade("q2a", ns) == 1.5
+    assert checking.grade("q2a", ns) == 1.5
     assert capsys.readouterr().out.startswith(f"q2a: public checks 1.5/1.5 — {hidden:g} more points come from hidden tests after you submit")
 
 
 def test_check_and_grade_silence_progress_bars(monkeypatch, capsys):
     from tqdm import std, tqdm
 
-    from a5kit import grading
-    from a5kit.grading import core
+    from a5kit import checking
+    from a5kit.checking import core
 
     def encode_with_a_bar(s):
         return np.stack([np.eye(4, dtype=np.float32)["ACGT".index(c)] for c in tqdm(s, desc="encoding")])
 
     monkeypatch.setattr(core, "_hidden_dir", None)
     original = std.tqdm.__dict__["__init__"]
-    grading.check("q2a", {"one_hot_encode_dna": encode_with_a_bar})
-    grading.grade("q2a", {"one_hot_encode_dna": encode_with_a_bar})
+    checking.check("q2a", {"one_hot_encode_dna": encode_with_a_bar})
+    checking.grade("q2a", {"one_hot_encode_dna": encode_with_a_bar})
     captured = capsys.readouterr()
     assert "encoding" not in captured.out + captured.err
     assert std.tqdm.__dict__["__init__"] is original  # bars are back after the checks

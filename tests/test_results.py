@@ -8,8 +8,8 @@ import json
 import jsonschema
 import pytest
 
-from a5kit.grading.core import Result
-from a5kit.grading.results import RESULTS_SCHEMA, VISIBILITIES, ResultsError, results_json, validate, write_results
+from a5kit.checking.core import Result
+from a5kit.grader.results import RESULTS_SCHEMA, VISIBILITIES, ResultsError, results_json, validate, write_results
 
 RESULTS = [
     Result("q1a", "shapes", 2.0, 2.0, False, "passed"),

@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from a5kit.grading import results as results_mod
-from a5kit.grading.runner import GraderSetup, Limits, grade_submission
+from a5kit.grader import results as results_mod
+from a5kit.grader.runner import GraderSetup, Limits, grade_submission
 from conftest import ROOT
 from student_user import student_user  # noqa: F401  (a fixture)
 
@@ -232,7 +232,7 @@ def test_100_mb_of_printed_output_is_drained_not_kept(tmp_path, tiny_cache):
 
 def test_monkeypatching_numpy_or_the_test_helpers_in_the_kernel_changes_nothing(tmp_path, tiny_cache):
     wrong = "import numpy as np\ndef one_hot_encode_dna(sequence):\n    return np.zeros((len(sequence), 4), dtype=np.float32)"
-    cheat = ("import numpy, a5kit.grading.expect as ex, a5kit.grading.core as core\n"
+    cheat = ("import numpy, a5kit.checking.expect as ex, a5kit.checking.core as core\n"
              "numpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
              "ex.close = lambda *a, **k: None\ncore.run_case = lambda c, s: core.Result(c.question, c.name, c.points, c.points, c.hidden, 'passed')")
     honest = grade(tmp_path / "honest", tiny_cache, both(second=notebook(wrong)))
@@ -284,7 +284,8 @@ def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tm
 
 
 def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, tiny_cache, monkeypatch):
-    from a5kit.grading import kernel, runner
+    from a5kit.grader import kernel_client as kernel
+from a5kit.grader import runner
 
     monkeypatch.setattr(runner.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(kernel.os, "geteuid", lambda: 1000)

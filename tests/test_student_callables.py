@@ -18,8 +18,8 @@ import nbformat
 import pytest
 
 from a5kit import release
-from a5kit.grading import LocalSubmission, load_cases, run_cases
-from a5kit.grading.core import reference_module
+from a5kit.checking import LocalSubmission, load_cases, run_cases
+from a5kit.checking.core import reference_module
 from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"
@@ -27,8 +27,8 @@ HIDDEN = ROOT / "autograder" / "tests"
 # student's arguments would start kernels or write files, and none of it computes an answer.
 PLUMBING = {
     "a5kit.__main__", "a5kit._files", "a5kit.cache", "a5kit.config", "a5kit.data",
-    "a5kit.grading.batch", "a5kit.grading.intake", "a5kit.grading.kernel", "a5kit.grading.kernel_side",
-    "a5kit.grading.launcher", "a5kit.grading.memory", "a5kit.grading.results", "a5kit.grading.runner", "a5kit.grading.wire",
+    "a5kit.grader.batch", "a5kit.grader.intake", "a5kit.grader.kernel_client", "a5kit.kernel_server.server",
+    "a5kit.grader.launcher", "a5kit.grader.memory", "a5kit.grader.results", "a5kit.grader.runner", "a5kit.protocol",
 }
 WRITES_FILES = {"a5kit.motifs.write_dataset", "a5kit.motifs.write_tsv", "a5kit.motifs.main", "a5kit.checks.stored.write", "a5kit.inputs.record_all"}
 

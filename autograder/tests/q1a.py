@@ -6,7 +6,8 @@ import numpy as np
 
 from a5kit import models
 from a5kit.checks.q1a import batched_hint, call_attention, check_attention, check_large_scores, diagnose, random_qkv
-from a5kit.grading import Failure, case, expect
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
 from a5kit.inputs import ACTIVE_SENTENCE
 from a5kit_reference import attention_expected, attention_mistakes
 

@@ -12,7 +12,8 @@ from a5kit.checks.q1b import (
     closing_new_figures,
     synthetic_attentions,
 )
-from a5kit.grading import Failure, case, expect
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
 from a5kit.inputs import PASSIVE_SENTENCE
 
 

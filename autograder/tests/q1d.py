@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from a5kit import models
 from a5kit.checks.q1d import TOKENS, check_between, synthetic_attentions
-from a5kit.grading import Failure, case
-from a5kit.grading.submission import StudentError
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 from a5kit.inputs import ACTIVE_SENTENCE, PASSIVE_SENTENCE
 from a5kit_reference import between_expected
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checks.q2a import check_one_hot
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 from a5kit_reference import one_hot
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checks.q2b import check_base_ticks, check_heatmap, plot_summary
-from a5kit.grading import Failure, case
+from a5kit.checking import Failure, case
 from a5kit_reference import one_hot
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from a5kit import motifs
 from a5kit.checks.q2b import plot_summary
 from a5kit.checks.q3a import call_pca, check_legend, check_pca, split, with_constant_ends
-from a5kit.grading import Failure, case
+from a5kit.checking import Failure, case
 from a5kit_reference import pca_expected
 
 

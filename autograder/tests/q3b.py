@@ -8,7 +8,7 @@ import numpy as np
 
 from a5kit.checks.q3a import split
 from a5kit.checks.q3b import model_and_losses, train_small
-from a5kit.grading import Failure, case
+from a5kit.checking import Failure, case
 
 
 @case(points=0.5)

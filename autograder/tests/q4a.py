@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from a5kit import data, inputs, models
 from a5kit.checks.q4a import check_extremes, planted_predictions
-from a5kit.grading import case
+from a5kit.checking import case
 from a5kit_reference import extremes_expected
 
 

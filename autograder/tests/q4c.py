@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from a5kit import models
 from a5kit.checks.q4c import check_strongest, trap
-from a5kit.grading import case
+from a5kit.checking import case
 from a5kit_reference import strongest_expected
 
 

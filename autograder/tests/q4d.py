@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from a5kit import models
 from a5kit.checks.q4d import MYOD1_MOTIF, check_closest, planted
-from a5kit.grading import case
+from a5kit.checking import case
 from a5kit_reference import closest_expected
 
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from a5kit.checks.q5a import make_adapter, split_parameters, task_data
 from a5kit.checks.q5b import batches, changed, check_first_loss_in_eval_mode, check_head_learned, head_loss, losses_of, quiet
-from a5kit.grading import Failure, case
-from a5kit.grading.expected import precomputed
+from a5kit.checking import Failure, case
+from a5kit.grader.precomputed import precomputed
 
 FALL_SEED, FALL_BATCH_SEED, FALL_STEPS, FALL_LR = 3, 40, 20, 3e-3
 
@@ -28,7 +28,7 @@ def fall_embeddings() -> dict[str, np.ndarray]:
     """The eval-mode embeddings (2, 16, 96) of the loss_falls batch by tiny Enformer seed FALL_SEED (uncropped)."""
     import torch
 
-    from a5kit.grading.probes import embeddings, tiny_enformer
+    from a5kit.kernel_server.probes import embeddings, tiny_enformer
 
     X, _ = _fall_data()
     threads = torch.get_num_threads()

@@ -1,6 +1,6 @@
 """Reference implementations of the graded functions -- instructor side only, never shipped to students.
 
-Hidden tests import them as ``a5kit_reference`` (``a5kit.grading.core.reference_module`` loads
+Hidden tests import them as ``a5kit_reference`` (``a5kit.checking.core.reference_module`` loads
 this file next to the hidden modules), and ``make release`` runs them on the public checks' fixed
 inputs to write the expected values the student package ships, ``a5kit/checks/public_expected.npz``
 (:func:`public_expected`). In the Gradescope archive this file sits with the hidden tests, which

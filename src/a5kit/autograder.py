@@ -24,9 +24,9 @@ from pathlib import Path
 
 from . import motifs
 from .cache import Cache
-from .grading.core import hidden_module
-from .grading.expected import precompute_module
-from .grading.runner import Limits, questions_in
+from .checking.core import hidden_module
+from .grader.precomputed import precompute_module
+from .grader.runner import Limits, questions_in
 
 STUDENT_USER = "a5student"
 SCRIPTS = ("setup.sh", "run_autograder")

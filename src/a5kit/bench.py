@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import autograder, release
-from .grading import batch
-from .grading.memory import tree_rss_mb
+from .grader import batch
+from .grader.memory import tree_rss_mb
 
 LIMIT_MB = 768
 TARGETS = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from . import autograder, release
-from .grading import batch
+from .grader import batch
 
 # (notebook, exact text in the source, replacement, the question it breaks): typical mistakes
 PARTLY_WRONG: tuple[tuple[str, str, str, str], ...] = (

@@ -132,10 +132,10 @@ def build(root: Path, out: Path) -> list[Path]:
 def public_expected(root: Path) -> dict:
     """The values the public checks compare with, computed now by the instructor's reference code."""
     from .checks import stored
-    from .grading.core import reference_module
+    from .checking.core import reference_module
 
     stored._all.cache_clear()
-    from .grading.core import load_cases
+    from .checking.core import load_cases
 
     hidden_dir = root / "autograder" / "tests"
     reference = reference_module(hidden_dir)

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from a5kit.checks import stored
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 
 FUNCTION = "scaled_dot_product_attention"
 

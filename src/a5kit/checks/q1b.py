@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 
 SHAPE = (3, 4, 5, 5)  # layers != heads, so a swap of the two cannot pass
 TOKENS = ["The", "Ġcat", "Ġsat", "Ġdown", "."]

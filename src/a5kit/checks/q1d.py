@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from a5kit.checks import stored
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 
 TOKENS = ["The", "Ġcat", "Ġsat", "Ġon", "Ġthe", "Ġmat", "."]
 SHAPE = (5, 3, 7, 7)  # 5 layers, 3 heads: averaging over the wrong axis shows in the shape

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checks import stored
-from a5kit.grading import Failure, case, expect
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
 
 COLUMNS = "ACGT"
 

@@ -9,7 +9,8 @@ import sys
 import numpy as np
 
 from a5kit.checks import stored
-from a5kit.grading import Failure, case, expect
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
 
 EXAMPLE = "ACGTNGATTACA"
 

@@ -9,8 +9,9 @@ import numpy as np
 from a5kit import motifs
 from a5kit.checks import stored
 from a5kit.checks.q2b import plot_summary
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 
 
 def encode(seqs: list[str]) -> np.ndarray:

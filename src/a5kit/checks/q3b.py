@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checks.q3a import split
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.plain import Handle
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.plain import Handle
 
 EPOCHS = 10  # the epochs the notebook and the autograder train for: train_cnn(X_train, y_train, epochs=EPOCHS, seed=0)
 SMALL = 300  # training sequences for the quick checks

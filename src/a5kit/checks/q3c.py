@@ -9,8 +9,9 @@ import numpy as np
 from a5kit import motifs
 from a5kit.checks.q3a import split
 from a5kit.checks.q3b import EPOCHS, model_and_losses, train_small
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.plain import Handle
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.plain import Handle
 
 # Lower bar on the validation split. The reference solution reaches about 0.99 (see the hidden
 # THRESHOLD for how it was measured); any CNN that learns the motifs passes, logistic regression on

@@ -6,7 +6,8 @@ import numpy as np
 
 from a5kit.checks import stored
 from a5kit.checks.q2b import plot_summary
-from a5kit.grading import Failure, case, expect
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
 
 BIN_SIZE = 128
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.grading import Failure, case, expect
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
 
 
 def random_filters(seed: int, n: int = 6, width: int = 7) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from a5kit.checks import stored
 from a5kit.checks.q4c import filter_index
-from a5kit.grading import Failure, case
+from a5kit.checking import Failure, case
 
 MYOD1_MOTIF = "GCGCAGCTGTCCTGA"
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit import finetune_data
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.plain import Handle
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.plain import Handle
 
 ADAPTER_TYPE = "enformer_pytorch.finetune.HeadAdapterWrapper"
 TINY_DIM = 48  # a5kit.models.TINY_ENFORMER_HPARAMS["dim"]; the trunk's embeddings have 2 * dim features

@@ -14,8 +14,8 @@ import contextlib
 import numpy as np
 
 from a5kit.checks.q5a import BIN, make_adapter, split_parameters, task_data
-from a5kit.grading import Failure, case
-from a5kit.grading.plain import Handle
+from a5kit.checking import Failure, case
+from a5kit.checking.plain import Handle
 
 HEAD_WEIGHT, HEAD_BIAS = "to_tracks.0.weight", "to_tracks.0.bias"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checks.q5a import BIN, make_adapter, task_data
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.plain import Handle
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.plain import Handle
 
 
 def pearson_per_track(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:

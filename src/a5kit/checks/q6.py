@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from a5kit.checks import stored
-from a5kit.grading import Failure, case, expect
-from a5kit.grading.submission import StudentError
+from a5kit.checking import expect
+from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 
 def random_dna(seed: int, length: int) -> str:
     return "".join(np.random.default_rng(seed).choice(list("ACGT"), size=length))

@@ -9,7 +9,7 @@ functions listed in ``PROBES`` can be called this way.
 The table is bound when this module is imported: ``PROBES`` is read-only and :func:`run` keeps its
 own reference to it, so a notebook that assigns ``probes.parameters = fake`` or tries
 ``probes.PROBES["parameters"] = fake`` changes nothing (the grader's kernel side goes further and
-runs a private copy of this module, see :mod:`a5kit.grading.kernel_side`). What a probe reports
+runs a private copy of this module, see :mod:`a5kit.kernel_server.server`). What a probe reports
 from the student's process is still only evidence: the tests that matter recompute it (q5b
 recomputes the loss in numpy from the head's weights and embeddings it computed itself).
 """

@@ -5,9 +5,9 @@ with plain-data arguments) and asks the kernel to run ``serve(...)``, which answ
 ``responses/rN.npz``. Nothing here decides a score: whatever the student's code does to this
 module only changes the data it sends back, which the grader checks like any other answer.
 
-Kit probes (``kind == "kit"``) run from a private copy of :mod:`a5kit.grading.probes`, executed
+Kit probes (``kind == "kit"``) run from a private copy of :mod:`a5kit.kernel_server.probes`, executed
 from its file when this module is imported, not from the module object the notebook can reach:
-a notebook that replaces ``a5kit.grading.probes.parameters`` (or its table, or ``run``) by name
+a notebook that replaces ``a5kit.kernel_server.probes.parameters`` (or its table, or ``run``) by name
 changes nothing here. Checks that matter do not rely on this alone: they recompute what they can
 from plain data (q5b: the loss, in numpy, from the head's weights).
 """
@@ -20,16 +20,16 @@ from typing import Any
 import importlib.util
 from types import ModuleType
 
-from . import probes as _probes_module
-from . import wire
-from .plain import StaleHandle, from_plain, to_plain
-from .submission import LocalSubmission, MissingFunction, StudentError
+from a5kit.kernel_server import probes as _probes_module
+from a5kit import protocol as wire
+from a5kit.checking.plain import StaleHandle, from_plain, to_plain
+from a5kit.checking.submission import LocalSubmission, MissingFunction, StudentError
 
 _submission: LocalSubmission | None = None
 
 
 def _private_probes() -> ModuleType:
-    """A fresh copy of a5kit.grading.probes, executed from its (root-owned) file, not in sys.modules."""
+    """A fresh copy of a5kit.kernel_server.probes, executed from its (root-owned) file, not in sys.modules."""
     origin = getattr(getattr(_probes_module, "__spec__", None), "origin", None) or _probes_module.__file__
     spec = importlib.util.spec_from_file_location(_probes_module.__name__, origin)
     module = importlib.util.module_from_spec(spec)

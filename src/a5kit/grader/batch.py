@@ -1,9 +1,9 @@
 """Grade a folder of submissions locally with the Gradescope runner: ``make grade SUBMISSIONS=dir``.
 
-    python -m a5kit.grading.batch SUBMISSIONS [--autograder dist/autograder] [--out DIR] [--workers 2] [--unsafe-as-me]
+    python -m a5kit.grader.batch SUBMISSIONS [--autograder dist/autograder] [--out DIR] [--workers 2] [--unsafe-as-me]
 
 SUBMISSIONS holds one subfolder per student (a Gradescope export's ``submission_NNN`` folders
-work as they are). Each is graded by ``python -m a5kit.grading.runner`` in its own process,
+work as they are). Each is graded by ``python -m a5kit.grader.runner`` in its own process,
 ``--workers`` at a time, exactly as ``run_autograder`` would; the output folder gets each
 student's ``results/<student>.json``, ``grades.csv`` with one row per student, one column per
 question and a ``notes`` column (a runner crash, with its exit code and last stderr lines), and
@@ -40,7 +40,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import class_report, isolation
+from a5kit.grader import class_report
+from a5kit.grader import isolation
 
 CRASH_MARK = "the autograder itself failed"  # how runner.crash_results starts its summary
 STDERR_LINES = 3  # last lines of a crashed runner's stderr kept in the notes
@@ -128,7 +129,7 @@ def runner_problem(code: int | None, stderr: str, results: Path) -> str:
 
 def runner_command(submission: Path, autograder: Path, results: Path, user: str = "") -> list[str]:
     """The runner's command line, as run_autograder calls it (plus ``--user`` for a worker's own user)."""
-    cmd = [sys.executable, "-m", "a5kit.grading.runner", str(submission), str(results),
+    cmd = [sys.executable, "-m", "a5kit.grader.runner", str(submission), str(results),
            "--tests", str(autograder / "tests"), "--expected", str(autograder / "expected"),
            "--cache", str(autograder / "cache"), "--config", str(autograder / "grader.json")]
     return cmd + (["--user", user] if user else [])
@@ -356,7 +357,7 @@ REFUSAL = ("grade: not root, so student notebooks would run as you, with your ri
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m a5kit.grading.batch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m a5kit.grader.batch", description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--autograder", type=Path, default=Path("dist/autograder"), help="staged autograder (make autograder)")
     parser.add_argument("--out", type=Path, default=None, help="default: SUBMISSIONS/../grades")

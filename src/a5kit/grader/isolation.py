@@ -235,7 +235,7 @@ def own_network() -> None:
 
 def with_own_network(command: list[str]) -> list[str]:
     """``command`` run in its own network namespace (see :func:`own_network`)."""
-    return [sys.executable, "-m", "a5kit.grading.isolation", "own-network", "--", *command]
+    return [sys.executable, "-m", "a5kit.grader.isolation", "own-network", "--", *command]
 
 
 def own_network_works() -> str:
@@ -249,10 +249,10 @@ def own_network_works() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m a5kit.grading.isolation own-network -- COMMAND...``: exec COMMAND in its own network namespace."""
+    """``python -m a5kit.grader.isolation own-network -- COMMAND...``: exec COMMAND in its own network namespace."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:2] != ["own-network", "--"] or len(args) < 3:
-        print("usage: python -m a5kit.grading.isolation own-network -- COMMAND...", file=sys.stderr)
+        print("usage: python -m a5kit.grader.isolation own-network -- COMMAND...", file=sys.stderr)
         return 2
     try:
         own_network()

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .submission import MissingFunction, StudentError, Submission
+from a5kit.checking.submission import MissingFunction, StudentError, Submission
 
 CaseFunction = Callable[[Submission], Any]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import jsonschema
 
-from .._files import write_text_atomic
-from .core import Result
+from a5kit._files import write_text_atomic
+from a5kit.checking.core import Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 FORMATS = ("text", "simple_format", "html", "md", "ansi")

@@ -2,7 +2,7 @@
 
 One message is one ``.npz`` file: the structure as JSON (stored as a uint8 array) and every numpy
 array as its own member. It is read with ``allow_pickle=False``, so a message can carry numbers,
-strings, lists, dicts, tuples, numeric or string arrays and :class:`~a5kit.grading.plain.Handle`s,
+strings, lists, dicts, tuples, numeric or string arrays and :class:`~a5kit.checking.plain.Handle`s,
 and nothing that runs code when loaded. The trusted side opens files written by the student's
 user without following symlinks and within size limits (:func:`read_untrusted`).
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .plain import Handle
+from a5kit.checking.plain import Handle
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # an answer larger than this (file, or arrays uncompressed) is refused
 MAX_STRUCTURE_BYTES = 2 * 1024 * 1024  # the JSON part (lists, dicts, text) of an answer: parsed, so kept small

@@ -1,11 +1,11 @@
 """Grade one submission the Gradescope way: each notebook in its own kernel, tests in this process.
 
-    python -m a5kit.grading.runner SUBMISSION_DIR RESULTS_JSON --tests DIR [--expected DIR] [--cache DIR] [--user NAME]
+    python -m a5kit.grader.runner SUBMISSION_DIR RESULTS_JSON --tests DIR [--expected DIR] [--cache DIR] [--user NAME]
 
 The trusted side (this process) finds the notebooks, starts a kernel per notebook as the student's
 user in replay mode, runs the notebook's code cells one at a time with a deadline, then runs each
 question's public and hidden cases here; a case reaches the student's functions only through
-:class:`KernelSubmission` (plain data over :mod:`a5kit.grading.wire`). Time is limited per cell,
+:class:`KernelSubmission` (plain data over :mod:`a5kit.protocol`). Time is limited per cell,
 per question, per notebook (an equal share of what is left, restarts and re-runs included) and in
 total; a dead kernel is restarted and the notebook's cells re-run, so a crash costs only what it
 touches, and anything unexpected while grading a notebook costs that notebook only. Between
@@ -35,13 +35,13 @@ from typing import Any
 
 import nbformat
 
-from . import wire
-from .core import Case, Result, load_cases, run_case
-from .intake import NOTEBOOKS, check_notebook, collect
-from .kernel import KernelDied, KernelSettings, Outcome, StudentKernel
-from .memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
-from .results import clean_text, results_json, write_results
-from .submission import MissingFunction, StudentError
+from a5kit import protocol as wire
+from a5kit.checking.core import Case, Result, load_cases, run_case
+from a5kit.grader.intake import NOTEBOOKS, check_notebook, collect
+from a5kit.grader.kernel_client import KernelDied, KernelSettings, Outcome, StudentKernel
+from a5kit.grader.memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
+from a5kit.grader.results import clean_text, results_json, write_results
+from a5kit.checking.submission import MissingFunction, StudentError
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class KernelSubmission:
         number = next(self._numbers) + 1000 * self.kernel.restarts
         tag = f"{self.question}-{number}"
         wire.write(self.kernel.requests / f"r{tag}.npz", {"kind": kind, "name": name, "args": list(args), "kwargs": kwargs})
-        code = (f"__import__('a5kit.grading.kernel_side', fromlist=['serve']).serve("
+        code = (f"__import__('a5kit.kernel_server.server', fromlist=['serve']).serve("
                 f"{str(self.kernel.requests)!r}, {str(self.kernel.responses)!r}, {tag!r})")
         outcome = self.kernel.execute(code, timeout)
         self.run.recover()
@@ -575,7 +575,7 @@ class HardDeadline:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m a5kit.grading.runner", description="grade one submission folder")
+    parser = argparse.ArgumentParser(prog="python -m a5kit.grader.runner", description="grade one submission folder")
     parser.add_argument("submission", type=Path)
     parser.add_argument("results", type=Path)
     parser.add_argument("--tests", type=Path, required=True, help="hidden test modules (autograder/tests)")

@@ -32,7 +32,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-from .memory import Scope, Watchdog, remove_owned, remove_tree
+from a5kit.grader.memory import Scope, Watchdog, remove_owned, remove_tree
 
 KERNEL_NAME = "a5kit-student"
 KEEP_OUTPUT = 4000  # characters of a cell's error output kept for messages
@@ -169,7 +169,7 @@ class StudentKernel:
         return home
 
     def _write_spec(self, connection: Path) -> None:
-        argv = [sys.executable, "-I", "-m", "a5kit.grading.launcher", "--connection", str(connection),
+        argv = [sys.executable, "-I", "-m", "a5kit.grader.launcher", "--connection", str(connection),
                 "--workdir", str(self.home), "--memory-mb", str(self.settings.address_space_mb),
                 "--file-mb", str(self.settings.file_mb)]
         if self.as_user:

@@ -2,7 +2,7 @@
 
 :class:`LocalSubmission` calls functions in a namespace (the student's kernel, for ``check()``
 and nbgrader autograde). The Gradescope grader implements the same ``call`` across a process
-boundary. Either way the test receives plain data (see :mod:`a5kit.grading.plain`).
+boundary. Either way the test receives plain data (see :mod:`a5kit.checking.plain`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .plain import from_plain, to_plain
+from a5kit.checking.plain import from_plain, to_plain
 
 
 class MissingFunction(LookupError):
@@ -36,7 +36,7 @@ class Submission(Protocol):
         ...
 
     def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
-        """Run ``a5kit.grading.probes.<probe>`` where the student's code runs; return plain data."""
+        """Run ``a5kit.kernel_server.probes.<probe>`` where the student's code runs; return plain data."""
         ...
 
 
@@ -62,7 +62,7 @@ class LocalSubmission:
         return to_plain(result, self.handles)
 
     def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
-        from . import probes
+        from a5kit.kernel_server import probes
 
         result = probes.run(probe, from_plain(args, self.handles), from_plain(kwargs, self.handles))
         return to_plain(result, self.handles)

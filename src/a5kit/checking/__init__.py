@@ -15,9 +15,9 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from . import core
-from .core import Case, Failure, Result, case, load_cases, run_cases, use_hidden_tests
-from .submission import LocalSubmission, MissingFunction, StudentError, Submission
+from a5kit.checking import core
+from a5kit.checking.core import Case, Failure, Result, case, load_cases, run_cases, use_hidden_tests
+from a5kit.checking.submission import LocalSubmission, MissingFunction, StudentError, Submission
 
 __all__ = [
     "Case", "Failure", "LocalSubmission", "MissingFunction", "Result", "StudentError", "Submission",

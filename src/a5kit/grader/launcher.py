@@ -1,6 +1,6 @@
 """Start the student's kernel: set limits, drop to the unprivileged user, then exec ipykernel.
 
-    python -I -m a5kit.grading.launcher --user NAME --connection FILE --workdir DIR [--memory-mb N] -- ARGV...
+    python -I -m a5kit.grader.launcher --user NAME --connection FILE --workdir DIR [--memory-mb N] -- ARGV...
 
 Run as root by the grader, with ``-I`` (no ``PYTHON*`` variables, no user site, no current folder
 on ``sys.path``) from a root-owned working directory, so nothing the student can write is
@@ -100,7 +100,7 @@ def student_python(env: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, limit and drop, then exec the kernel (never returns)."""
-    parser = argparse.ArgumentParser(prog="python -I -m a5kit.grading.launcher")
+    parser = argparse.ArgumentParser(prog="python -I -m a5kit.grader.launcher")
     parser.add_argument("--user", default="")
     parser.add_argument("--connection", required=True, type=Path)
     parser.add_argument("--workdir", required=True, type=Path)

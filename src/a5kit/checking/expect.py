@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .core import Failure
-from .plain import Handle
+from a5kit.checking.core import Failure
+from a5kit.checking.plain import Handle
 
 
 def array(value: Any, what: str, shape: Sequence[int | None] | None = None) -> np.ndarray:
