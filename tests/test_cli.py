@@ -29,9 +29,11 @@ def demo_output() -> str:
     )
     solution = tmp / "work" / "grades" / "results" / "solution.json"
     summary = json.loads(solution.read_text())["output"] if solution.exists() else ""
+    report = tmp / "work" / "grades" / "report.html"
+    page = report.read_text() if report.exists() else ""
     shutil.rmtree(tmp, ignore_errors=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + "\nSOLUTION SUMMARY: " + summary
+    return result.stdout + "\nSOLUTION SUMMARY: " + summary + "\nCLASS REPORT: " + page
 
 
 def test_demo_runs_offline_and_says_it_is_tiny(demo_output):
@@ -76,7 +78,18 @@ def test_demo_grades_the_three_example_submissions_with_the_gradescope_runner(de
 
 
 def test_demo_solution_runs_every_cell_in_the_grader(demo_output):
-    summary = demo_output.split("SOLUTION SUMMARY: ", 1)[1]
+    summary = demo_output.split("SOLUTION SUMMARY: ", 1)[1].split("\nCLASS REPORT: ", 1)[0]
     assert "graded 4 notebooks" in summary
     if (SHARED_DATA / "targets_human.txt").exists():  # without it notebook 3 has no track table
         assert "code cell" not in summary, summary
+
+
+def test_demo_writes_a_class_report_with_score_plots_and_the_commonest_messages(demo_output):
+    out, page = demo_output.split("\nCLASS REPORT: ", 1)
+    assert "class report (score plots" in out
+    assert "src='data:image/png;base64," in page  # the score distribution of every question, one figure
+    assert "3 students" in page
+    for *_, question in PARTLY_WRONG:  # the partly wrong student's mistakes are counted under their questions
+        section = page.split(f"<h3>{question} ", 1)[1].split("<h3>", 1)[0]
+        assert "<td>1</td>" in section, section[:500]
+    assert "<td>release</td>" not in page.split("did not run</h2>", 1)[1]  # blank answers still run

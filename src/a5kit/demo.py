@@ -69,4 +69,7 @@ def run(root: Path, cache: Path, workdir: Path, workers: int = 2) -> list[list[s
     print(batch.format_table(rows))
     print("\nscores come from a TINY DEMO CACHE (small random models): they test the plumbing, not biology")
     print(f"results.json per submission: {workdir / 'grades' / 'results'}/")
+    report = workdir / "grades" / "report.html"
+    if report.exists():
+        print(f"class report (score plots, commonest check messages, notebooks that did not run): {report}")
     return rows
