@@ -283,7 +283,7 @@ def public_expected() -> dict[str, np.ndarray]:
     values.update(_flatten("q1a.unmasked", attention_expected(q, k, v, causal=False)))
     for name, (query_word, key_word) in {**q1d.PUBLIC_PAIRS, **q1d.REPEATED_PAIRS}.items():
         values.update(_flatten(f"q1d.{name}", between_expected(q1d.TOKENS, q1d.public_attentions(), query_word, key_word)))
-    values.update({f"q2a.{sequence}.value": one_hot(sequence) for sequence in q2a.PUBLIC_SEQUENCES})
+    values.update({f"q2a.{sequence}.value": one_hot(sequence) for sequence in q2a.STORED_SEQUENCES})
     values["q2b.example.encoded"] = one_hot(q2b.EXAMPLE)
     for name in q3a.PUBLIC_INPUTS:
         values.update(_flatten(f"q3a.{name}", pca_expected(q3a.public_input(name))))
