@@ -226,8 +226,15 @@ def test_missing_tick_labels_lose_the_tick_case(tiny):
 def test_ignoring_the_title_loses_the_title_case(tiny):
     wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax)  # noqa: E731
     results = _grade("q1b", plot_attention=wrong)
-    _lost(results, "title argument sets the title", "set_title")
-    assert [n for n, r in results.items() if not r.passed] == ["title argument sets the title"]
+    _lost(results, "title argument becomes the axes title", "no title", "set_title")  # public
+    _lost(results, "title argument sets the title", "set_title")  # hidden, another title
+    assert {n for n, r in results.items() if not r.passed} == {"title argument becomes the axes title", "title argument sets the title"}
+
+
+def test_a_changed_title_is_told_to_use_the_argument_as_given(tiny):
+    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, f"Attention: {title}")  # noqa: E731
+    results = _grade("q1b", plot_attention=wrong)
+    _lost(results, "title argument becomes the axes title", "'Attention: layer 2, head 1', expected 'layer 2, head 1'")
 
 
 def test_one_based_layer_index_loses_the_picking_cases(tiny):
@@ -256,7 +263,10 @@ def test_numpys_own_index_error_does_not_name_the_argument(tiny):
 def test_missing_plot_function_costs_only_the_plot_cases(tiny):
     results = _grade("q1b", plot_attention=None)
     lost = {n for n, r in results.items() if not r.passed}
-    assert lost == {"heatmap shows the matrix queries as rows", "tick labels are the tokens", "title argument sets the title", "gpt2 heatmap of the passive sentence"}
+    assert lost == {
+        "heatmap shows the matrix queries as rows", "tick labels are the tokens", "title argument becomes the axes title",
+        "title argument sets the title", "gpt2 heatmap of the passive sentence",
+    }
     assert all("no function named plot_attention()" in results[n].output for n in lost)
     assert sum(r.score for r in results.values()) == sum(r.max_score for n, r in results.items() if n not in lost) == 2
 
@@ -312,6 +322,7 @@ def test_absent_word_must_raise_value_error_naming_it(tiny):
     results = _grade("q1d", attention_between=wrong)
     _passed(results, "mean over heads from query to key per layer", "gpt2 word pairs in both sentences")
     assert results["a word not in the sentence raises value error naming it"].passed  # list.index's message names it
+    assert results["a word that is not a token raises value error naming it"].passed  # public, too
 
     def silent(tokens, attentions, query_word, key_word):
         words = [t.replace("Ġ", "").lower() for t in tokens]
@@ -319,4 +330,23 @@ def test_absent_word_must_raise_value_error_naming_it(tiny):
             return np.zeros(np.asarray(attentions).shape[0])
         return attention_between(tokens, attentions, query_word, key_word)
 
-    _lost(_grade("q1d", attention_between=silent), "a word not in the sentence raises value error naming it", "expected ValueError")
+    results = _grade("q1d", attention_between=silent)
+    _lost(results, "a word not in the sentence raises value error naming it", "expected ValueError")
+    _lost(results, "a word that is not a token raises value error naming it", "expected ValueError", "'dog' is not one of the tokens")  # public
+
+    def key_error(tokens, attentions, query_word, key_word):
+        index = {t.replace("Ġ", "").lower(): i for i, t in reversed(list(enumerate(tokens)))}
+        return np.asarray(attentions)[:, :, index[query_word.lower()], index[key_word.lower()]].mean(1)  # KeyError
+
+    _lost(_grade("q1d", attention_between=key_error), "a word that is not a token raises value error naming it", "raised KeyError; expected ValueError naming 'dog'")
+
+
+def test_the_last_occurrence_of_a_repeated_word_is_named_in_a_public_check(tiny):
+    def last(tokens, word):
+        return max(i for i, t in enumerate(tokens) if t.replace("Ġ", "").lower() == word.lower())
+
+    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=last)  # noqa: E731
+    results = _grade("q1d", attention_between=wrong)
+    _lost(results, "a repeated word counts at its first occurrence", "counts at its first occurrence; this is the value at its last")
+    _lost(results, "words match case insensitively without the space marker", "first occurrence")  # hidden: "the" on GPT-2 and as a key
+    _passed(results, "mean over heads from query to key per layer")

@@ -105,7 +105,10 @@ def test_one_hot_transposed_is_told_so(reference):
 def test_one_hot_in_another_column_order_is_told_the_order(reference):
     encode = reference["one_hot_encode_dna"]
     results = grade(with_(reference, one_hot_encode_dna=lambda s: encode(s)[:, [0, 1, 3, 2]]), "q2a")
-    assert failed(results) == {"returns_length_by_4_in_acgt_column_order", "lowercase_is_accepted", "long_random_sequence_matches_reference"}
+    assert failed(results) == {
+        "returns_length_by_4_in_acgt_column_order", "lowercase_letters_mean_the_same_bases", "n_becomes_a_row_of_zeros",
+        "lowercase_is_accepted", "long_random_sequence_matches_reference",
+    }
     assert "must be A, C, G, T" in results["returns_length_by_4_in_acgt_column_order"].output
 
 
@@ -116,13 +119,36 @@ def test_n_not_zeros_loses_the_n_cases(reference):
         return out
 
     results = grade(with_(reference, one_hot_encode_dna=quarter_for_n), "q2a")
-    assert failed(results) == {"lowercase_is_accepted", "n_is_all_zeros", "long_random_sequence_matches_reference"}
+    assert failed(results) == {"n_becomes_a_row_of_zeros", "lowercase_is_accepted", "n_is_all_zeros", "long_random_sequence_matches_reference"}
     assert all("N must encode as all zeros" in results[n].output for n in failed(results))
+
+
+def test_upper_case_only_encoder_loses_the_public_lowercase_n_and_bad_letter_cases(reference):
+    strict = lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]  # noqa: E731
+    results = grade(with_(reference, one_hot_encode_dna=strict), "q2a")
+    public = {n for n in failed(results) if not results[n].hidden}
+    assert public == {"lowercase_letters_mean_the_same_bases", "n_becomes_a_row_of_zeros", "another_letter_raises_value_error_naming_it_and_its_position"}
+    assert "lowercase letters are bases too" in results["lowercase_letters_mean_the_same_bases"].output
+    assert "N is an unknown base, not an error" in results["n_becomes_a_row_of_zeros"].output
+    assert "should name the invalid character 'U'" in results["another_letter_raises_value_error_naming_it_and_its_position"].output
+
+
+def test_a_one_based_position_in_the_error_is_told_positions_are_0_based(reference):
+    def one_based(sequence):
+        for i, base in enumerate(sequence.upper()):
+            if base not in "ACGTN":
+                raise ValueError(f"invalid base {base!r} at position {i + 1}")
+        return reference["one_hot_encode_dna"](sequence)
+
+    results = grade(with_(reference, one_hot_encode_dna=one_based), "q2a")
+    assert failed(results) == {"another_letter_raises_value_error_naming_it_and_its_position", "other_letters_raise_value_error_naming_letter_and_position"}
+    assert "positions are 0-based" in results["another_letter_raises_value_error_naming_it_and_its_position"].output
 
 
 def test_silently_zeroing_unknown_letters_loses_only_the_value_error_case(reference):
     results = grade(with_(reference, one_hot_encode_dna=REF.one_hot), "q2a")
-    assert failed(results) == {"other_letters_raise_value_error_naming_letter_and_position"}
+    assert failed(results) == {"another_letter_raises_value_error_naming_it_and_its_position", "other_letters_raise_value_error_naming_letter_and_position"}
+    assert "returned; expected ValueError naming 'U' at position 5" in results["another_letter_raises_value_error_naming_it_and_its_position"].output
 
 
 def test_float64_loses_only_the_dtype_case(reference):
@@ -170,9 +196,22 @@ def test_heatmap_without_base_labels_loses_the_tick_cases(reference):
     assert "y tick labels" in results["y_tick_labels_are_the_bases_a_c_g_t"].output
 
 
+def test_heatmap_without_a_position_label_loses_the_label_cases(reference):
+    def plot_no_xlabel(encoded, ax=None):
+        ax = ax or plt.subplots()[1]
+        ax.imshow(np.asarray(encoded).T)
+        ax.set_yticks(range(4), list("ACGT"))
+        ax.set_xlabel("Base index")
+        return ax
+
+    results = grade(with_(reference, plot_one_hot=plot_no_xlabel), "q2b")
+    assert failed(results) == {"x_axis_is_labelled_position", "random_sequence_heatmap_with_labelled_axes"}
+    assert "the x axis is labelled 'Base index'" in results["x_axis_is_labelled_position"].output
+
+
 def test_plot_returning_nothing_is_told_to_return_the_axes(reference):
     results = grade(with_(reference, plot_one_hot=lambda encoded, ax=None: None), "q2b")
-    assert len(failed(results)) == 3
+    assert len(failed(results)) == 4
     assert "return the matplotlib Axes" in results["image_is_bases_by_positions"].output
 
 
@@ -320,8 +359,9 @@ def test_plot_pca_in_one_colour_loses_the_colour_case(reference):
         return ax
 
     results = grade(with_(reference, plot_pca=plot_one_colour), "q3a")
-    assert failed(results) == {"plot_pca_draws_every_point_coloured_by_tf"}
+    assert failed(results) == {"plot_pca_gives_each_tf_its_own_colour", "plot_pca_draws_every_point_coloured_by_tf"}
     assert "colour the points by TF" in results["plot_pca_draws_every_point_coloured_by_tf"].output
+    assert "some TFs share a colour" in results["plot_pca_gives_each_tf_its_own_colour"].output  # public
 
 
 def test_plot_pca_with_seaborn_hue_or_a_colormap_passes(reference):
@@ -345,7 +385,7 @@ def test_plot_pca_with_seaborn_hue_or_a_colormap_passes(reference):
 
 def test_a_missing_function_costs_only_its_cases(reference):
     results = grade(with_(reference, plot_pca=None), "q3a")
-    assert failed(results) == {"plot_pca_has_a_legend_with_the_five_tfs", "plot_pca_draws_every_point_coloured_by_tf"}
+    assert failed(results) == {"plot_pca_has_a_legend_with_the_five_tfs", "plot_pca_gives_each_tf_its_own_colour", "plot_pca_draws_every_point_coloured_by_tf"}
     assert "no function named plot_pca()" in results["plot_pca_has_a_legend_with_the_five_tfs"].output
     results = grade(with_(reference, predict_tfs=None), "q3c")
     assert failed(results) == set(results)  # all q3c cases need predict_tfs ...
@@ -390,7 +430,8 @@ def test_unseeded_training_loses_the_determinism_case(reference):
 
 def test_ignoring_the_seed_argument_loses_the_other_seed_case(reference):
     results = grade(with_(reference, train_cnn=make_train_cnn(reference, use_seed=False)), "q3b")
-    assert failed(results) == {"another_seed_gives_another_run"}
+    assert failed(results) == {"another_seed_gives_other_losses", "another_seed_gives_another_run"}
+    assert "another seed must give another run" in results["another_seed_gives_other_losses"].output
 
 
 def test_losses_as_autograd_tensors_are_told_to_use_item_in_a_public_check(reference):

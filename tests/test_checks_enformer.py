@@ -184,6 +184,7 @@ def test_closest_filter_on_one_strand_only_is_told_to_score_both(reference):
     assert "reverse complement" in results["closest_filter_finds_a_match_on_the_reverse_strand"].output
     assert "reverse complement" in results["closest_filter_scores_both_strands"].output
     assert "closest_filter_slides_along_the_motif" not in failed(results)
+    assert "closest_filter_keeps_the_best_offset" not in failed(results)
 
 
 def test_closest_filter_with_the_complement_not_reversed_is_told_so_in_a_public_check(reference):
@@ -197,6 +198,8 @@ def test_closest_filter_without_sliding_is_told_to_slide(reference):
     results = grade(with_(reference, closest_filter=_closest(slide=False)), "q4d")
     assert "closest_filter_slides_along_the_motif" in failed(results)
     assert "slide the filter" in results["closest_filter_slides_along_the_motif"].output
+    assert "closest_filter_keeps_the_best_offset" in failed(results)  # public, on other inputs
+    assert "keep the best offset" in results["closest_filter_keeps_the_best_offset"].output
     assert "closest_filter_scores_both_strands" not in failed(results)
 
 

@@ -128,8 +128,12 @@ def test_check_runs_the_public_q2a_cases_and_prints_them(capsys):
     assert checking.check("q2a", ns) is None  # nothing for Jupyter to echo under the report
     out = capsys.readouterr().out
     results = checking.public_results("q2a", ns)
-    assert all(not r.hidden for r in results) and all(r.passed for r in results)
-    assert out.startswith("q2a: public checks 1.5/1.5 — 2.5 more points come from hidden tests after you submit")
+    assert all(not r.hidden for r in results)
+    # an upper-case-only encoder: the public cases of lowercase, N and another letter tell it what the task asks
+    assert {r.name for r in results if not r.passed} == {
+        "lowercase letters mean the same bases", "n becomes a row of zeros", "another letter raises value error naming it and its position",
+    }
+    assert out.startswith("q2a: public checks 1.5/2.25 — 1.75 more points come from hidden tests after you submit")
 
 
 def test_grade_adds_hidden_cases_once_they_are_loaded(monkeypatch, tmp_path):

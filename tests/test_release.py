@@ -211,9 +211,11 @@ def test_grade_tells_a_student_how_many_points_the_hidden_tests_add(monkeypatch,
 
     monkeypatch.setattr(core, "_hidden_dir", None)
     ns = {"one_hot_encode_dna": lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]}
-    hidden = sum(c.points for c in load_cases("q2a", HIDDEN) if c.hidden)
-    assert checking.grade("q2a", ns) == 1.5
-    assert capsys.readouterr().out.startswith(f"q2a: public checks 1.5/1.5 — {hidden:g} more points come from hidden tests after you submit")
+    cases = load_cases("q2a", HIDDEN)
+    hidden = sum(c.points for c in cases if c.hidden)
+    public = sum(c.points for c in cases if not c.hidden)
+    assert checking.grade("q2a", ns) == 1.5  # an upper-case-only encoder: lowercase, N and another letter fail
+    assert capsys.readouterr().out.startswith(f"q2a: public checks 1.5/{public:g} — {hidden:g} more points come from hidden tests after you submit")
 
 
 def test_check_and_grade_silence_progress_bars(monkeypatch, capsys):

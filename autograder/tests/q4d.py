@@ -16,7 +16,7 @@ def closest_filter_scores_both_strands(sub):
                   f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with the best match on the reverse strand")
 
 
-@case(points=0.5)
+@case(points=0.25)
 def closest_filter_slides_along_the_motif(sub):
     weights = planted(19, MYOD1_MOTIF, strand="+", offset=5)
     weights[3] = planted(20, MYOD1_MOTIF[:7] + "TTTTTTTT", strand="+")[6] * 0.8  # a decoy that only wins at offset 0

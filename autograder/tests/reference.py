@@ -87,6 +87,12 @@ def between(tokens: Sequence[str], attentions: Any, query_word: str, key_word: s
     return np.asarray(attentions, dtype=np.float64)[:, :, qi, ki].mean(axis=1)
 
 
+def _last_index(tokens: Sequence[str], word: str) -> int:
+    """The last token matching ``word`` (the mistake of not stopping at the first)."""
+    target = word.replace("Ġ", "").strip().lower()
+    return max(i for i, token in enumerate(tokens) if token.replace("Ġ", "").strip().lower() == target)
+
+
 def between_expected(tokens: Sequence[str], attentions: Any, query_word: str, key_word: str) -> dict[str, Any]:
     """The answer and the wrong answers ``a5kit.checks.q1d.MISTAKES`` names."""
     att = np.asarray(attentions, dtype=np.float64)
@@ -101,6 +107,9 @@ def between_expected(tokens: Sequence[str], attentions: Any, query_word: str, ke
     }
     if att.shape[0] == att.shape[1]:  # then the shape cannot tell
         mistakes["mean_over_layers"] = att[:, :, qi, ki].mean(0)
+    last_qi, last_ki = _last_index(tokens, query_word), _last_index(tokens, key_word)
+    if (last_qi, last_ki) != (qi, ki):  # a repeated word: its last occurrence gives another value
+        mistakes["last_occurrence"] = att[:, :, last_qi, last_ki].mean(1)
     return {"value": want, "mistakes": mistakes}
 
 
@@ -272,9 +281,9 @@ def public_expected() -> dict[str, np.ndarray]:
     values: dict[str, np.ndarray] = {}
     q, k, v = q1a.random_qkv(1)
     values.update(_flatten("q1a.unmasked", attention_expected(q, k, v, causal=False)))
-    for name, (query_word, key_word) in q1d.PUBLIC_PAIRS.items():
+    for name, (query_word, key_word) in {**q1d.PUBLIC_PAIRS, **q1d.REPEATED_PAIRS}.items():
         values.update(_flatten(f"q1d.{name}", between_expected(q1d.TOKENS, q1d.public_attentions(), query_word, key_word)))
-    values.update({f"q2a.{sequence}.value": one_hot(sequence) for sequence in q2a.PUBLIC_SEQUENCES})
+    values.update({f"q2a.{sequence}.value": one_hot(sequence) for sequence in q2a.STORED_SEQUENCES})
     values["q2b.example.encoded"] = one_hot(q2b.EXAMPLE)
     for name in q3a.PUBLIC_INPUTS:
         values.update(_flatten(f"q3a.{name}", pca_expected(q3a.public_input(name))))

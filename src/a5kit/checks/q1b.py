@@ -136,6 +136,16 @@ def check_tick_labels(value: Any, tokens: Sequence[str], what: str) -> None:
         )
 
 
+def check_title(value: Any, title: str, what: str) -> None:
+    """The Axes title is ``title`` (the ``title`` argument, as given)."""
+    got = expect.axes(value, what)["title"]
+    if got == title:
+        return
+    if not got:
+        raise Failure(f"{what}: the Axes has no title; when title is given, set it with ax.set_title(title)")
+    raise Failure(f"{what}: the Axes title is {got!r}, expected {title!r}: use the title argument as it is, ax.set_title(title)")
+
+
 # -- cases ------------------------------------------------------------------------------
 
 
@@ -164,3 +174,12 @@ def heatmap_shows_the_matrix_queries_as_rows(sub):
 def tick_labels_are_the_tokens(sub):
     _, ax = _plot_synthetic(sub, 3)
     check_tick_labels(ax, TOKENS, "plot_attention(matrix, tokens)")
+
+
+@case(points=0.25)
+def title_argument_becomes_the_axes_title(sub):
+    matrix = synthetic_attentions(6)[2, 1]
+    title = "layer 2, head 1"
+    with closing_new_figures():
+        ax = sub.call("plot_attention", matrix, TOKENS, title=title)
+    check_title(ax, title, f"plot_attention(matrix, tokens, title={title!r})")

@@ -43,6 +43,7 @@ MISTAKES: dict[str, str] = {
     "head0": "only head 0 instead of the mean over heads",
     "layers_reversed": "the layers are in reverse order",
     "mean_over_layers": "averaged over the layers instead of the heads: average axis 1 of (layers, heads, n, n)",
+    "last_occurrence": "a word that occurs more than once counts at its first occurrence; this is the value at its last",
 }
 
 
@@ -91,6 +92,28 @@ def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word
 PUBLIC_PAIRS: dict[str, tuple[str, str]] = {"mat_cat": ("MAT", "cat"), "sat_on": ("sat", "on")}
 
 
+# "the" is token 0 ("The") and token 4 ("Ġthe"): the first occurrence counts. Its answer is stored.
+REPEATED_PAIRS: dict[str, tuple[str, str]] = {"the_sat": ("the", "sat")}
+# "dog" is not a token of TOKENS: attention_between must raise ValueError naming it.
+MISSING_WORD: tuple[str, str, str] = ("cat", "dog", "dog")  # query word, key word, the missing one
+
+
+def check_missing_word(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, missing: str, what: str) -> None:
+    """attention_between(...) raises ValueError whose message names ``missing``, a word that is not a token."""
+    call = f"attention_between({what}, {query_word!r}, {key_word!r})"
+    try:
+        sub.call("attention_between", list(tokens), attentions, query_word, key_word)
+    except StudentError as err:
+        if isinstance(err.error, NotImplementedError):
+            raise
+        if not isinstance(err.error, ValueError):
+            raise Failure(f"{call} raised {type(err.error).__name__}; expected ValueError naming {missing!r}, which is not a token") from None
+        if missing.lower() not in str(err.error).lower():
+            raise Failure(f"{call}: the ValueError should name the missing word {missing!r}; it says {str(err.error)!r}") from None
+        return
+    raise Failure(f"{call} returned; expected ValueError: {missing!r} is not one of the tokens {list(tokens)}")
+
+
 def public_attentions() -> np.ndarray:
     """The attentions of the public case (synthetic, seed 1)."""
     return synthetic_attentions(1)
@@ -100,9 +123,22 @@ def stored_expected(name: str) -> dict[str, Any]:
     return {"value": stored.value(f"q1d.{name}.value"), "mistakes": stored.mistakes(f"q1d.{name}")}
 
 
-@case(points=1)
+@case(points=0.75)
 def mean_over_heads_from_query_to_key_per_layer(sub):
     attentions = public_attentions()
     what = f"tokens {TOKENS}, attentions {SHAPE}"
     for name, (query_word, key_word) in PUBLIC_PAIRS.items():
         check_between(sub, TOKENS, attentions, query_word, key_word, stored_expected(name), what)
+
+
+@case(points=0.25)
+def a_repeated_word_counts_at_its_first_occurrence(sub):
+    what = f"tokens {TOKENS}, attentions {SHAPE}"
+    for name, (query_word, key_word) in REPEATED_PAIRS.items():
+        check_between(sub, TOKENS, public_attentions(), query_word, key_word, stored_expected(name), what)
+
+
+@case(points=0.25)
+def a_word_that_is_not_a_token_raises_value_error_naming_it(sub):
+    query_word, key_word, missing = MISSING_WORD
+    check_missing_word(sub, TOKENS, public_attentions(), query_word, key_word, missing, f"tokens {TOKENS}, attentions {SHAPE}")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+import re
+
 from a5kit.checks import stored
 from a5kit.checking import expect
 from a5kit.checking import Failure, case
+from a5kit.checking.submission import StudentError
 
 COLUMNS = "ACGT"
 
@@ -31,7 +34,41 @@ def check_one_hot(value, sequence: str, expected: np.ndarray, what: str) -> None
     expect.close(got, expected, what, atol=0)
 
 
-PUBLIC_SEQUENCES = ("ACGTTG",)  # their one-hot encodings are stored
+LOWERCASE = "gaTtaca"  # soft-masked (lowercase) bases mean the same bases; no N
+WITH_N = "CNGNT"  # upper case, with N
+BAD_LETTER = ("ACGTNU", "U", 5)  # a sequence, its invalid character and that character's 0-based position
+PUBLIC_SEQUENCES = ("ACGTTG",)  # the column-order case's inputs
+STORED_SEQUENCES = (*PUBLIC_SEQUENCES, LOWERCASE, WITH_N)  # their one-hot encodings are stored
+
+
+def call_encoder(sub, sequence: str, what: str, problem: str):
+    """The student's one_hot_encode_dna(sequence); an exception becomes a failure that says ``problem``."""
+    try:
+        return sub.call("one_hot_encode_dna", sequence)
+    except StudentError as err:
+        if isinstance(err.error, NotImplementedError):
+            raise
+        raise Failure(f"{what} raised {type(err.error).__name__} ({str(err.error)[:80]}): {problem}") from None
+
+
+def check_names_the_bad_letter(sub, sequence: str, letter: str, position: int) -> None:
+    """one_hot_encode_dna(sequence) raises ValueError whose message names ``letter`` and its 0-based ``position``."""
+    what = f"one_hot_encode_dna({sequence!r})"
+    try:
+        sub.call("one_hot_encode_dna", sequence)
+    except StudentError as err:
+        if isinstance(err.error, NotImplementedError):
+            raise
+        if not isinstance(err.error, ValueError):
+            raise Failure(f"{what} raised {type(err.error).__name__}; expected ValueError naming {letter!r} and its position {position}") from None
+        text = str(err.error)
+        if not re.search(rf"(?<![A-Za-z]){re.escape(letter)}(?![A-Za-z])", text):
+            raise Failure(f"{what}: the ValueError should name the invalid character {letter!r}; it says {text!r}") from None
+        if not re.search(rf"(?<!\d){position}(?!\d)", text):
+            hint = f" ({position + 1} is its 1-based position: positions are 0-based)" if re.search(rf"(?<!\d){position + 1}(?!\d)", text) else ""
+            raise Failure(f"{what}: the ValueError should give the 0-based position {position} of {letter!r}; it says {text!r}{hint}") from None
+        return
+    raise Failure(f"{what} returned; expected ValueError naming {letter!r} at position {position}: only A, C, G, T and N (either case) are bases")
 
 
 @case(points=1)
@@ -46,3 +83,27 @@ def returns_float32(sub):
     if not isinstance(got, np.ndarray) or got.dtype != np.float32:
         kind = got.dtype if isinstance(got, np.ndarray) else type(got).__name__
         raise Failure(f"expected a numpy array of dtype float32, got {kind}")
+
+
+@case(points=0.25)
+def lowercase_letters_mean_the_same_bases(sub):
+    what = f"one_hot_encode_dna({LOWERCASE!r})"
+    got = call_encoder(sub, LOWERCASE, what, "lowercase letters are bases too (soft-masked repeats in FASTA files): accept them, e.g. with sequence.upper()")
+    expected = stored.value(f"q2a.{LOWERCASE}.value")
+    arr = expect.array(got, what, expected.shape)
+    lower = np.array([b.islower() for b in LOWERCASE])
+    if np.array_equal(arr[~lower], expected[~lower]) and not np.array_equal(arr[lower], expected[lower]):
+        raise Failure(f"{what}: the rows of the lowercase letters are wrong ({arr[lower].tolist()}); lowercase letters mean the same bases as uppercase ones (use sequence.upper())")
+    check_one_hot(arr, LOWERCASE, expected, what)
+
+
+@case(points=0.25)
+def n_becomes_a_row_of_zeros(sub):
+    what = f"one_hot_encode_dna({WITH_N!r})"
+    got = call_encoder(sub, WITH_N, what, "N is an unknown base, not an error: it becomes a row of zeros")
+    check_one_hot(got, WITH_N, stored.value(f"q2a.{WITH_N}.value"), what)
+
+
+@case(points=0.25)
+def another_letter_raises_value_error_naming_it_and_its_position(sub):
+    check_names_the_bad_letter(sub, *BAD_LETTER)

@@ -62,6 +62,16 @@ def check_base_ticks(summary: dict, what: str) -> None:
         )
 
 
+def check_position_label(summary: dict, what: str) -> None:
+    """The x axis (the positions) is labelled "Position" (any case, more words allowed)."""
+    label = str(summary["xlabel"]).strip()
+    if "position" in label.lower():
+        return
+    if not label:
+        raise Failure(f"{what}: the x axis has no label; label it \"Position\": ax.set_xlabel(\"Position\")")
+    raise Failure(f"{what}: the x axis is labelled {label!r}; it shows the positions along the sequence: label it \"Position\" (ax.set_xlabel(\"Position\"))")
+
+
 @case(points=0.5)
 def y_tick_labels_are_the_bases_a_c_g_t(sub):
     summary = plot_summary(sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
@@ -73,3 +83,9 @@ def image_is_bases_by_positions(sub):
     encoded = stored.value("q2b.example.encoded")
     summary = plot_summary(sub, "plot_one_hot", encoded, what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
     check_heatmap(summary, encoded, "plot_one_hot")
+
+
+@case(points=0.5)
+def x_axis_is_labelled_position(sub):
+    summary = plot_summary(sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
+    check_position_label(summary, "plot_one_hot")

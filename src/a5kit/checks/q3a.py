@@ -148,6 +148,36 @@ def check_legend(summary: dict, what: str) -> None:
         raise Failure(f"{what}: the legend shows {legend}; expected one entry per TF: {', '.join(motifs.TFS)}")
 
 
+def check_points_coloured_by_tf(summary: dict, coords: np.ndarray, labels: list[str], what: str) -> None:
+    """Every row of ``coords`` is drawn once, at its coordinates, all points of a TF in one colour and
+    each TF in another. Colours computed at draw time from a colormap (``c=codes``) are not in the
+    summary; then a single scatter of one face colour is trusted (its legend is checked separately)."""
+    n = len(coords)
+    offsets, colours = [], []
+    for p in summary["points"]:
+        off, fc = np.asarray(p["offsets"], dtype=float), np.asarray(p["facecolors"], dtype=float)
+        offsets.append(off)
+        colours.append(fc if len(fc) == len(off) else np.repeat(fc[:1], len(off), axis=0) if len(fc) else np.full((len(off), 4), np.nan))
+    drawn = np.concatenate(offsets) if offsets else np.empty((0, 2))
+    if len(drawn) != n:
+        raise Failure(f"{what}: expected {n} scatter points (one per row of coords), found {len(drawn)}")
+    dist = np.abs(drawn[:, None, :] - coords[None, :, :]).sum(axis=2)
+    which = dist.argmin(axis=1)
+    if not np.allclose(dist[np.arange(n), which], 0, atol=1e-6) or len(set(which.tolist())) != n:
+        raise Failure(f"{what}: the points are not at the given coordinates (x = coords[:, 0], y = coords[:, 1])")
+    colour = np.concatenate(colours).round(4)
+    if len(summary["points"]) == 1 and len({tuple(c) for c in colour}) == 1:
+        return  # colours from a colormap (c=...) are computed at draw time: not visible here, trust the legend
+    by_tf: dict[str, set] = {}
+    for i, point in enumerate(which):
+        by_tf.setdefault(labels[point], set()).add(tuple(colour[i]))
+    mixed = sorted(tf for tf, c in by_tf.items() if len(c) != 1)
+    if mixed:
+        raise Failure(f"{what}: colour the points by TF: the points of {', '.join(mixed)} have more than one colour (one colour per TF)")
+    if len({next(iter(c)) for c in by_tf.values()}) != len(by_tf):
+        raise Failure(f"{what}: colour the points by TF: some TFs share a colour (give each TF its own colour, e.g. one ax.scatter per TF with label=tf)")
+
+
 def with_constant_ends(X: np.ndarray) -> np.ndarray:
     """X with every sequence starting with A and ending with T: 8 features that never vary."""
     X = np.array(X)
@@ -181,3 +211,11 @@ def plot_pca_has_a_legend_with_the_five_tfs(sub):
     if not summary["points"]:
         raise Failure("plot_pca: the Axes has no scatter points; draw them with ax.scatter(...) or sns.scatterplot(..., ax=ax)")
     check_legend(summary, "plot_pca")
+
+
+@case(points=0.25)
+def plot_pca_gives_each_tf_its_own_colour(sub):
+    coords = np.random.default_rng(6).normal(size=(100, 2))
+    labels = [motifs.TFS[(3 * i) % len(motifs.TFS)] for i in range(len(coords))]  # all five TFs, interleaved
+    summary = plot_summary(sub, "plot_pca", coords, labels, what="plot_pca(coords, labels)")
+    check_points_coloured_by_tf(summary, coords, labels, "plot_pca")

@@ -43,6 +43,17 @@ def train_small(sub, seed: int = 0, epochs: int = 2) -> tuple[Handle, np.ndarray
     return model_and_losses(sub.call("train_cnn", X[:SMALL], y[:SMALL], epochs=epochs, seed=seed), epochs, what)
 
 
+def check_seeds_differ(sub, seed: int, other: int) -> None:
+    """train_cnn with ``seed`` and with ``other`` gives different losses: the seed argument is used."""
+    _, first = train_small(sub, seed=seed)
+    _, second = train_small(sub, seed=other)
+    if np.allclose(first, second, rtol=1e-6, atol=1e-9):
+        raise Failure(
+            f"train_cnn gave the same losses for seed={seed} and seed={other} ({first.tolist()}): another seed must give another run; "
+            "use the seed argument (torch.manual_seed(seed), torch.Generator().manual_seed(seed)), do not fix it to a constant"
+        )
+
+
 @case(points=0.5)
 def train_cnn_returns_model_and_one_loss_per_epoch(sub):
     train_small(sub)
@@ -58,3 +69,8 @@ def same_seed_gives_identical_losses(sub):
             "call torch.manual_seed(seed) before creating the model, and shuffle with a seeded generator "
             "(torch.Generator().manual_seed(seed)) so the batches come in the same order"
         )
+
+
+@case(points=0.25)
+def another_seed_gives_other_losses(sub):
+    check_seeds_differ(sub, 0, 2)

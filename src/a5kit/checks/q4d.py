@@ -54,11 +54,14 @@ def check_closest(sub, weights: np.ndarray, motif: str, expected: dict[str, Any]
 
 
 def public_inputs() -> dict[str, np.ndarray]:
-    """The fixed public inputs: the motif planted on the forward strand, and on the reverse strand (answers stored)."""
+    """The fixed public inputs (answers stored): the motif planted on the forward strand; on the reverse
+    strand; and on the forward strand shifted by 4 columns, with a decoy that wins only at offset 0."""
     reverse = planted(9, MYOD1_MOTIF, strand="-")
     reverse[2] = planted(10, MYOD1_MOTIF[:11] + "TTTT", strand="+")[6] * 0.8  # a weaker forward decoy
     reverse[4] = planted(11, MYOD1_MOTIF, strand="complement")[6] * 0.9  # a weaker decoy on the complement, not reversed
-    return {"forward": planted(7, MYOD1_MOTIF, strand="+"), "reverse": reverse}
+    shifted = planted(12, MYOD1_MOTIF, strand="+", offset=4)
+    shifted[8] = planted(13, MYOD1_MOTIF[:9] + "AAAAAA", strand="+")[6] * 0.8  # a decoy that only wins at offset 0
+    return {"forward": planted(7, MYOD1_MOTIF, strand="+"), "reverse": reverse, "shifted": shifted}
 
 
 def stored_expected(name: str) -> dict[str, Any]:
@@ -75,4 +78,12 @@ def closest_filter_finds_a_match_on_the_reverse_strand(sub):
     check_closest(
         sub, public_inputs()["reverse"], MYOD1_MOTIF, stored_expected("reverse"),
         f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with the best match on the reverse strand",
+    )
+
+
+@case(points=0.25)
+def closest_filter_keeps_the_best_offset(sub):
+    check_closest(
+        sub, public_inputs()["shifted"], MYOD1_MOTIF, stored_expected("shifted"),
+        f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with the best match 4 columns into the filter",
     )
