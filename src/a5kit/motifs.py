@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from a5kit import config
+
 TFS = ("MEF2A", "FOXP2", "CREB1", "MYOD1", "TP53")
 JASPAR_RELEASE = "JASPAR2024"
 SEQ_LEN = 18
@@ -137,13 +139,13 @@ def encoded_split(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def hidden_seed_from_env() -> int:
     """The hidden test set's seed from ``A5KIT_HIDDEN_SEED``; refuses to guess one."""
-    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
-    if not value:
+    value = config.hidden_seed()
+    if value is None:
         raise HiddenSeedMissing(
             f"{HIDDEN_SEED_ENV} is not set: `make autograder` draws the hidden seed itself; to grade elsewhere, set "
             "A5KIT_EXPECTED to the archive's expected/ folder (dist/autograder/expected), or set the seed yourself"
         )
-    return int(value)
+    return value
 
 
 def write_dataset(

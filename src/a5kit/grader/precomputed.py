@@ -18,6 +18,8 @@ from types import ModuleType
 
 import numpy as np
 
+from a5kit import config
+
 Arrays = dict[str, np.ndarray]
 
 
@@ -26,8 +28,7 @@ class ExpectedMissing(RuntimeError):
 
 
 def store_dir() -> Path | None:
-    value = os.environ.get("A5KIT_EXPECTED")
-    return Path(value) if value else None
+    return config.expected_dir()
 
 
 def precomputed(func: Callable[[], Arrays]) -> Callable[[], Arrays]:
