@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from a5kit import nbmeta
 from a5kit.grader import results as results_mod
 from a5kit import protocol as wire
 from a5kit.grader.launcher import set_limits
@@ -37,9 +38,8 @@ needs_root = pytest.mark.skipif(not AS_ROOT, reason="the user switch needs root 
 
 
 def _solution(notebook: str, grade_id: str) -> str:
-    nb = nbformat.read(ROOT / "solutions" / notebook, as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", cell.source)
+    cell = nbmeta.find(ROOT / "solutions" / notebook, grade_id)
+    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", nbmeta.source(cell))
 
 
 ATTENTION = "import numpy as np\n" + _solution("01_self_attention.ipynb", "q1a_solution")

@@ -116,7 +116,7 @@ def grader_settings_of(root: Path) -> grader_settings.Settings:
     """grader.json's settings from ``root``'s sources: every notebook in solutions/, its nbgrader grade cells with tests,
     their points checked against the public (a5kit/checks) and hidden (autograder/tests) test modules."""
     try:
-        return grader_settings.from_sources(sorted((root / "solutions").glob("*.ipynb")), root / "autograder" / "tests",
+        return grader_settings.from_sources(grader_settings.source_notebooks(root), root / "autograder" / "tests",
                                             limits=Limits(), user=STUDENT_USER)
     except grader_settings.SettingsError as err:
         raise BuildError(str(err)) from None

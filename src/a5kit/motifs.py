@@ -13,7 +13,6 @@ gives as ``A5KIT_HIDDEN_SEED``); the package has no default, so nobody can regen
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -176,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden test set (default: {HIDDEN_SEED_ENV}; there is no built-in one)")
     parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
     args = parser.parse_args(argv)
-    if args.hidden_out is not None and args.hidden_seed is None and not os.environ.get(HIDDEN_SEED_ENV, "").strip():
+    if args.hidden_out is not None and args.hidden_seed is None and config.hidden_seed() is None:
         parser.error(f"--hidden-out needs a seed: pass --hidden-seed N or set {HIDDEN_SEED_ENV} (the package has no default)")
     for path in write_dataset(args.out, args.hidden_out, seed=args.seed, hidden_seed=args.hidden_seed).values():
         print(f"wrote {path}")

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, nbmeta
 from .cache import memo_entries
 
 STEPS = ("models", "mirror", "nb01", "nb02", "nb03", "cache", "grade", "answers", "nb04", "answers_q5")
@@ -359,15 +359,15 @@ def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[s
             t0 = time.monotonic()
             client.execute_cell(cell, index)
             if cell.cell_type == "code":
-                cell_seconds.append((cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or str(index), round(time.monotonic() - t0, 1)))
+                cell_seconds.append((nbmeta.grade_id(cell) or cell.get("id") or str(index), round(time.monotonic() - t0, 1)))
     wall = time.monotonic() - start
     nbformat.write(nb, out)
     errors = [f"{out_.ename}: {str(out_.evalue)[:300]}" for cell in nb.cells for out_ in cell.get("outputs", []) if out_.output_type == "error"]
     score = max_score = 0.0
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            max_score += float(meta.get("points", 0))
+        meta = nbmeta.meta(cell)
+        if meta.autograded:
+            max_score += meta.points or 0.0
             for o in cell.get("outputs", []):
                 if o.output_type == "execute_result":
                     try:

@@ -11,7 +11,6 @@ pyjaspar nor torch. Outside the autograder (nbgrader, the test suite) the functi
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType

@@ -36,7 +36,7 @@ KERNEL_DISK_MB = 1024  # all files of the student's user at most this large
 
 __all__ = [
     "HIDDEN_VISIBILITY", "KERNEL_DISK_MB", "KERNEL_MEMORY_MB", "STUDENT_USER", "VISIBILITIES",
-    "Limits", "Notebook", "Question", "Settings", "SettingsError", "from_sources", "load", "schema", "validate",
+    "Limits", "Notebook", "Question", "Settings", "SettingsError", "from_sources", "load", "schema", "source_notebooks", "validate",
 ]
 
 
@@ -219,6 +219,11 @@ def _question(question: str, points: float, hidden_dir: Path | None, notebook: s
                             f"tests add up to {public + hidden:g} (public {public:g} in a5kit/checks/{question}.py, hidden "
                             f"{hidden:g} in {hidden_dir.name}/{question}.py)")
     return Question(question, points, public, hidden if hidden_dir is not None else None)
+
+
+def source_notebooks(root: Path) -> list[Path]:
+    """The nbgrader source notebooks of a repository: ``root/solutions/*.ipynb``, in grading order (by name)."""
+    return sorted((Path(root) / "solutions").glob("*.ipynb"))
 
 
 def from_sources(notebooks: Iterable[Path], hidden_dir: Path | None = None, **options: Any) -> Settings:
