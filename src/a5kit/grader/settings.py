@@ -200,7 +200,7 @@ def load(path: Path | str) -> Settings:
     try:
         return from_dict(doc)
     except SettingsError as err:
-        raise SettingsError(f"{path}: {err}") from None
+        raise SettingsError(str(err).replace("grader.json is not valid", f"{path} is not valid", 1)) from None
 
 
 def _question(question: str, points: float, hidden_dir: Path | None, notebook: str) -> Question:
