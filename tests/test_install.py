@@ -281,7 +281,7 @@ def _fake_autograder(root: Path, requirements: list[str]) -> None:
         (source / folder).mkdir(parents=True)
     shutil.copyfile(SETUP_SH, source / "setup.sh")
     (source / "setup.sh").chmod(0o755)
-    (source / "grader.json").write_text(json.dumps({"user": "nobody"}))
+    (source / "grader.json").write_text(json.dumps({"notebooks": [], "user": "nobody"}))  # valid for its schema
     (source / "requirements.txt").write_text("\n".join(requirements) + "\n")
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(source), str(ROOT)],
                            capture_output=True, text=True)

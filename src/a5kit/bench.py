@@ -146,6 +146,12 @@ def _measure(cmd: list[str], env: dict[str, str], one_core: bool = False, procs:
     return wall, cpu, peak
 
 
+def _student_user() -> str:
+    """The user run_autograder runs notebooks as here: A5KIT_STUDENT_USER if set, else nobody."""
+    user = config.student_user()
+    return "nobody" if user is None else user
+
+
 def grade_with_run_autograder(staged: Path, notebooks: list[Path], workdir: Path, label: str,
                               one_core: bool = False, procs: Path | None = None) -> Run:
     """Lay out an AUTOGRADER_ROOT like Gradescope's and time ``run_autograder`` on ``notebooks``."""
@@ -157,7 +163,7 @@ def grade_with_run_autograder(staged: Path, notebooks: list[Path], workdir: Path
     for path in notebooks:
         shutil.copyfile(path, root / "submission" / path.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
-    env.update(AUTOGRADER_ROOT=str(root), A5KIT_GRADER_PYTHON=sys.executable, A5KIT_STUDENT_USER=config.student_user() or "nobody")
+    env.update(AUTOGRADER_ROOT=str(root), A5KIT_GRADER_PYTHON=sys.executable, A5KIT_STUDENT_USER=_student_user())
     wall, cpu, peak = _measure([str(root / "source" / "run_autograder")], env, one_core, procs)
     doc = json.loads((root / "results" / "results.json").read_text())
     questions = grader_settings.load(staged / "grader.json").questions
