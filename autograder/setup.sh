@@ -109,7 +109,9 @@ step_done
 echo "setup.sh: installed in $VENV (Python $PY_VERSION):"
 "$VPY" -m pip list --format=freeze --disable-pip-version-check | sed 's/^/    /'
 
-STUDENT_USER="$("$VPY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"])' "$SOURCE/grader.json")"
+# grader.json through its one loader: checked against its schema, and its student user read
+STUDENT_USER="$(cd / && "$VPY" -m a5kit.grader.settings "$SOURCE/grader.json" --get user)" \
+    || fail "$SOURCE/grader.json is not valid (see above): rebuild the archive with make autograder"
 if [ "$(id -u)" = 0 ]; then
     step "creating the user $STUDENT_USER and locking tests/ and expected/ away from it"
     id -u "$STUDENT_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$STUDENT_USER"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 
+from a5kit import nbmeta
 from a5kit.checking import LocalSubmission, load_cases, run_cases
 from conftest import ROOT
 
@@ -18,8 +19,8 @@ def reference_namespace(notebook: nbformat.NotebookNode, name: str) -> dict:
     """The namespace of the notebook's setup cell and solution cells: the reference solution."""
     ns: dict = {"__name__": "reference_solution"}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
+        meta = nbmeta.meta(cell)
+        if cell.cell_type == "code" and (meta.grade_id == "setup" or meta.solution):
             exec(compile(cell.source, f"{name}:{cell.id}", "exec"), ns)
     return ns
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from a5kit import autograder, motifs
+from a5kit import autograder, motifs, nbmeta
+from a5kit.grader import settings as grader_settings
 from a5kit.grader import results as results_mod
 from a5kit.checking.core import load_cases
 from a5kit.grader.runner import questions_in
@@ -84,10 +85,12 @@ def test_requirements_are_the_grader_pins(built):
 
 
 def test_grader_config_lists_every_autograded_question_and_says_the_cache_is_tiny(built):
-    config = json.loads((built.parent / "autograder" / "grader.json").read_text())
-    assert config["questions"]["02_dna_cnn"] == ["q2a", "q2b", "q3a", "q3b", "q3c"]
-    assert set(config["questions"]) == {p.stem for p in (ROOT / "solutions").glob("*.ipynb")}
-    assert config["tiny_cache"] is True and "TINY" in config["cache"]
+    config = grader_settings.load(built.parent / "autograder" / "grader.json")  # checked against grader.schema.json
+    assert config.questions["02_dna_cnn"] == ["q2a", "q2b", "q3a", "q3b", "q3c"]
+    assert config.notebook_names == tuple(p.stem for p in grader_settings.source_notebooks(ROOT))
+    assert config.points == nbmeta.notebook_points(grader_settings.source_notebooks(ROOT))
+    assert config.question("q2a").public_points + config.question("q2a").hidden_points == config.question("q2a").points
+    assert config.tiny_cache is True and "TINY" in config.cache
 
 
 def _stored_test_set(built: Path) -> tuple[int, list[int]]:

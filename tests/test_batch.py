@@ -24,15 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from a5kit import nbmeta
 from a5kit.grader import batch
 from a5kit.grader import isolation
+from a5kit.grader.settings import STUDENT_USER, Limits, Notebook, Question, Settings
 from conftest import ROOT
 from test_runner import ATTENTION, notebook
 
 AS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="isolating students needs root (user switch)")
 pytestmark = pytest.mark.slow
-Q1A_POINTS = 4.0
+Q1A_POINTS = nbmeta.graded_points(ROOT / "solutions" / "01_self_attention.ipynb")["q1a"]  # its grade cell's points
 
 STUB = "import numpy as np\ndef scaled_dot_product_attention(q, k, v, causal=True):\n    raise NotImplementedError()\n"
 
@@ -142,9 +144,8 @@ def make_autograder(folder: Path, cache: Path) -> Path:
     (folder / "expected").mkdir(mode=0o755)
     (folder / "expected" / "q1a.json").write_text("{}")
     (folder / "cache").symlink_to(cache)
-    config = {"questions": {"01_self_attention": ["q1a"]}, "limits": {"cell": 60.0, "question": 120.0, "total": 300.0},
-              "hidden_visibility": "after_published", "user": "a5student", "kernel_memory_mb": 1500}
-    (folder / "grader.json").write_text(json.dumps(config))
+    Settings(notebooks=(Notebook("01_self_attention", (Question("q1a", Q1A_POINTS),)),),
+             limits=Limits(cell=60.0, question=120.0, total=300.0), user=STUDENT_USER).write(folder / "grader.json")
     for path in (folder, folder / "tests", folder / "expected"):
         path.chmod(0o755)
     return folder

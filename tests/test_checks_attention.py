@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from a5kit import nbmeta  # noqa: E402
 from a5kit.checking import LocalSubmission, load_cases, run_cases  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
@@ -132,20 +133,14 @@ def test_a_seaborn_heatmap_gets_the_plotting_points(tiny):
 
 def test_grade_cells_are_worth_their_cases_and_public_checks_are_a_minority():
     nb = json.loads(NOTEBOOK.read_text())
-    grade_cells = {
-        c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
-        for c in nb["cells"]
-        if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("grade")
-    }
+    grade_cells = nbmeta.graded_points(nb, autograded=True)
     assert set(grade_cells) == set(QUESTIONS)
     for question in QUESTIONS:
         cases = load_cases(question, HIDDEN)
         assert grade_cells[question] == pytest.approx(sum(c.points for c in cases)), question
         public = sum(c.points for c in cases if not c.hidden)
         assert 0 < public < grade_cells[question] / 2, question
-        assert f'grade("{question}")' in "".join(
-            "".join(c["source"]) for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == question
-        )
+        assert f'grade("{question}")' in nbmeta.source(nbmeta.find(nb, question))
 
 
 # -- q1a: scaled dot-product attention -------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from a5kit import motifs  # noqa: E402
+from a5kit import nbmeta  # noqa: E402
 from a5kit.checks import q3a as q3a_checks  # noqa: E402
 from a5kit.checks.q3b import EPOCHS  # noqa: E402
 from a5kit.checks.q3c import PUBLIC_BAR  # noqa: E402
@@ -28,7 +29,7 @@ from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  #
 
 NOTEBOOK = ROOT / "solutions" / "02_dna_cnn.ipynb"
 QUESTIONS = ["q2a", "q2b", "q3a", "q3b", "q3c"]
-POINTS = {"q2a": 4, "q2b": 2, "q3a": 3, "q3b": 3, "q3c": 3}
+POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
 MEASURED_SEED = 97531  # the hidden seed q3c's REFERENCE_ACCURACY was measured with
 
@@ -77,11 +78,12 @@ def test_reference_solution_gets_full_points(reference, question):
 
 
 def test_grade_cells_carry_the_points_of_their_cases(notebook):
-    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert list(POINTS) == QUESTIONS
     for question, points in POINTS.items():
-        assert cells[question].metadata["nbgrader"]["points"] == points
         assert sum(c.points for c in load_cases(question, HIDDEN)) == points
-    assert {q: cells[q].metadata["nbgrader"]["points"] for q in ("q2c", "q3b-written", "q3c-written")} == {"q2c": 2, "q3b-written": 2, "q3c-written": 2}
+    for question, points in nbmeta.graded_points(notebook, autograded=False).items():  # the task says what the cell gives
+        assert f"{points:g} points" in nbmeta.source(nbmeta.find(notebook, f"{question}-task")), question
+    assert set(nbmeta.graded_points(notebook, autograded=False)) == {"q2c", "q3b-written", "q3c-written"}
 
 
 def test_notebook_states_the_autograder_settings(notebook):

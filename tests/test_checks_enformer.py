@@ -18,7 +18,7 @@ import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from a5kit import cache, data, inputs, models, motif_match  # noqa: E402
+from a5kit import cache, data, inputs, models, motif_match, nbmeta  # noqa: E402
 from a5kit.checks import q4a as q4a_checks  # noqa: E402
 from a5kit.checking import load_cases  # noqa: E402
 from a5kit.checking.core import reference_module  # noqa: E402
@@ -28,8 +28,8 @@ from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  #
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
 
 NOTEBOOK = ROOT / "solutions" / "03_enformer.ipynb"
-POINTS = {"q4a": 4, "q4b": 1, "q4c": 3, "q4d": 3, "q6": 5}
-WRITTEN = {"q4b-written": 2, "q4c-written": 1, "q4d-written": 2, "q6-written": 3}
+POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
+WRITTEN = nbmeta.graded_points(NOTEBOOK, autograded=False)  # the written answers, graded by hand
 
 
 @pytest.fixture(autouse=True)
@@ -66,12 +66,12 @@ def test_reference_solution_gets_full_points(reference, question):
 
 
 def test_grade_cells_carry_the_points_of_their_cases(notebook):
-    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert set(POINTS) == {"q4a", "q4b", "q4c", "q4d", "q6"}
     for question, points in POINTS.items():
-        assert cells[question].metadata["nbgrader"]["points"] == points
         assert sum(c.points for c in load_cases(question, HIDDEN)) == points
-    assert {q: cells[q].metadata["nbgrader"]["points"] for q in WRITTEN} == WRITTEN
-    assert set(cells) == set(POINTS) | set(WRITTEN)
+    for question, points in WRITTEN.items():  # the task says what the grade cell gives
+        assert f"({points:g} point" in nbmeta.source(nbmeta.find(notebook, f"{question}-task")), question
+    assert set(WRITTEN) == {"q4b-written", "q4c-written", "q4d-written", "q6-written"}
 
 
 def test_notebook_states_shapes_tracks_and_definitions(notebook):
@@ -380,6 +380,6 @@ def test_notebook_replays_from_a_recorded_tiny_cache_without_memelite_or_pyjaspa
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute(env=env)
     errors = [(c.id, o.ename, o.evalue[:200]) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
-    scores = [float(o.data["text/plain"]) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code" for o in c.outputs if o.output_type == "execute_result"]
+    scores = [float(o.data["text/plain"]) for c in nb.cells if nbmeta.meta(c).autograded for o in c.outputs if o.output_type == "execute_result"]
     assert sum(scores) == pytest.approx(sum(POINTS.values()))
     assert "HEAVY []" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)

@@ -19,11 +19,12 @@ from a5kit.checks.q5c import pearson_per_track
 from a5kit.checking import load_cases
 from a5kit.kernel_server.probes import forward, parameters, tiny_enformer
 from conftest import ROOT
+from a5kit import nbmeta
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
 NOTEBOOK = ROOT / "solutions" / "04_finetune.ipynb"
 QUESTIONS = ["q5a", "q5b", "q5c"]
-POINTS = {"q5a": 2, "q5b": 4, "q5c": 2}
+POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -63,12 +64,12 @@ def test_reference_solution_gets_full_points(reference, question):
 
 
 def test_grade_cells_carry_the_points_of_their_cases(notebook):
-    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert list(POINTS) == QUESTIONS
     for question, points in POINTS.items():
-        assert cells[question].metadata["nbgrader"]["points"] == points
         assert sum(c.points for c in load_cases(question, HIDDEN)) == points
-        assert f"({points} points)" in next(c.source for c in notebook.cells if c.id == f"{question}-task")
-    assert {q: cells[q].metadata["nbgrader"]["points"] for q in ("q5d", "q5e")} == {"q5d": 2, "q5e": 2}
+    for question, points in nbmeta.graded_points(notebook).items():  # the task says what the grade cell gives
+        assert f"({points:g} points" in nbmeta.source(nbmeta.find(notebook, f"{question}-task")), question
+    assert set(nbmeta.graded_points(notebook, autograded=False)) == {"q5d", "q5e"}
 
 
 # --- the task -----------------------------------------------------------------------------------
@@ -467,8 +468,8 @@ def test_the_experiment_runs_the_random_trunk_control_and_computes_its_r(noteboo
     """Notebook 4's experiment cell, in tiny mode: the control run's held-out r is computed (finite, one per track)."""
     ns: dict = {"__name__": "experiment"}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("grade_id") in ("setup", "q5-data", "q5-experiment") or meta.get("solution")):
+        meta = nbmeta.meta(cell)
+        if cell.cell_type == "code" and (meta.grade_id in ("setup", "q5-data", "q5-experiment") or meta.solution):
             exec(compile(cell.source.replace("plt.show()", "plt.close('all')"), f"04:{cell.id}", "exec"), ns)
     runs = ns["runs"]
     assert list(runs) == ["untrained head (floor)", "random trunk, frozen (control)", "pretrained trunk, frozen", "whole model"]
@@ -565,7 +566,7 @@ def _mistakes(reference):
 
 
 def test_every_q5_requirement_has_a_public_case_naming_the_mistake(reference, notebook):
-    tasks = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in notebook.cells}
+    tasks = {grade_id: cell.source for grade_id, cell in nbmeta.by_grade_id(notebook).items()}
     public = {q: {c.func.__name__ for c in load_cases(q) if not c.hidden} for q in QUESTIONS}
     for (question, sentence), (name, wrong, case_name, fragment) in _mistakes(reference).items():
         assert sentence in tasks[f"{question}-task"], (question, sentence)

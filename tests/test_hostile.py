@@ -20,11 +20,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from a5kit import nbmeta
 from a5kit.grader import results as results_mod
 from a5kit import protocol as wire
 from a5kit.grader.launcher import set_limits
 from a5kit.grader.memory import Scope, owned_bytes, remove_tree
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
+from a5kit.grader.settings import Notebook, Question, Settings, source_notebooks
 from conftest import ROOT
 from test_runner import outputs, score  # one definition of how a question's score and messages are read
 from student_user import student_user  # noqa: F401  (a fixture)
@@ -37,9 +39,8 @@ needs_root = pytest.mark.skipif(not AS_ROOT, reason="the user switch needs root 
 
 
 def _solution(notebook: str, grade_id: str) -> str:
-    nb = nbformat.read(ROOT / "solutions" / notebook, as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", cell.source)
+    cell = nbmeta.find(ROOT / "solutions" / notebook, grade_id)
+    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", nbmeta.source(cell))
 
 
 ATTENTION = "import numpy as np\n" + _solution("01_self_attention.ipynb", "q1a_solution")
@@ -183,8 +184,9 @@ def test_the_hard_deadline_writes_results_json_whatever_the_grader_is_waiting_fo
     tmp_path.chmod(0o755)
     (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT, "while True:\n    pass"))
     config = tmp_path / "grader.json"
-    config.write_text(json.dumps({"questions": QUESTIONS, "user": student_user,
-                                  "limits": {"cell": 1000, "question": 1000, "total": 1000, "deadline": 40}}))
+    points = nbmeta.notebook_points(source_notebooks(ROOT))
+    Settings(notebooks=tuple(Notebook(name, tuple(Question(q, points[q]) for q in qs)) for name, qs in QUESTIONS.items()),
+             user=student_user, limits=Limits(cell=1000, question=1000, total=1000, deadline=40)).write(config)
     results = tmp_path / "results" / "results.json"
     subprocess.run([sys.executable, "-m", "a5kit.grader.runner", str(sub), str(results), "--tests", str(HIDDEN),
                     "--cache", str(tiny_cache), "--config", str(config)], capture_output=True, timeout=170, check=True)

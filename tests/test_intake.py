@@ -12,7 +12,20 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from a5kit.grader import intake
-from a5kit.grader.intake import NOTEBOOKS, check_notebook, collect, notebook_stem
+from a5kit.grader.intake import check_notebook
+from a5kit.grader.settings import source_notebooks
+from conftest import ROOT
+
+# The notebooks grader.json lists: every source notebook in solutions/ (`make autograder` writes them there).
+NOTEBOOKS = tuple(p.stem for p in source_notebooks(ROOT))
+
+
+def collect(folder: Path, workdir: Path) -> intake.Intake:
+    return intake.collect(folder, workdir, NOTEBOOKS)
+
+
+def notebook_stem(filename: str) -> str | None:
+    return intake.notebook_stem(filename, NOTEBOOKS)
 
 
 def write_nb(path: Path, source: str = "x = 1", mtime: float | None = None) -> Path:
@@ -331,3 +344,18 @@ def test_check_notebook_reports_a_v4_notebook_that_breaks_the_schema(tmp_path):
     path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 2, "metadata": {}, "cells": [{"cell_type": "code", "source": "x"}]}))
     reason = check_notebook(path)
     assert reason is not None and reason.startswith("not a valid notebook") and "metadata" in reason
+
+
+# --- the list of notebooks comes from grader.json ----------------------------------------------
+
+
+def test_a_notebook_grader_json_lists_is_found_without_editing_intake(sub, work):
+    write_nb(sub / "Copy of 05_toy (1).ipynb")
+    result = intake.collect(sub, work, (*NOTEBOOKS, "05_toy"))
+    assert result.notebooks["05_toy"] == (sub / "Copy of 05_toy (1).ipynb").resolve()
+
+
+def test_a_notebook_grader_json_does_not_list_is_ignored_with_a_note(sub, work):
+    write_nb(sub / "05_toy.ipynb")
+    result = intake.collect(sub, work, NOTEBOOKS)
+    assert "05_toy" not in result.notebooks and "ignored (not assignment notebooks): 05_toy.ipynb" in notes_text(result)

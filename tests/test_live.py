@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from a5kit import cache as cache_mod
-from a5kit import config, inputs, models, rehearse
+from a5kit import config, inputs, models, nbmeta, rehearse
 from conftest import ROOT
 
 SMALL_GPT2 = dict(models.TINY_GPT2_CONFIG)
@@ -142,7 +142,7 @@ def _q6_cells() -> str:
     import nbformat
 
     nb = nbformat.read(ROOT / "solutions" / "03_enformer.ipynb", as_version=4)
-    wanted = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in ("q6-solution", "q6-effects")]
+    wanted = [c.source for c in nb.cells if nbmeta.grade_id(c) in ("q6-solution", "q6-effects")]
     assert len(wanted) == 2
     return "\n\n".join(wanted)
 

@@ -13,7 +13,7 @@ import nbclient
 import nbformat
 import pytest
 
-from a5kit import release
+from a5kit import nbmeta, release
 from conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.slow
@@ -42,9 +42,9 @@ def _execute(path: Path, env: dict[str, str], allow_errors: bool) -> nbformat.No
 
 def _grade_cells(nb):
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            yield meta["grade_id"], meta["points"], cell
+        meta = nbmeta.meta(cell)
+        if meta.autograded:
+            yield meta.grade_id, meta.points, cell
 
 
 def _score(cell) -> float | None:

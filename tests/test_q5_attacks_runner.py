@@ -9,6 +9,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from a5kit import nbmeta
+from a5kit.grader.settings import KERNEL_MEMORY_MB
 from test_runner import AS_ROOT, STUDENT, HIDDEN, notebook  # noqa: F401  (shared helpers of the runner tests)
 
 from a5kit.grader import results as results_mod
@@ -18,11 +20,8 @@ QUESTIONS = {"04_finetune": ["q5b"]}
 
 
 def _solution(grade_id: str) -> str:
-    nb = nbformat.read(ROOT / "solutions" / "04_finetune.ipynb", as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", cell.source)
-    raise KeyError(grade_id)
+    cell = nbmeta.find(ROOT / "solutions" / "04_finetune.ipynb", grade_id)
+    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", nbmeta.source(cell))
 
 
 IMPORTS = "import numpy as np\nimport torch\nfrom tqdm import tqdm\nfrom enformer_pytorch.finetune import HeadAdapterWrapper\nimport a5kit.finetune_data"
@@ -62,7 +61,7 @@ def grade(tmp_path, cache, finetune_cell: str) -> dict:
         tmp_path.chmod(0o755)
     (sub / "04_finetune.ipynb").write_text(notebook(IMPORTS, ADAPTER, finetune_cell))
     setup = GraderSetup(hidden_tests=HIDDEN, questions=QUESTIONS, cache=cache, user=STUDENT,
-                        limits=Limits(cell=60.0, question=240.0, total=400.0), memory_mb=1500)
+                        limits=Limits(cell=60.0, question=240.0, total=400.0), memory_mb=KERNEL_MEMORY_MB)
     doc = grade_submission(sub, setup)
     results_mod.validate(doc)
     return doc

@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from a5kit import release
+from a5kit import nbmeta, release
 from a5kit.checking import load_cases
 from conftest import ROOT
 
@@ -157,14 +157,10 @@ def test_built_wheel_holds_public_checks_only(tmp_path):
 
 def test_grade_cell_points_equal_the_sum_of_their_cases():
     for src in SOURCES:
-        nb = nbformat.read(src, as_version=4)
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-                question = meta["grade_id"]
-                total = sum(c.points for c in load_cases(question, HIDDEN))
-                assert meta["points"] == pytest.approx(total), f"{src.name} {question}: cell {meta['points']} vs cases {total}"
-                assert f'grade("{question}")' in cell.source
+        for question, points in nbmeta.graded_points(src, autograded=True).items():
+            total = sum(c.points for c in load_cases(question, HIDDEN))
+            assert points == pytest.approx(total), f"{src.name} {question}: cell {points} vs cases {total}"
+            assert f'grade("{question}")' in nbmeta.source(nbmeta.find(src, question))
 
 
 def test_every_question_module_has_public_and_hidden_cases():

@@ -19,12 +19,14 @@ import pytest
 
 from a5kit.grader import results as results_mod
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
+from a5kit import nbmeta
+from a5kit.grader.settings import source_notebooks
 from conftest import ROOT
 from student_user import student_user  # noqa: F401  (a fixture)
 
 HIDDEN = ROOT / "autograder" / "tests"
 QUESTIONS = {"01_self_attention": ["q1a"], "02_dna_cnn": ["q2a"]}
-POINTS = {"q1a": 4.0, "q2a": 4.0}
+POINTS = {q: p for q, p in nbmeta.notebook_points(source_notebooks(ROOT)).items() if q in ("q1a", "q2a")}  # from the grade cells
 AS_ROOT = os.geteuid() == 0
 STUDENT = ""  # set per test by the autouse fixture below: the session's own student user when root
 
@@ -36,11 +38,8 @@ def _grade_as_the_session_student(student_user):
 
 
 def _solution(grade_id: str) -> str:
-    nb = nbformat.read(ROOT / "solutions" / ("01_self_attention.ipynb" if grade_id.startswith("q1") else "02_dna_cnn.ipynb"), as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", cell.source)
-    raise KeyError(grade_id)
+    cell = nbmeta.find(ROOT / "solutions" / ("01_self_attention.ipynb" if grade_id.startswith("q1") else "02_dna_cnn.ipynb"), grade_id)
+    return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", nbmeta.source(cell))
 
 
 ATTENTION = "import numpy as np\n" + _solution("q1a_solution")

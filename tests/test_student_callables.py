@@ -17,7 +17,7 @@ from collections.abc import Callable
 import nbformat
 import pytest
 
-from a5kit import release
+from a5kit import nbmeta, release
 from a5kit.checking import LocalSubmission, load_cases, run_cases
 from a5kit.checking.core import reference_module
 from conftest import ROOT
@@ -66,7 +66,7 @@ def graded_functions() -> dict[str, dict[str, tuple[int, int]]]:
     signatures: dict[str, tuple[int, int]] = {}
     for source in sorted((ROOT / "solutions").glob("*.ipynb")):
         for cell in nbformat.read(source, as_version=4).cells:
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            if cell.cell_type == "code" and nbmeta.is_solution(cell):
                 code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
                 for node in ast.parse(code).body:  # top-level functions only: not a model's forward()
                     if isinstance(node, ast.FunctionDef):

@@ -12,8 +12,7 @@ hidden tests need, computed here so the grader needs neither torch nor pyjaspar)
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import dataclasses
 import secrets
 import shutil
 import subprocess
@@ -22,13 +21,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import motifs
+from . import config, motifs
 from .cache import Cache
 from .checking.core import hidden_module
+from .grader import settings as grader_settings
 from .grader.precomputed import precompute_module
-from .grader.runner import Limits, questions_in
-
-STUDENT_USER = "a5student"
+from .grader.settings import STUDENT_USER, Limits
 SCRIPTS = ("setup.sh", "run_autograder")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # zip timestamps: the same inputs give the same archive
 
@@ -69,25 +67,19 @@ def hidden_seed(given: int | None = None) -> tuple[int, str]:
     """The hidden motif seed and where it came from: ``given``, else A5KIT_HIDDEN_SEED, else drawn at random now."""
     if given is not None:
         return given, "given"
-    if os.environ.get(motifs.HIDDEN_SEED_ENV, "").strip():
-        return int(os.environ[motifs.HIDDEN_SEED_ENV]), f"from {motifs.HIDDEN_SEED_ENV}"
+    from_env = config.hidden_seed()
+    if from_env is not None:
+        return from_env, f"from {motifs.HIDDEN_SEED_ENV}"
     return secrets.randbelow(2**31), "drawn at random"
 
 
 def _precompute(sources: list[Path], tests: Path, out: Path, seed: int) -> None:
     """Every @precomputed value of the hidden modules into ``out``, with the hidden seed set only meanwhile."""
-    old = os.environ.get(motifs.HIDDEN_SEED_ENV)
-    os.environ[motifs.HIDDEN_SEED_ENV] = str(seed)
-    try:
+    with config.overriding(A5KIT_HIDDEN_SEED=str(seed)):
         for path in sources:
             module = hidden_module(path.stem, tests)
             if module is not None:
                 precompute_module(module, out)
-    finally:
-        if old is None:
-            os.environ.pop(motifs.HIDDEN_SEED_ENV, None)
-        else:
-            os.environ[motifs.HIDDEN_SEED_ENV] = old
 
 
 def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> dict[str, object]:
@@ -96,6 +88,7 @@ def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> di
     The hidden motif seed (``seed``, else A5KIT_HIDDEN_SEED, else drawn now) ends up only in the
     precomputed hidden test set, ``expected/q3c.hidden_test_set.npz``.
     """
+    settings = grader_settings_of(root)  # first: a question whose points or modules do not add up stops the build here
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -113,19 +106,20 @@ def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> di
     drawn, origin = hidden_seed(seed)
     _precompute(sources, root / "autograder" / "tests", staging / "expected", drawn)
     source_cache = _copy_cache(cache, staging / "cache")
-    notebooks = sorted((root / "solutions").glob("*.ipynb"))
-    config = {
-        "questions": {p.stem: questions_in(p) for p in notebooks},
-        "limits": {"cell": Limits.cell, "question": Limits.question, "total": Limits.total},
-        "hidden_visibility": "after_published",
-        "user": STUDENT_USER,
-        "kernel_memory_mb": 1500,
-        "cache": source_cache.describe().split(": ", 1)[1],
-        "tiny_cache": source_cache.is_tiny,
-        "hidden_seed": origin,  # how it was chosen; the value itself is only in expected/
-    }
-    (staging / "grader.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
-    return config
+    settings = dataclasses.replace(settings, cache=source_cache.describe().split(": ", 1)[1], tiny_cache=source_cache.is_tiny,
+                                   hidden_seed=origin)  # how it was chosen; the value itself is only in expected/
+    settings.write(staging / "grader.json")
+    return settings.to_dict()
+
+
+def grader_settings_of(root: Path) -> grader_settings.Settings:
+    """grader.json's settings from ``root``'s sources: every notebook in solutions/, its nbgrader grade cells with tests,
+    their points checked against the public (a5kit/checks) and hidden (autograder/tests) test modules."""
+    try:
+        return grader_settings.from_sources(grader_settings.source_notebooks(root), root / "autograder" / "tests",
+                                            limits=Limits(), user=STUDENT_USER)
+    except grader_settings.SettingsError as err:
+        raise BuildError(str(err)) from None
 
 
 def archive(staging: Path, target: Path) -> Path:
@@ -163,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 1
-    config = json.loads((target.parent / "autograder" / "grader.json").read_text())
+    settings = grader_settings.load(target.parent / "autograder" / "grader.json")
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s")
-    print(f"cache: {config['cache']}")
-    print(f"hidden motif seed: {config['hidden_seed']}; kept only in expected/q3c.hidden_test_set.npz")
+    print(f"{len(settings.notebooks)} notebooks, {len(settings.question_ids)} autograded questions, {settings.total_points:g} points")
+    print(f"cache: {settings.cache}")
+    print(f"hidden motif seed: {settings.hidden_seed}; kept only in expected/q3c.hidden_test_set.npz")
     return 0
 
 

@@ -29,8 +29,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import autograder, release
+from . import autograder, config, release
 from .grader import batch
+from .grader import settings as grader_settings
 from .grader.memory import tree_rss_mb
 
 LIMIT_MB = 768
@@ -145,6 +146,12 @@ def _measure(cmd: list[str], env: dict[str, str], one_core: bool = False, procs:
     return wall, cpu, peak
 
 
+def _student_user() -> str:
+    """The user run_autograder runs notebooks as here: A5KIT_STUDENT_USER if set, else nobody."""
+    user = config.student_user()
+    return "nobody" if user is None else user
+
+
 def grade_with_run_autograder(staged: Path, notebooks: list[Path], workdir: Path, label: str,
                               one_core: bool = False, procs: Path | None = None) -> Run:
     """Lay out an AUTOGRADER_ROOT like Gradescope's and time ``run_autograder`` on ``notebooks``."""
@@ -156,11 +163,11 @@ def grade_with_run_autograder(staged: Path, notebooks: list[Path], workdir: Path
     for path in notebooks:
         shutil.copyfile(path, root / "submission" / path.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
-    env.update(AUTOGRADER_ROOT=str(root), A5KIT_GRADER_PYTHON=sys.executable, A5KIT_STUDENT_USER=os.environ.get("A5KIT_STUDENT_USER", "nobody"))
+    env.update(AUTOGRADER_ROOT=str(root), A5KIT_GRADER_PYTHON=sys.executable, A5KIT_STUDENT_USER=_student_user())
     wall, cpu, peak = _measure([str(root / "source" / "run_autograder")], env, one_core, procs)
     doc = json.loads((root / "results" / "results.json").read_text())
-    config = json.loads((staged / "grader.json").read_text())
-    asked = {q for path in notebooks for q in config["questions"].get(path.stem, [])}
+    questions = grader_settings.load(staged / "grader.json").questions
+    asked = {q for path in notebooks for q in questions.get(path.stem, [])}
     mine = [t for t in doc["tests"][1:] if t["name"].split(":")[0] in asked]
     lost = sorted({t["name"].split(":")[0] for t in mine if t["score"] < t["max_score"]})
     most = sum(t["max_score"] for t in mine)

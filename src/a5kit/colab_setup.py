@@ -21,7 +21,7 @@ import sys
 import time
 from importlib import metadata
 
-from . import __version__
+from . import __version__, config
 
 # Colab's packages the kit uses as they are, with the range a5kit works with.
 PROTECTED: dict[str, str] = {
@@ -127,7 +127,7 @@ def version_warning(expected: str | None = None) -> str | None:
 
     ``expected`` defaults to what the setup cell recorded (``A5KIT_EXPECTED_VERSION``).
     """
-    expected = expected or os.environ.get("A5KIT_EXPECTED_VERSION")
+    expected = expected or config.expected_version()
     if not expected or expected == __version__:
         return None
     return (
@@ -154,7 +154,7 @@ def install(expected_version: str | None = None, tomtom: bool = False, force: bo
     if expected_version:
         os.environ["A5KIT_EXPECTED_VERSION"] = expected_version
     warning = version_warning()
-    if os.environ.get("A5KIT_MODE") == "replay" or not (on_colab() or force):
+    if config.get("A5KIT_MODE") == "replay" or not (on_colab() or force):
         if warning:
             print(f"WARNING: {warning}")
         return []

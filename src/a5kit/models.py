@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +48,7 @@ def _config_version(name: str, cfg: dict[str, Any]) -> str:
 
 
 def _source(env: str, default: str) -> str:
-    return os.environ.get(env) or default
+    return config.model_source(env, default)
 
 
 # -- device -----------------------------------------------------------------------------------
@@ -327,9 +326,9 @@ def enformer_batch_size() -> int:
     inference mode) and 1 on the CPU, where a batch is no faster than the same windows in turn and
     only needs more memory.
     """
-    value = os.environ.get("A5KIT_ENFORMER_BATCH")
-    if value:
-        return max(1, int(value))
+    value = config.enformer_batch()
+    if value is not None:
+        return value
     return 4 if device() == "cuda" else 1
 
 

@@ -13,11 +13,12 @@ gives as ``A5KIT_HIDDEN_SEED``); the package has no default, so nobody can regen
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from a5kit import config
 
 TFS = ("MEF2A", "FOXP2", "CREB1", "MYOD1", "TP53")
 JASPAR_RELEASE = "JASPAR2024"
@@ -137,13 +138,13 @@ def encoded_split(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def hidden_seed_from_env() -> int:
     """The hidden test set's seed from ``A5KIT_HIDDEN_SEED``; refuses to guess one."""
-    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
-    if not value:
+    value = config.hidden_seed()
+    if value is None:
         raise HiddenSeedMissing(
             f"{HIDDEN_SEED_ENV} is not set: `make autograder` draws the hidden seed itself; to grade elsewhere, set "
             "A5KIT_EXPECTED to the archive's expected/ folder (dist/autograder/expected), or set the seed yourself"
         )
-    return int(value)
+    return value
 
 
 def write_dataset(
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden test set (default: {HIDDEN_SEED_ENV}; there is no built-in one)")
     parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
     args = parser.parse_args(argv)
-    if args.hidden_out is not None and args.hidden_seed is None and not os.environ.get(HIDDEN_SEED_ENV, "").strip():
+    if args.hidden_out is not None and args.hidden_seed is None and config.hidden_seed() is None:
         parser.error(f"--hidden-out needs a seed: pass --hidden-seed N or set {HIDDEN_SEED_ENV} (the package has no default)")
     for path in write_dataset(args.out, args.hidden_out, seed=args.seed, hidden_seed=args.hidden_seed).values():
         print(f"wrote {path}")

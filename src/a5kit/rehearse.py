@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import config, nbmeta
 from .cache import memo_entries
 
 STEPS = ("models", "mirror", "nb01", "nb02", "nb03", "cache", "grade", "answers", "nb04", "answers_q5")
@@ -309,7 +310,7 @@ def build_mirror(mirror: Path, root: Path, log=print) -> dict[str, Any]:
 
     mirror.mkdir(parents=True, exist_ok=True)
     if not (mirror / "targets_human.txt").exists():
-        candidates = [Path(p) for p in (os.environ.get("A5KIT_DATA_MIRROR", ""), str(root.parent / "shared" / "data")) if p]
+        candidates = [p for p in (config.data_mirror(), root.parent / "shared" / "data") if p]
         source = next((c / "targets_human.txt" for c in candidates if (c / "targets_human.txt").exists()), None)
         if source is None:
             raise FileNotFoundError("targets_human.txt: set A5KIT_DATA_MIRROR to a folder holding it (notebook 3 needs the track table)")
@@ -358,15 +359,15 @@ def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[s
             t0 = time.monotonic()
             client.execute_cell(cell, index)
             if cell.cell_type == "code":
-                cell_seconds.append((cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or str(index), round(time.monotonic() - t0, 1)))
+                cell_seconds.append((nbmeta.grade_id(cell) or cell.get("id") or str(index), round(time.monotonic() - t0, 1)))
     wall = time.monotonic() - start
     nbformat.write(nb, out)
     errors = [f"{out_.ename}: {str(out_.evalue)[:300]}" for cell in nb.cells for out_ in cell.get("outputs", []) if out_.output_type == "error"]
     score = max_score = 0.0
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            max_score += float(meta.get("points", 0))
+        meta = nbmeta.meta(cell)
+        if meta.autograded:
+            max_score += meta.points or 0.0
             for o in cell.get("outputs", []):
                 if o.output_type == "execute_result":
                     try:
@@ -389,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--workdir", type=Path, default=Path("build/rehearse"))
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, in this order: {','.join(STEPS)}")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("A5KIT_REHEARSE_THREADS", "2")))
+    parser.add_argument("--threads", type=int, default=config.rehearse_threads())
     parser.add_argument("--status", action="store_true", help="show which steps are done and stop")
     parser.add_argument("--execute", nargs=2, type=Path, metavar=("NOTEBOOK", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from a5kit import config as config_mod
 
 ASSIGNMENT = "assignment5"
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
@@ -81,8 +82,9 @@ def is_pinned(ref: str) -> bool:
 def read_config(root: Path) -> ReleaseConfig:
     """The public repository and pinned ref the release links to; refuses a missing, placeholder or moving value."""
     table = tomllib.loads((root / "pyproject.toml").read_text()).get("tool", {}).get("a5kit", {}).get("release", {})
-    repository = (os.environ.get("A5KIT_REPOSITORY") or table.get("repository", "")).strip()
-    ref = (os.environ.get("A5KIT_REF") or table.get("ref", "")).strip()
+    env_repository, env_ref = config_mod.release_target()
+    repository = (env_repository or table.get("repository", "")).strip()
+    ref = (env_ref or table.get("ref", "")).strip()
     where = "[tool.a5kit.release] in pyproject.toml (or A5KIT_REPOSITORY / A5KIT_REF)"
     if not repository or repository.rstrip("/") in PLACEHOLDER_REPOSITORIES:
         raise ReleaseError(f"no student repository configured: set repository = 'https://github.com/OWNER/REPO' (your public student repository) in {where}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from a5kit import config
 from a5kit.checking.submission import MissingFunction, StudentError, Submission
 
 CaseFunction = Callable[[Submission], Any]
@@ -83,11 +84,11 @@ _hidden_dir: Path | None = None
 def use_hidden_tests(path: str | os.PathLike[str] | None = None) -> Path:
     """Load hidden tests from ``path`` (default: A5KIT_HIDDEN_TESTS, else ``autograder/tests`` above the cwd)."""
     global _hidden_dir
-    if os.environ.get("A5KIT_AUTOGRADER") == "1":  # the Gradescope kernel: hidden tests stay outside it
+    if config.under_autograder():  # the Gradescope kernel: hidden tests stay outside it
         return Path(os.devnull)
     candidates = [Path(path)] if path else []
-    if os.environ.get("A5KIT_HIDDEN_TESTS"):
-        candidates.append(Path(os.environ["A5KIT_HIDDEN_TESTS"]))
+    if config.hidden_tests_dir() is not None:
+        candidates.append(config.hidden_tests_dir())
     here = Path.cwd().resolve()
     candidates += [p / "autograder" / "tests" for p in (here, *here.parents)]
     for candidate in candidates:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from a5kit.grader import class_report
 from a5kit.grader import isolation
+from a5kit.grader import settings as grader_settings
 
 CRASH_MARK = "the autograder itself failed"  # how runner.crash_results starts its summary
 STDERR_LINES = 3  # last lines of a crashed runner's stderr kept in the notes
@@ -232,8 +233,7 @@ def write_report(graded: list[Graded], questions: list[str], rows: list[list[str
 
 def _grading_budget(autograder: Path) -> float:
     """The runner's total time budget in seconds, from grader.json."""
-    config = json.loads((autograder / "grader.json").read_text())
-    return float(config.get("limits", {}).get("total", 420.0))
+    return float(grader_settings.load(autograder / "grader.json").limits.total)
 
 
 def _hidden_files(autograder: Path) -> list[Path]:
@@ -319,12 +319,12 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
             final.append(Graded(g.student, target, g.seconds, g.problem, g.ran_as, g.leftovers))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    config = json.loads((autograder / "grader.json").read_text())
-    questions = [q for qs in config["questions"].values() for q in qs]
+    graded_settings = grader_settings.load(autograder / "grader.json")
+    questions = graded_settings.question_ids
     unsafe_as = pwd.getpwuid(os.geteuid()).pw_name if (unsafe_as_me and not isolate) else ""
     rows = write_csv(final, questions, out / "grades.csv", unsafe_as)
     try:
-        write_report(final, questions, rows, [n for n, qs in config["questions"].items() if qs], out / "report.html")
+        write_report(final, questions, rows, [n.name for n in graded_settings.notebooks if n.questions], out / "report.html")
     except Exception as err:  # the grades matter more than the report
         warnings.append(f"the class report could not be written: {type(err).__name__}: {err}")
     warnings += [f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed" for g in final if g.leftovers]
@@ -366,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.autograder / "grader.json").exists():
         print(f"grade: no autograder at {args.autograder}: run `make autograder` first", file=sys.stderr)
+        return 1
+    try:
+        grader_settings.load(args.autograder / "grader.json")
+    except grader_settings.SettingsError as err:
+        print(f"grade: {err}", file=sys.stderr)
         return 1
     if not args.submissions.is_dir():
         print(f"grade: {args.submissions} is not a folder of submissions", file=sys.stderr)

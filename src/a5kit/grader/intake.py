@@ -2,7 +2,8 @@
 
 Students upload from Colab or a browser, so files arrive renamed ("Copy of 01_self_attention.ipynb",
 "01_self_attention (1).ipynb"), in subfolders, inside a .zip, or twice. :func:`collect` maps each
-expected notebook to exactly one file and explains every choice in ``notes`` (shown in the summary).
+expected notebook (the names grader.json lists, :mod:`a5kit.grader.settings`) to exactly one file and
+explains every choice in ``notes`` (shown in the summary).
 It never follows a symlink out of the submission and extracts archives only within fixed limits.
 :func:`check_notebook` says, in words a student can act on, why a file cannot be graded.
 """
@@ -18,12 +19,11 @@ import time
 import warnings
 import zipfile
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
-
-NOTEBOOKS = ("01_self_attention", "02_dna_cnn", "03_enformer", "04_finetune")
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # total uncompressed bytes extracted from one archive
 MAX_ZIP_MEMBERS = 1000  # an archive with more entries is not opened at all
@@ -55,8 +55,8 @@ class _TooLarge(Exception):
     """An archive member decompressed to more bytes than it was allowed."""
 
 
-def notebook_stem(filename: str) -> str | None:
-    """The expected stem a file name stands for, tolerating Colab/browser/OS copy renames, else None."""
+def notebook_stem(filename: str, notebooks: Collection[str]) -> str | None:
+    """The stem of ``notebooks`` a file name stands for, tolerating Colab/browser/OS copy renames, else None."""
     if not filename.lower().endswith(".ipynb"):
         return None
     s = filename[: -len(".ipynb")].strip().lower()
@@ -71,7 +71,7 @@ def notebook_stem(filename: str) -> str | None:
         if s == before:
             break
     s = re.sub(r"[\s_-]+", "_", s)
-    return s if s in NOTEBOOKS else None
+    return next((n for n in notebooks if re.sub(r"[\s_-]+", "_", n.lower()) == s), None)
 
 
 def _listing(names: list[str]) -> str:
@@ -127,7 +127,8 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float:
         return 0.0
 
 
-def _extract_notebooks(archive_path: Path, shown: str, dest: Path, notes: list[str], extras: list[str]) -> list[_Candidate]:
+def _extract_notebooks(archive_path: Path, shown: str, dest: Path, notes: list[str], extras: list[str],
+                       notebooks: Collection[str]) -> list[_Candidate]:
     """Extract the notebook members of one submitted .zip into ``dest``, safely and within limits."""
     try:
         archive = zipfile.ZipFile(archive_path)
@@ -153,7 +154,7 @@ def _extract_notebooks(archive_path: Path, shown: str, dest: Path, notes: list[s
             parts = [p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", ".")]
             if not parts or any(p in _JUNK_DIRS for p in parts[:-1]) or _is_junk(parts[-1]):
                 continue
-            stem = notebook_stem(parts[-1])
+            stem = notebook_stem(parts[-1], notebooks)
             if stem is None:
                 suffix = " (an archive inside an archive is not opened)" if parts[-1].lower().endswith(".zip") else ""
                 extras.append(f"{shown}:{info.filename}{suffix}")
@@ -198,8 +199,10 @@ def _choose(stem: str, candidates: list[_Candidate], notes: list[str]) -> _Candi
     return chosen
 
 
-def collect(folder: Path, workdir: Path) -> Intake:
-    """Map each expected notebook stem to one file of the submission in ``folder``; archives go to ``workdir``."""
+def collect(folder: Path, workdir: Path, notebooks: Collection[str]) -> Intake:
+    """Map each expected notebook stem (``notebooks``, from grader.json) to one file of the submission in ``folder``;
+    archives go to ``workdir``."""
+    notebooks = tuple(notebooks)
     intake = Intake()
     folder = Path(folder)
     if not folder.is_dir():
@@ -243,7 +246,7 @@ def collect(folder: Path, workdir: Path) -> Intake:
             if not stat.S_ISREG(info.st_mode):
                 refused.append(f"{shown} (not a regular file)")
                 continue
-            stem = notebook_stem(name)
+            stem = notebook_stem(name, notebooks)
             if stem is not None:
                 if all(c.path != path for c in candidates):  # a link inside the submission to a file already seen
                     candidates.append(_Candidate(stem, path, shown, name, info.st_mtime))
@@ -259,15 +262,15 @@ def collect(folder: Path, workdir: Path) -> Intake:
         label = re.sub(r"[^\w.-]", "_", path.stem)[:60] or "archive"
         (work / "unzipped").mkdir(parents=True, exist_ok=True)
         dest = Path(tempfile.mkdtemp(prefix=f"{index}_{label}_", dir=work / "unzipped"))
-        candidates += _extract_notebooks(path, shown, dest, intake.notes, extras)
+        candidates += _extract_notebooks(path, shown, dest, intake.notes, extras, notebooks)
     if refused:
         intake.notes.append(f"refused: {_listing(refused)}")
 
-    for stem in NOTEBOOKS:
+    for stem in notebooks:
         mine = [c for c in candidates if c.stem == stem]
         if mine:
             intake.notebooks[stem] = _choose(stem, mine, intake.notes).path
-    missing = [f"{s}.ipynb" for s in NOTEBOOKS if s not in intake.notebooks]
+    missing = [f"{s}.ipynb" for s in notebooks if s not in intake.notebooks]
     if missing:
         intake.notes.append(f"not found in the submission: {', '.join(missing)}")
     if extras:

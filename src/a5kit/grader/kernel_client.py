@@ -33,6 +33,7 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
 from a5kit.grader.memory import Scope, Watchdog, remove_owned, remove_tree
+from a5kit.grader.settings import KERNEL_DISK_MB, KERNEL_MEMORY_MB
 
 KERNEL_NAME = "a5kit-student"
 KEEP_OUTPUT = 4000  # characters of a cell's error output kept for messages
@@ -61,10 +62,10 @@ class Outcome:
 @dataclass
 class KernelSettings:
     user: str = ""  # run as this user when the grader is root ("" = as ourselves)
-    memory_mb: int = 1500  # the watchdog kills the student's processes above this resident size
+    memory_mb: int = KERNEL_MEMORY_MB  # the watchdog kills the student's processes above this resident size
     address_space_mb: int = 4096  # RLIMIT_AS backstop: one huge allocation fails with MemoryError
     file_mb: int = 256  # RLIMIT_FSIZE: one file at most this large
-    disk_mb: int = 1024  # all files of the student's user (home, /tmp, /var/tmp, /dev/shm) at most this large
+    disk_mb: int = KERNEL_DISK_MB  # all files of the student's user (home, /tmp, /var/tmp, /dev/shm) at most this large
     start_timeout: float = 60.0  # seconds for a kernel to answer its first request
     max_restarts: int = 5  # a notebook whose kernel dies more often than this is not graded further
     exclusive_user: bool = True  # no other grader uses this account now: all of its processes may be killed

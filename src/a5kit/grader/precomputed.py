@@ -11,12 +11,13 @@ pyjaspar nor torch. Outside the autograder (nbgrader, the test suite) the functi
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+
+from a5kit import config
 
 Arrays = dict[str, np.ndarray]
 
@@ -26,8 +27,7 @@ class ExpectedMissing(RuntimeError):
 
 
 def store_dir() -> Path | None:
-    value = os.environ.get("A5KIT_EXPECTED")
-    return Path(value) if value else None
+    return config.expected_dir()
 
 
 def precomputed(func: Callable[[], Arrays]) -> Callable[[], Arrays]:

@@ -23,6 +23,7 @@ from a5kit._files import write_text_atomic
 from a5kit.checking.core import Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+HIDDEN_VISIBILITY = "after_published"  # of hidden tests, unless grader.json says otherwise
 FORMATS = ("text", "simple_format", "html", "md", "ansi")
 STATUSES = ("passed", "failed")
 SUMMARY_NAME = "Summary"
@@ -142,7 +143,7 @@ def clean_text(text: str, limit: int) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def results_json(results: list[Result], summary: str, execution_time: float, hidden_visibility: str = "after_published") -> dict[str, Any]:
+def results_json(results: list[Result], summary: str, execution_time: float, hidden_visibility: str = HIDDEN_VISIBILITY) -> dict[str, Any]:
     """The results.json document for ``results``: a visible 0-point Summary first, then one test per result.
 
     Every text is cut to a fixed length, so the file stays small whatever the student's code printed or raised.

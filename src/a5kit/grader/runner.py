@@ -35,35 +35,21 @@ from typing import Any
 
 import nbformat
 
+from a5kit import config, nbmeta
 from a5kit import protocol as wire
 from a5kit.checking.core import Case, Result, load_cases, run_case
-from a5kit.grader.intake import NOTEBOOKS, check_notebook, collect
+from a5kit.grader import settings as grader_settings
+from a5kit.grader.intake import check_notebook, collect
 from a5kit.grader.kernel_client import KernelDied, KernelSettings, Outcome, StudentKernel
 from a5kit.grader.memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
 from a5kit.grader.results import clean_text, results_json, write_results
+from a5kit.grader.settings import Limits, Settings
 from a5kit.checking.submission import MissingFunction, StudentError
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Seconds: one cell, one question's calls, the whole submission, and the hard stop (Gradescope allows 600).
-
-    Each notebook gets an equal share of what is left of ``total`` when it starts (time a notebook
-    does not use goes to the next); its cells, restarts and re-runs may use ``cells_share`` of it,
-    so its questions always get the rest. At ``deadline`` seconds the trusted process writes
-    results.json with what it has, whatever it is waiting for, and exits.
-    """
-
-    cell: float = 60.0
-    question: float = 90.0
-    total: float = 420.0
-    deadline: float = 540.0
-    cells_share: float = 0.75
 
 
 @dataclass
 class GraderSetup:
-    """Where the grader finds what it needs; run_autograder fills it from the autograder folder."""
+    """Where the grader finds what it needs; run_autograder fills it from grader.json (:func:`setup_from_settings`)."""
 
     hidden_tests: Path
     questions: dict[str, list[str]]  # notebook stem -> autograded questions, in order
@@ -71,9 +57,10 @@ class GraderSetup:
     expected: Path | None = None
     user: str = ""
     limits: Limits = field(default_factory=Limits)
-    hidden_visibility: str = "after_published"
-    memory_mb: int = 1500
-    disk_mb: int = 1024
+    hidden_visibility: str = grader_settings.HIDDEN_VISIBILITY
+    memory_mb: int = grader_settings.KERNEL_MEMORY_MB
+    disk_mb: int = grader_settings.KERNEL_DISK_MB
+    notebooks: tuple[str, ...] = ()  # every notebook a submission is searched for (default: those of ``questions``)
     exclusive_user: bool = True  # set by grade_submission: whether this grader holds the machine's lock on the user
 
 
@@ -107,13 +94,7 @@ def _remote_error(kind: str, message: str) -> BaseException:
 
 def questions_in(notebook: Path) -> list[str]:
     """The autograded questions of a source or release notebook: its nbgrader grade cells with tests."""
-    nb = nbformat.read(notebook, as_version=4)
-    found = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            found.append(meta["grade_id"])
-    return found
+    return nbmeta.autograded_questions(notebook)
 
 
 class NotebookRun:
@@ -412,21 +393,14 @@ def _cache_label(cache: Path | None) -> str | None:
 
 @contextlib.contextmanager
 def _trusted_env(setup: GraderSetup) -> Iterator[None]:
-    """This process serves model outputs from the cache and expected values from the build, like the kernel."""
-    wanted = {"A5KIT_MODE": "replay", "A5KIT_CACHE": str(setup.cache) if setup.cache else None,
-              "A5KIT_EXPECTED": str(setup.expected) if setup.expected else None}
-    old = {k: os.environ.get(k) for k in wanted}
-    for key, value in wanted.items():
-        if value is not None:
-            os.environ[key] = value
-    try:
+    """This process serves model outputs from the cache and expected values from the build, like the kernel.
+
+    Through :func:`a5kit.config.overriding`, not os.environ: the hidden tests read them with config's
+    functions, and nothing this process starts inherits them.
+    """
+    wanted = {"A5KIT_MODE": "replay", "A5KIT_CACHE": setup.cache, "A5KIT_EXPECTED": setup.expected}
+    with config.overriding(**{k: v for k, v in wanted.items() if v is not None}):
         yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def grade_submission(submission: Path, setup: GraderSetup, progress: Progress | None = None) -> dict[str, Any]:
@@ -477,9 +451,10 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
     graded: list[str] = []
     progress.notes = notes
     with tempfile.TemporaryDirectory(prefix="a5kit-intake-") as work:
-        intake = collect(submission, Path(work))
+        expected = setup.notebooks or tuple(setup.questions)
+        intake = collect(submission, Path(work), expected)
         todo = []
-        for stem in NOTEBOOKS:
+        for stem in expected:
             questions = setup.questions.get(stem, [])
             if questions:
                 todo.append((stem, questions))
@@ -525,19 +500,23 @@ def crash_results(error: BaseException, elapsed: float) -> dict[str, Any]:
     return results_json([], summary, elapsed)
 
 
+def setup_from_settings(settings: Settings, hidden_tests: Path, cache: Path | None = None, expected: Path | None = None,
+                        user: str | None = None) -> GraderSetup:
+    """The grader's set-up from grader.json's settings; ``user`` (else A5KIT_STUDENT_USER) overrides its student user."""
+    if user is None:
+        user = config.student_user()
+    return GraderSetup(hidden_tests=hidden_tests, questions=settings.questions, notebooks=settings.notebook_names, cache=cache,
+                       expected=expected, user=settings.user if user is None else user, limits=settings.limits,
+                       hidden_visibility=settings.hidden_visibility, memory_mb=settings.kernel_memory_mb, disk_mb=settings.kernel_disk_mb)
+
+
 def _setup_from(args: argparse.Namespace) -> GraderSetup:
-    config = json.loads(args.config.read_text()) if args.config else {}
-    if "questions" in config:
-        questions = config["questions"]
-    else:
+    if args.config:
+        settings = grader_settings.load(args.config)
+    else:  # from the source notebooks, points checked against the tests
         folder = args.notebooks or Path("solutions")
-        questions = {p.stem: questions_in(p) for p in sorted(folder.glob("*.ipynb"))}
-    limits = Limits(**config.get("limits", {}))
-    return GraderSetup(hidden_tests=args.tests, questions=questions, cache=args.cache, expected=args.expected,
-                       user=args.user if args.user is not None else os.environ.get("A5KIT_STUDENT_USER", config.get("user", "")), limits=limits,
-                       hidden_visibility=config.get("hidden_visibility", "after_published"),
-                       memory_mb=int(config.get("kernel_memory_mb", GraderSetup.memory_mb)),
-                       disk_mb=int(config.get("kernel_disk_mb", GraderSetup.disk_mb)))
+        settings = grader_settings.from_sources(sorted(folder.glob("*.ipynb")), args.tests)
+    return setup_from_settings(settings, args.tests, args.cache, args.expected, args.user)
 
 
 class HardDeadline:
