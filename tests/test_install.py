@@ -22,7 +22,6 @@ import urllib.request
 import venv
 from pathlib import Path
 
-import nbformat
 import pytest
 from packaging.markers import Marker
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from a5kit.checks.q3a import split
 from a5kit.checks.q3b import check_seeds_differ, model_and_losses

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import warnings
@@ -241,7 +240,7 @@ def sheet(cache: Path, solutions: Path, live_notebooks: Path | None = None) -> s
     stable = {label: bool((np.sign(effects[label]) == np.sign(effects[label].loc["forward"])).all()) for label in labels}
     out += ["", "Sign the same as forward in every view: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in stable.items()) + "."]
     ref, _alt = nb3["forward"]
-    out += [f"Ref signal in bins 446-449 (forward): " + "; ".join(f"{label}: {np.asarray(ref)[446:450, i].sum():.4g}" for i, label in enumerate(labels)) + "."]
+    out += ["Ref signal in bins 446-449 (forward): " + "; ".join(f"{label}: {np.asarray(ref)[446:450, i].sum():.4g}" for i, label in enumerate(labels)) + "."]
 
     # -- notebook 4 ---------------------------------------------------------------------------
     out += section("Q5 (notebook 4): held-out Pearson r of the fine-tuning runs")

@@ -55,16 +55,16 @@ def check_matrix_choice(got: Any, attentions: np.ndarray, layer: int, head: int)
         return
     hint = ""
     n_layers, n_heads = attentions.shape[:2]
-    for l in range(n_layers):
+    for lay in range(n_layers):
         for h in range(n_heads):
-            if np.allclose(arr, attentions[l, h], atol=1e-6):
-                if (l, h) == (head, layer):
+            if np.allclose(arr, attentions[lay, h], atol=1e-6):
+                if (lay, h) == (head, layer):
                     hint = "layer and head are swapped: index attentions[layer, head]"
-                elif (l - layer) % n_layers in (1, n_layers - 1) or (h - head) % n_heads in (1, n_heads - 1):
+                elif (lay - layer) % n_layers in (1, n_layers - 1) or (h - head) % n_heads in (1, n_heads - 1):
                     hint = "off by one: layers and heads are numbered from 0 (layer 0 is the first; index -1 wraps around to the last)"
                 else:
                     hint = "wrong layer or head index"
-                hint = f"it is attentions[{l}, {h}]: {hint}"
+                hint = f"it is attentions[{lay}, {h}]: {hint}"
     if not hint and np.allclose(arr, want.T, atol=1e-6):
         hint = "it is the transpose: keep rows as queries and columns as keys"
     raise Failure(f"{what}: expected attentions[{layer}, {head}]" + (f"; {hint}" if hint else ""))
