@@ -285,7 +285,7 @@ def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tm
 
 def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, tiny_cache, monkeypatch):
     from a5kit.grader import kernel_client as kernel
-from a5kit.grader import runner
+    from a5kit.grader import runner
 
     monkeypatch.setattr(runner.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(kernel.os, "geteuid", lambda: 1000)
