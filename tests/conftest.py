@@ -153,4 +153,9 @@ def pytest_collection_modifyitems(config, items):
                     keys.append(f"{name}={params[name]}")
         if shared:
             item.add_marker(pytest.mark.xdist_group(":".join([item.module.__name__, *sorted(keys)])))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: each file keeps its order
+    def group(item):
+        marker = item.get_closest_marker("xdist_group")
+        return (marker.args[0] if marker.args else marker.kwargs.get("name")) if marker else item.nodeid
+
+    slow = {group(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: group(item) not in slow)  # stable: a group stays together, files keep their order
