@@ -94,12 +94,12 @@ def _record_tiny_cache(folder: Path, downloads: Path) -> Path:
 
 # -- pytest-xdist (`make test` runs the suite on every core) ----------------------------------------
 #
-# Each worker is a pytest session of its own: session fixtures (shared_tmp, the student user of
-# tests/student_user.py) are per worker, so no worker's grader ever kills another's processes.
-# What is worth sharing between workers (the tiny cache) lives in one run folder the controller
-# makes and removes. Tests that share a module-scoped fixture run on one worker, one after the
-# other (an xdist_group per module and fixture), so that fixture is built once; all other tests
-# are spread one by one (`--dist loadgroup`).
+# `--dist loadfile`: a test file runs on one worker, so its module fixtures are built once and its
+# tests never run beside each other. Each worker is a pytest session of its own: session fixtures
+# (shared_tmp, the student user of tests/student_user.py) are per worker, so no worker's grader
+# kills another's processes. The tiny cache is built once for all workers, in a run folder the
+# controller makes and removes. (`--dist loadgroup` cannot be used: xdist 3.8 marks a group by
+# rewriting Node._nodeid, which pytest 9 no longer reads, so groups are silently split.)
 
 
 def _is_xdist_controller(config) -> bool:
@@ -133,29 +133,3 @@ def pytest_unconfigure(config):
     if builds is not None:
         shutil.rmtree(builds, ignore_errors=True)
         os.environ.pop("DIST_EXTRA_CONFIG", None)
-
-
-def pytest_collection_modifyitems(config, items):
-    """The tests of a file that use its module- or class-scoped fixtures form one xdist group (one per
-    parameter of a parametrized one), so each such fixture is built once; slow tests come first,
-    so that the longest ones do not start last."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        shared, keys = False, []
-        for name in getattr(info, "names_closure", []):
-            defs = info.name2fixturedefs.get(name)
-            if defs and defs[-1].scope in ("module", "class", "package"):
-                shared = True
-                if name in params:
-                    keys.append(f"{name}={params[name]}")
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(":".join([item.module.__name__, *sorted(keys)])))
-    def group(item):
-        marker = item.get_closest_marker("xdist_group")
-        return (marker.args[0] if marker.args else marker.kwargs.get("name")) if marker else item.nodeid
-
-    slow = {group(item) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: group(item) not in slow)  # stable: a group stays together, files keep their order
