@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 # Offline machines: a folder holding the registry's files (CI uses ../shared/data).
 export A5KIT_DATA_MIRROR ?= $(abspath $(wildcard ../shared/data))
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core (at most 4; each grades with its own student user), each test
+# file on one worker (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: help venv demo test lock cache release autograder grade bench clean rehearse answers doctor
 
@@ -35,7 +38,7 @@ demo: $(STAMP)
 	$(PY) -m a5kit demo --workdir build/demo
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lock:
 	$(PYTHON) scripts/lock.py

@@ -22,6 +22,8 @@ def demo_output() -> str:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "HF_HUB_OFFLINE": "1", "A5KIT_DATA_DIR": str(tmp / "dl")}
     if (SHARED_DATA / "targets_human.txt").exists():  # as `make demo` exports it
         env["A5KIT_DATA_MIRROR"] = str(SHARED_DATA)
+    if "DIST_EXTRA_CONFIG" in os.environ:  # under pytest-xdist: this worker's own wheel build folder (tests/conftest.py)
+        env["DIST_EXTRA_CONFIG"] = os.environ["DIST_EXTRA_CONFIG"]
     result = subprocess.run(
         # a relative workdir, as `make demo` passes it
         [sys.executable, "-m", "a5kit", "demo", "--workdir", os.path.relpath(tmp / "work", ROOT)],
