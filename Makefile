@@ -38,6 +38,7 @@ demo: $(STAMP)
 	$(PY) -m a5kit demo --workdir build/demo
 
 test: $(STAMP)
+	$(PY) -m ruff check --quiet src tests autograder scripts
 	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lock:

@@ -393,7 +393,8 @@ def test_users_left_by_a_killed_batch_are_stale_and_removed_by_the_next():
     name = isolation.user_name(1, run=dead)
     isolation.create_user(name)
     try:
-        assert name in isolation.stale_users()
+        # another test worker's batch may sweep it first (it is stale to every batch): then it is gone already
+        assert name in isolation.stale_users() or name not in [u.pw_name for u in pwd.getpwall()]
     finally:
         isolation.remove_user(name)
     assert name not in [u.pw_name for u in pwd.getpwall()]

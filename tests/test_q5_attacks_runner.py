@@ -10,12 +10,19 @@ import pytest
 from conftest import ROOT
 from a5kit import nbmeta
 from a5kit.grader.settings import KERNEL_MEMORY_MB
-from test_runner import AS_ROOT, STUDENT, HIDDEN, notebook  # noqa: F401  (shared helpers of the runner tests)
+from test_runner import AS_ROOT, HIDDEN, notebook  # shared helpers of the runner tests
 
 from a5kit.grader import results as results_mod
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
 
 QUESTIONS = {"04_finetune": ["q5b"]}
+STUDENT = ""  # the session's throw-away student user, set per test (read at call time, not import time)
+
+
+@pytest.fixture(autouse=True)
+def _grade_as_the_session_student(student_user):
+    global STUDENT
+    STUDENT = student_user
 
 
 def _solution(grade_id: str) -> str:
