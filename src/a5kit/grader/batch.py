@@ -5,9 +5,10 @@
 SUBMISSIONS holds one subfolder per student (a Gradescope export's ``submission_NNN`` folders
 work as they are). Each is graded by ``python -m a5kit.grader.runner`` in its own process,
 ``--workers`` at a time, exactly as ``run_autograder`` would; the output folder gets each
-student's ``results/<student>.json``, ``grades.csv`` with one row per student, one column per
-question and a ``notes`` column (a runner crash, with its exit code and last stderr lines), and
-``report.html`` (how the class did per question).
+student's ``results/<student>.json`` and the runner's log ``logs/<student>.log`` (tracebacks),
+``grades.csv`` with one row per student, one column per question and a ``notes`` column (a runner
+crash, with its exit code and last stderr lines; a hidden test that raised), and ``report.html``
+(how the class did per question).
 
 Students never meet (as root): each worker has its own throw-away user (:mod:`.isolation`), each
 submission is copied into a folder only root can open, the runner's temporary files live in a
@@ -198,9 +199,22 @@ def read_results(path: Path) -> dict:
     return doc if isinstance(doc, dict) else {"score": 0, "tests": []}
 
 
-def row_notes(g: Graded, unsafe_as: str) -> str:
-    """The notes cell of a student's row: runner trouble, and an unisolated run."""
+def check_error_notes(doc: dict) -> list[str]:
+    """The checks that raised while grading (runner's ``extra_data.check_errors``), in words for the instructor."""
+    errors = doc.get("extra_data", {}).get("check_errors", []) if isinstance(doc.get("extra_data"), dict) else []
+    errors = [e for e in errors if isinstance(e, dict)]
+    notes = [f"{'hidden test' if e.get('hidden') else 'public check'} error in {e.get('question')} ({e.get('test')}): {e.get('error')}"
+             for e in errors if e.get("bug")]
+    others = sum(1 for e in errors if not e.get("bug"))
+    if others:
+        notes.append(f"{others} check(s) raised on this answer (a wrong type, or a check to harden): see the log")
+    return notes
+
+
+def row_notes(g: Graded, unsafe_as: str, doc: dict | None = None) -> str:
+    """The notes cell of a student's row: runner trouble, checks that raised, and an unisolated run."""
     notes = [g.problem] if g.problem else []
+    notes += check_error_notes(doc or {})
     if unsafe_as:
         notes.append(f"UNSAFE: ran as {unsafe_as}, not isolated")
     return "; ".join(notes)
@@ -216,7 +230,7 @@ def write_csv(graded: list[Graded], questions: list[str], path: Path, unsafe_as:
         for q, (_, most) in scores.items():
             maxima[q] = most
         rows.append([g.student, f"{float(doc.get('score', 0)):g}", *(f"{scores.get(q, (0.0, 0.0))[0]:g}" for q in questions),
-                     row_notes(g, unsafe_as)])
+                     row_notes(g, unsafe_as, doc)])
     rows.insert(1, ["(max)", f"{sum(maxima.get(q, 0) for q in questions):g}", *(f"{maxima.get(q, 0):g}" for q in questions), ""])
     with path.open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)
@@ -316,6 +330,10 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
                 shutil.copyfile(g.results, target)
             else:  # never a previous run's file
                 target.unlink(missing_ok=True)
+            log_file = g.results.with_suffix(".log")
+            if log_file.exists():
+                (out / "logs").mkdir(exist_ok=True)
+                shutil.copyfile(log_file, out / "logs" / log_file.name)
             final.append(Graded(g.student, target, g.seconds, g.problem, g.ran_as, g.leftovers))
     finally:
         shutil.rmtree(work, ignore_errors=True)
