@@ -216,10 +216,11 @@ def read_untrusted(folder: Path, name: str, limit: int = MAX_MESSAGE_BYTES) -> A
         raise WireError(f"the answer file cannot be opened safely: {err.strerror}") from None
     finally:
         os.close(dir_fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise WireError("the answer is not a regular file (a pipe, device, socket or folder was left in its place)")
     with os.fdopen(fd, "rb", buffering=0) as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise WireError("the answer is not a regular file (a pipe, device, socket or folder was left in its place)")
         if info.st_nlink != 1:
             raise WireError("the answer file is a hard link to another file")
         if info.st_size > limit:

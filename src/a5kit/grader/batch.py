@@ -43,6 +43,7 @@ from pathlib import Path
 
 from a5kit.grader import class_report
 from a5kit.grader import isolation
+from a5kit.grader.memory import remove_tree
 
 CRASH_MARK = "the autograder itself failed"  # how runner.crash_results starts its summary
 STDERR_LINES = 3  # last lines of a crashed runner's stderr kept in the notes
@@ -152,7 +153,7 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | Non
 def empty(folder: Path) -> None:
     """Remove everything inside ``folder`` (what a crashed runner or a student left), keeping the folder."""
     for child in list(folder.iterdir()):
-        isolation.remove_path(child)
+        remove_tree(child)
 
 
 def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot, staged: Path, timeout: float,
@@ -174,7 +175,7 @@ def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot,
         if slot.user:
             isolation.remove_files(slot.user.pw_uid)
         empty(slot.tmp)
-        isolation.remove_path(copy)
+        remove_tree(copy)
     return Graded(submission.name, results, time.monotonic() - start, runner_problem(code, stderr, results), user, leftovers)
 
 

@@ -186,13 +186,16 @@ def owned_bytes(roots: Iterable[Path], uid: int, max_entries: int = 200_000) -> 
 
 
 def remove_tree(path: Path) -> None:
-    """Remove ``path`` and everything under it, however deep (``rm -rf``; never follows symlinks)."""
+    """Remove ``path`` and everything under it, however deep (``rm -rf``; never follows symlinks, stays on its file system)."""
     if not os.path.lexists(path):
         return
     rm = shutil.which("rm")
     if rm:
-        subprocess.run([rm, "-rf", "--", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        try:
+            subprocess.run([rm, "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, timeout=300)
+        except subprocess.TimeoutExpired:
+            pass
     if os.path.lexists(path):
         _remove_iteratively(Path(path))
 
@@ -225,20 +228,29 @@ def _remove_iteratively(root: Path) -> None:
 
 
 def remove_owned(roots: Iterable[Path], uid: int) -> int:
-    """Remove the top-level entries of ``roots`` (e.g. /tmp) that belong to ``uid``; returns how many."""
+    """Remove every entry under ``roots`` (e.g. /tmp) that belongs to ``uid``, at any depth; returns how many.
+
+    An entry of ``uid`` goes whole (:func:`remove_tree`); a folder of someone else's is searched
+    (``uid`` may have written into it if it is writable by all). Links are never followed.
+    """
     removed = 0
-    for root in roots:
+    todo = [str(r) for r in roots if os.path.isdir(r) and not os.path.islink(r)]
+    while todo:
+        folder = todo.pop()
         try:
-            entries = list(os.scandir(root))
+            entries = list(os.scandir(folder))
         except OSError:
             continue
         for entry in entries:
             try:
-                if entry.stat(follow_symlinks=False).st_uid == uid:
-                    remove_tree(Path(entry.path))
-                    removed += 1
+                info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
+            if info.st_uid == uid:
+                remove_tree(Path(entry.path))
+                removed += 1
+            elif stat.S_ISDIR(info.st_mode):
+                todo.append(entry.path)
     return removed
 
 

@@ -35,7 +35,6 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,8 @@ from typing import Any
 import nbformat
 
 from a5kit import protocol as wire
-from a5kit.checking.core import Case, CheckError, Result, load_cases, run_case
+from a5kit._env import environ
+from a5kit.checking.core import Case, Result, load_cases, run_case
 from a5kit.grader.intake import NOTEBOOKS, check_notebook, collect
 from a5kit.grader.kernel_client import KernelDied, KernelSettings, Outcome, StudentKernel
 from a5kit.grader.memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
@@ -441,23 +441,10 @@ def _cache_label(cache: Path | None) -> str | None:
     return "model outputs come from a DEMO cache made by tiny random models, not the pretrained ones" if manifest.get("tiny") else None
 
 
-@contextlib.contextmanager
-def _trusted_env(setup: GraderSetup) -> Iterator[None]:
+def _trusted_env(setup: GraderSetup) -> contextlib.AbstractContextManager[None]:
     """This process serves model outputs from the cache and expected values from the build, like the kernel."""
-    wanted = {"A5KIT_MODE": "replay", "A5KIT_CACHE": str(setup.cache) if setup.cache else None,
-              "A5KIT_EXPECTED": str(setup.expected) if setup.expected else None}
-    old = {k: os.environ.get(k) for k in wanted}
-    for key, value in wanted.items():
-        if value is not None:
-            os.environ[key] = value
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return environ(A5KIT_MODE="replay", A5KIT_CACHE=str(setup.cache) if setup.cache else None,
+                   A5KIT_EXPECTED=str(setup.expected) if setup.expected else None)
 
 
 def grade_submission(submission: Path, setup: GraderSetup, progress: Progress | None = None) -> dict[str, Any]:
