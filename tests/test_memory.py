@@ -165,17 +165,24 @@ def _chain(top: Path, depth: int) -> None:
         os.close(fd)
 
 
-def test_remove_tree_removes_a_3000_deep_folder_chain(tmp_path):
-    _chain(tmp_path / "chain", 3000)
-    remove_tree(tmp_path / "chain")
-    assert not (tmp_path / "chain").exists()
+@pytest.fixture
+def chain(tmp_path):
+    """A folder chain 3,000 deep (past PATH_MAX); removed with rm afterwards whatever happens (pytest's own clean-up recurses)."""
+    top = tmp_path / "chain"
+    _chain(top, 3000)
+    yield top
+    subprocess.run(["rm", "-rf", "--", str(top)], check=False)
 
 
-def test_the_fallback_without_rm_removes_a_3000_deep_folder_chain(tmp_path, monkeypatch):
-    _chain(tmp_path / "chain", 3000)
+def test_remove_tree_removes_a_3000_deep_folder_chain(chain):
+    remove_tree(chain)
+    assert not os.path.lexists(chain)
+
+
+def test_the_fallback_without_rm_removes_a_3000_deep_folder_chain(chain, monkeypatch):
     monkeypatch.setattr(memory.shutil, "which", lambda name: None)
-    remove_tree(tmp_path / "chain")
-    assert not os.path.lexists(tmp_path / "chain")
+    remove_tree(chain)
+    assert not os.path.lexists(chain)
 
 
 def test_remove_tree_removes_a_link_not_what_it_points_to(tmp_path):

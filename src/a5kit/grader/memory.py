@@ -9,6 +9,7 @@ notebook stays its descendant and cannot escape either scope.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -201,30 +202,61 @@ def remove_tree(path: Path) -> None:
 
 
 def _remove_iteratively(root: Path) -> None:
-    """The fallback of :func:`remove_tree`: depth-first with an explicit stack, no recursion."""
-    todo = [(str(root), False)]
-    while todo:
-        path, listed = todo.pop()
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(info.st_mode):
+    """The fallback of :func:`remove_tree`: no recursion, and no long paths (a chain 3,000 deep is past PATH_MAX).
+
+    It walks with one open folder at a time, relative to it (``dir_fd``): down into the first
+    sub-folder, removing files on the way, and back up through ``..`` (checked to be the folder it
+    came from) to remove the emptied one.
+    """
+    if not os.path.isdir(root) or os.path.islink(root):
+        with contextlib.suppress(OSError):
+            os.unlink(root)
+        return
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        fd = os.open(root, flags)
+    except OSError:
+        return
+    names: list[str] = []  # the path from root down to the open folder
+    seen: list[tuple[int, int]] = []  # (device, inode) of each folder above the open one
+    try:
+        while True:
+            sub = None
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(fd):
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = entry.name
+                        break
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.name, dir_fd=fd)
+            if sub is not None:
+                try:
+                    inner = os.open(sub, flags, dir_fd=fd)
+                except OSError:
+                    return
+                here = os.fstat(fd)
+                seen.append((here.st_dev, here.st_ino))
+                names.append(sub)
+                os.close(fd)
+                fd = inner
+                continue
+            if not names:
+                break
             try:
-                os.unlink(path)
+                up = os.open("..", flags, dir_fd=fd)
             except OSError:
-                pass
-        elif listed:
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-        else:
-            todo.append((path, True))
-            try:
-                todo += [(entry.path, False) for entry in os.scandir(path)]
-            except OSError:
-                pass
+                return
+            os.close(fd)
+            fd = up
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != seen.pop():  # moved while we worked: stop rather than remove elsewhere
+                return
+            with contextlib.suppress(OSError):
+                os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(root)
 
 
 def remove_owned(roots: Iterable[Path], uid: int) -> int:
