@@ -132,7 +132,8 @@ def test_a_process_gone_is_zero_not_an_error():
 def test_every_process_of_a_dedicated_uid_is_counted_even_a_daemon_outside_our_tree(student_user):
     uid = pwd.getpwnam(student_user).pw_uid
     assert Scope.for_user(student_user, uid).ancestor is None  # a dedicated account: the whole machine
-    daemon = subprocess.run(["setsid", "-f", "sleep", "600"], user=uid, cwd="/", capture_output=True, timeout=WAIT)
+    daemon = subprocess.run(["setsid", "-f", "sleep", "600"], user=uid, cwd="/", stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=WAIT)
     assert daemon.returncode == 0
     scope = Scope(uid)
     try:
