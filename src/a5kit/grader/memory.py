@@ -18,7 +18,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,29 +160,41 @@ def claim_user(uid: int) -> int | None:
 # -- files ---------------------------------------------------------------------------------------
 
 
+def _walk(roots: Iterable[Path | str], descend: Callable[[os.stat_result], bool]) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of every entry under ``roots``, iteratively; enters a folder only if ``descend(its lstat)``.
+
+    A folder's entries are listed before they are yielded, so the caller may remove what it is given.
+    """
+    todo = [str(r) for r in roots]
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # gone, unreadable, or a path too long to name: skip it
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            yield entry.path, info
+            if stat.S_ISDIR(info.st_mode) and descend(info):
+                todo.append(entry.path)
+
+
 def owned_bytes(roots: Iterable[Path], uid: int, max_entries: int = 200_000) -> tuple[int, int]:
     """Bytes on disk and entries owned by ``uid`` under ``roots``; walks iteratively, never follows links.
 
     It enters only folders ``uid`` could have written to (its own, or writable by everyone, like
     /tmp), so a large /tmp of other users' files costs nothing to scan.
     """
-    total, entries, todo = 0, 0, [str(r) for r in roots]
-    while todo and entries < max_entries:
-        folder = todo.pop()
-        try:
-            with os.scandir(folder) as listing:
-                for entry in listing:
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if info.st_uid == uid:
-                        total += info.st_blocks * 512
-                        entries += 1
-                    if stat.S_ISDIR(info.st_mode) and (info.st_uid == uid or info.st_mode & stat.S_IWOTH):
-                        todo.append(entry.path)
-        except OSError:  # gone, unreadable, or a path too long to name: skip it
-            continue
+    total, entries = 0, 0
+    for _, info in _walk(roots, lambda info: info.st_uid == uid or bool(info.st_mode & stat.S_IWOTH)):
+        if info.st_uid == uid:
+            total += info.st_blocks * 512
+            entries += 1
+            if entries >= max_entries:
+                break
     return total, entries
 
 
@@ -266,23 +278,10 @@ def remove_owned(roots: Iterable[Path], uid: int) -> int:
     (``uid`` may have written into it if it is writable by all). Links are never followed.
     """
     removed = 0
-    todo = [str(r) for r in roots if os.path.isdir(r) and not os.path.islink(r)]
-    while todo:
-        folder = todo.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if info.st_uid == uid:
-                remove_tree(Path(entry.path))
-                removed += 1
-            elif stat.S_ISDIR(info.st_mode):
-                todo.append(entry.path)
+    for path, info in _walk([r for r in roots if os.path.isdir(r) and not os.path.islink(r)], lambda info: info.st_uid != uid):
+        if info.st_uid == uid:
+            remove_tree(Path(path))
+            removed += 1
     return removed
 
 
