@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import pwd
 import queue
@@ -345,6 +346,7 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
     try:
         write_report(final, questions, rows, [n for n, qs in config["questions"].items() if qs], out / "report.html")
     except Exception as err:  # the grades matter more than the report
+        logging.getLogger("a5kit.grader").exception("the class report could not be written")
         warnings.append(f"the class report could not be written: {type(err).__name__}: {err}")
     warnings += [f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed" for g in final if g.leftovers]
     return BatchRun(final, rows, wall, warnings, unsafe_as)
