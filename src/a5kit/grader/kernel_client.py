@@ -33,7 +33,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-from a5kit.grader.memory import Scope, Watchdog, remove_owned, remove_tree
+from a5kit.grader.memory import SHARED_TMP, Scope, Watchdog, remove_owned, remove_tree
 
 KERNEL_NAME = "a5kit-student"
 KEEP_OUTPUT = 4000  # characters of a cell's error output kept for messages
@@ -42,7 +42,6 @@ MAX_QUEUED = 16  # messages zmq buffers per socket: with the cap above, at most 
 STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel that does not start
 ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
 log = logging.getLogger("a5kit.grader")
-SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # where any user can leave files
 
 
 @dataclass

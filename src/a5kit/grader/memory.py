@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"))  # where any user can leave files
 SHARED_ACCOUNTS = ("nobody",)  # other programs run as these: never kill all of their processes
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -164,8 +165,9 @@ def _walk(roots: Iterable[Path | str], descend: Callable[[os.stat_result], bool]
     """(path, lstat) of every entry under ``roots``, iteratively; enters a folder only if ``descend(its lstat)``.
 
     A folder's entries are listed before they are yielded, so the caller may remove what it is given.
+    A root that is a link (``/var/lock`` -> ``/run/lock``) is skipped: its target is a root of its own.
     """
-    todo = [str(r) for r in roots]
+    todo = [str(r) for r in roots if not os.path.islink(r)]
     while todo:
         folder = todo.pop()
         try:
@@ -278,7 +280,7 @@ def remove_owned(roots: Iterable[Path], uid: int) -> int:
     (``uid`` may have written into it if it is writable by all). Links are never followed.
     """
     removed = 0
-    for path, info in _walk([r for r in roots if os.path.isdir(r) and not os.path.islink(r)], lambda info: info.st_uid != uid):
+    for path, info in _walk(roots, lambda info: info.st_uid != uid):
         if info.st_uid == uid:
             remove_tree(Path(path))
             removed += 1
