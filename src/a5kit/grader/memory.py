@@ -276,11 +276,12 @@ def _remove_iteratively(root: Path) -> None:
 def remove_owned(roots: Iterable[Path], uid: int) -> int:
     """Remove every entry under ``roots`` (e.g. /tmp) that belongs to ``uid``, at any depth; returns how many.
 
-    An entry of ``uid`` goes whole (:func:`remove_tree`); a folder of someone else's is searched
-    (``uid`` may have written into it if it is writable by all). Links are never followed.
+    An entry of ``uid`` goes whole (:func:`remove_tree`); a folder of someone else's is searched if
+    others may enter it (``uid`` cannot have reached what is below a folder closed to it, like
+    ``/tmp/pytest-of-root``). Links are never followed.
     """
     removed = 0
-    for path, info in _walk(roots, lambda info: info.st_uid != uid):
+    for path, info in _walk(roots, lambda info: info.st_uid != uid and bool(info.st_mode & stat.S_IXOTH)):
         if info.st_uid == uid:
             remove_tree(Path(path))
             removed += 1
