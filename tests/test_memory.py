@@ -207,7 +207,7 @@ def test_owned_bytes_counts_what_a_uid_wrote(tmp_path):
 
 
 @needs_root
-def test_remove_owned_removes_what_a_uid_left_at_any_depth_and_nothing_else(tmp_path, student_user):
+def test_remove_owned_removes_what_a_uid_left_at_the_top_or_at_any_depth_and_nothing_else(tmp_path, student_user):
     record = pwd.getpwnam(student_user)
     tmp_path.chmod(0o1777)
     shared = tmp_path / "shared"  # a folder of someone else's that everyone may write to, like /tmp itself
@@ -221,7 +221,9 @@ def test_remove_owned_removes_what_a_uid_left_at_any_depth_and_nothing_else(tmp_
             os.chown(p, record.pw_uid, record.pw_gid, follow_symlinks=False)
     for path in mine:
         path.write_text("keep")
-    assert remove_owned([tmp_path], record.pw_uid) == 2
+    assert remove_owned([tmp_path], record.pw_uid) == 1  # between notebooks: the top level only
+    assert not os.path.lexists(theirs[0]) and os.path.lexists(theirs[1])
+    assert remove_owned([tmp_path], record.pw_uid, deep=True) == 1  # between students: at any depth
     assert not any(os.path.lexists(p) for p in theirs)
     assert all(p.read_text() == "keep" for p in mine)
 

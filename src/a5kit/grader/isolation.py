@@ -138,7 +138,7 @@ def kill_all(record: pwd.struct_passwd, timeout: float = 60.0) -> int:
 
 def remove_files(uid: int, roots: tuple[Path, ...] = SHARED_TMP) -> int:
     """Remove everything owned by ``uid`` under ``roots`` (never following links); returns how many were removed."""
-    return remove_owned(roots, uid)
+    return remove_owned(roots, uid, deep=True)
 
 
 def reachable_by_others(path: Path) -> bool:

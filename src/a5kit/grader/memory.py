@@ -273,15 +273,17 @@ def _remove_iteratively(root: Path) -> None:
         os.rmdir(root)
 
 
-def remove_owned(roots: Iterable[Path], uid: int) -> int:
-    """Remove every entry under ``roots`` (e.g. /tmp) that belongs to ``uid``, at any depth; returns how many.
+def remove_owned(roots: Iterable[Path], uid: int, deep: bool = False) -> int:
+    """Remove the entries under ``roots`` (e.g. /tmp) that belong to ``uid``; returns how many.
 
-    An entry of ``uid`` goes whole (:func:`remove_tree`); a folder of someone else's is searched if
-    others may enter it (``uid`` cannot have reached what is below a folder closed to it, like
-    ``/tmp/pytest-of-root``). Links are never followed.
+    An entry of ``uid`` goes whole (:func:`remove_tree`); links are never followed. Without ``deep``
+    only the top level of each root is looked at (between the notebooks of one student: what it
+    left deeper is its own business). With ``deep``, folders of others are searched too, if others
+    may enter them (between two students of ``make grade``: nothing of one may reach the next;
+    what is below a folder closed to ``uid``, like ``/tmp/pytest-of-root``, it cannot have written).
     """
     removed = 0
-    for path, info in _walk(roots, lambda info: info.st_uid != uid and bool(info.st_mode & stat.S_IXOTH)):
+    for path, info in _walk(roots, lambda info: deep and info.st_uid != uid and bool(info.st_mode & stat.S_IXOTH)):
         if info.st_uid == uid:
             remove_tree(Path(path))
             removed += 1
