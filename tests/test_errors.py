@@ -194,3 +194,18 @@ def test_the_class_report_lists_bugs_in_tests_first_counted_per_student():
     students = [class_report.from_results(s, {"tests": [], "extra_data": {"check_errors": errors}})
                 for s, errors in [("ann", [other]), ("bob", [other, bug]), ("cy", [other, other])]]
     assert class_report.raised_checks(students) == [("q1a", "values", True, "NameError: x", 1), ("q1a", "shape", False, "AttributeError: y", 3)]
+
+
+def test_a_crashed_runner_reaches_the_class_report_with_its_exit_code_and_stderr(tmp_path, monkeypatch):
+    autograder = tmp_path / "autograder"
+    autograder.mkdir()
+    (autograder / "grader.json").write_text(json.dumps({"questions": {"01_self_attention": ["q1a"]}, "limits": {"total": 60}}))
+    crash = "import sys; print('Traceback ...', file=sys.stderr); print('KeyError: questions', file=sys.stderr); sys.exit(3)"
+    monkeypatch.setattr(batch, "runner_command", lambda *args, **kwargs: [sys.executable, "-c", crash])
+    monkeypatch.setattr(isolation, "is_root", lambda: False)
+    folder = tmp_path / "submissions"
+    (folder / "ann").mkdir(parents=True)
+    run = batch.run_batch(folder, autograder, tmp_path / "grades", unsafe_as_me=True)
+    assert run.graded[0].problem.startswith("runner crashed (exit 3)")
+    section = (tmp_path / "grades" / "report.html").read_text().split("did not run</h2>", 1)[1]
+    assert "ann" in section and "runner crashed (exit 3)" in section and "KeyError: questions" in section
