@@ -157,6 +157,7 @@ def test_a_broken_hidden_test_graded_by_the_real_runner_is_reported_apart(tmp_pa
 
 FAKE_RUNNER = """
 import json, sys
+from pathlib import Path
 results = Path(sys.argv[1])
 results.write_text(json.dumps({"score": 3.0, "output": "graded 1 notebook", "tests": [
     {"name": "q1a: shape", "score": 3.0, "max_score": 3.0, "output": "passed"},
