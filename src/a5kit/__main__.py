@@ -10,19 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
-
-def _set_env(**values: str) -> dict[str, str | None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    return old
-
-
-def _restore(old: dict[str, str | None]) -> None:
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+from ._env import environ
 
 
 def cmd_cache(out: Path, tiny: bool) -> int:
@@ -30,11 +18,8 @@ def cmd_cache(out: Path, tiny: bool) -> int:
     from . import inputs
     from .cache import Cache
 
-    old = _set_env(A5KIT_MODE="record", A5KIT_CACHE=str(out), A5KIT_TINY="1" if tiny else "0")
-    try:
+    with environ(A5KIT_MODE="record", A5KIT_CACHE=str(out), A5KIT_TINY="1" if tiny else "0"):
         inputs.record_all()
-    finally:
-        _restore(old)
     print(Cache(out).describe())
     return 0
 
@@ -53,8 +38,7 @@ def cmd_demo(workdir: Path) -> int:
     cmd_cache(cache_dir, tiny=True)
     print(f"recorded a tiny cache in {time.perf_counter() - t0:.1f} s\n")
 
-    old = _set_env(A5KIT_MODE="replay", A5KIT_CACHE=str(cache_dir))
-    try:
+    with environ(A5KIT_MODE="replay", A5KIT_CACHE=str(cache_dir)):
         tokens, att = models.gpt2_attentions(inputs.ACTIVE_SENTENCE)
         print(f"replay gpt2_attentions: {len(tokens)} tokens {tokens}, attentions {att.shape}")
         seq = data.hg38_sequence(data.CHR11_WINDOW)
@@ -71,8 +55,6 @@ def cmd_demo(workdir: Path) -> int:
             data.hg38_sequence(shifted)
         except CacheMiss as miss:
             print(f"replay of an interval off by one -> CacheMiss: {str(miss)[:160]}...")
-    finally:
-        _restore({"A5KIT_MODE": old.get("A5KIT_MODE"), "A5KIT_CACHE": old.get("A5KIT_CACHE")})
     try:
         tracks = data.enformer_tracks()
         assays = tracks["description"].str.split(":").str[0].value_counts().to_dict()

@@ -19,33 +19,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._env import environ
 from .cache import TINY_NOTE, Cache
 
 ROOT = Path(__file__).resolve().parents[2]
 MYOD1_SITE_NAME = "MYOD1_SITE"
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run_solution(path: Path, cache: Path) -> dict[str, Any]:
@@ -62,7 +47,7 @@ def run_solution(path: Path, cache: Path) -> dict[str, Any]:
 
     nb = nbformat.read(path, as_version=4)
     namespace: dict[str, Any] = {"__name__": f"a5kit_answers_{path.stem}", "display": lambda *a, **k: None}
-    with _env(A5KIT_MODE="replay", A5KIT_CACHE=str(cache)), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with environ(A5KIT_MODE="replay", A5KIT_CACHE=str(cache)), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         for cell in nb.cells:
             if cell.cell_type != "code":
@@ -110,7 +95,7 @@ def _tomtom_live(weights: np.ndarray) -> dict[str, np.ndarray]:
     """Tomtom of a filter no cache holds (the null filters), computed here; needs memelite and pyjaspar."""
     from . import motif_match
 
-    with _env(A5KIT_MODE="live", A5KIT_LIVE_MEMO="0"):
+    with environ(A5KIT_MODE="live", A5KIT_LIVE_MEMO="0"):
         return motif_match.tomtom_jaspar(np.asarray(weights, dtype=np.float32))
 
 
@@ -203,7 +188,7 @@ def sheet(cache: Path, solutions: Path, live_notebooks: Path | None = None) -> s
     sums = np.abs(filters.astype(np.float64)).sum(axis=(1, 2))
     from . import motif_match
 
-    with _env(A5KIT_MODE="replay", A5KIT_CACHE=str(cache)), warnings.catch_warnings():
+    with environ(A5KIT_MODE="replay", A5KIT_CACHE=str(cache)), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hits = motif_match.tomtom_jaspar(filters[strongest])
         top = nb3["top_jaspar_hit"](filters)

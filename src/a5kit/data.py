@@ -9,7 +9,6 @@ the sha256 the model-output cache recorded for it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -52,11 +51,9 @@ UCSC_SEQUENCE_URL = "https://api.genome.ucsc.edu/getData/sequence?genome={genome
 
 
 def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _how_to_provide(name: str, url: str) -> str:

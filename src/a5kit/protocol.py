@@ -1,5 +1,10 @@
 """Plain data across the process boundary between the grader and the student's kernel.
 
+The conversation is typed: the grader sends a :class:`Request` (call a student function, or run a
+kit probe, by name with plain-data arguments); the kernel server answers with an :class:`Answer`
+whose :class:`Status` is one of a closed set (a value, a missing function, the student's error, a
+stale handle, a kit probe's error, or a return value that cannot cross the boundary).
+
 One message is one ``.npz`` file: the structure as JSON (stored as a uint8 array) and every numpy
 array as its own member. It is read with ``allow_pickle=False``, so a message can carry numbers,
 strings, lists, dicts, tuples, numeric or string arrays and :class:`~a5kit.checking.plain.Handle`s,
@@ -15,8 +20,10 @@ import math
 import os
 import stat
 import zipfile
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,6 +36,76 @@ _TAG = "__a5__"
 
 class WireError(ValueError):
     """A message that is not valid plain data (too large, malformed, or not a regular file)."""
+
+
+class Status(str, Enum):
+    """What became of a request in the student's kernel (the closed set of outcomes)."""
+
+    VALUE = "value"  # the function or probe returned plain data
+    MISSING = "missing"  # the notebook defines no such function
+    STUDENT_ERROR = "student"  # the student's function raised
+    STALE = "stale"  # a handle from before a kernel restart
+    KIT_ERROR = "kit"  # a kit probe failed on what the student built (e.g. not a torch module)
+    REFUSED = "refused"  # the student's function returned something that is not plain data
+
+
+@dataclass(frozen=True)
+class Request:
+    """Call the student's function ``name`` (``kind="call"``) or run kit probe ``name`` (``kind="kit"``)."""
+
+    kind: Literal["call", "kit"]
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def to_plain(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "args": list(self.args), "kwargs": dict(self.kwargs)}
+
+    @classmethod
+    def from_plain(cls, data: Any) -> Request:
+        if not isinstance(data, dict) or data.get("kind") not in ("call", "kit") or not isinstance(data.get("name"), str):
+            raise WireError("malformed request")
+        args, kwargs = data.get("args", []), data.get("kwargs", {})
+        if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
+            raise WireError("malformed request")
+        return cls(data["kind"], data["name"], tuple(args), dict(kwargs))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The kernel's answer to a :class:`Request`: a status, and the value or what went wrong.
+
+    ``function`` and ``error_type`` are set for :attr:`Status.STUDENT_ERROR` (and ``REFUSED``): which
+    function raised, and the name of its exception's class.
+    """
+
+    status: Status
+    value: Any = None
+    message: str = ""
+    function: str = ""
+    error_type: str = ""
+
+    def to_plain(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status.value}
+        if self.status is Status.VALUE:
+            data["value"] = self.value
+        else:
+            data.update(message=self.message, function=self.function, type=self.error_type)
+        return data
+
+    @classmethod
+    def from_plain(cls, data: Any, keep: int = 2000) -> Answer:
+        """The answer in ``data`` (as read from the untrusted side); texts cut to ``keep`` characters."""
+        if not isinstance(data, dict):
+            raise WireError("the answer was not understood")
+        try:
+            status = Status(data.get("status"))
+        except (ValueError, TypeError):
+            raise WireError("the answer was not understood") from None
+        if status is Status.VALUE:
+            return cls(status, data.get("value"))
+        return cls(status, None, str(data.get("message", ""))[:keep], str(data.get("function", ""))[:100],
+                   str(data.get("type", "Exception"))[:100])
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -139,10 +216,11 @@ def read_untrusted(folder: Path, name: str, limit: int = MAX_MESSAGE_BYTES) -> A
         raise WireError(f"the answer file cannot be opened safely: {err.strerror}") from None
     finally:
         os.close(dir_fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise WireError("the answer is not a regular file (a pipe, device, socket or folder was left in its place)")
     with os.fdopen(fd, "rb", buffering=0) as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise WireError("the answer is not a regular file (a pipe, device, socket or folder was left in its place)")
         if info.st_nlink != 1:
             raise WireError("the answer file is a hard link to another file")
         if info.st_size > limit:

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from a5kit import config
-from a5kit.checking.submission import MissingFunction, StudentError, Submission
+from a5kit.checking.submission import KitError, MissingFunction, StudentError, Submission
 
 CaseFunction = Callable[[Submission], Any]
 
@@ -38,6 +39,29 @@ class Case:
 
 
 @dataclass(frozen=True)
+class CheckError:
+    """An exception the check itself raised (not a Failure, not the student's error): for the instructor.
+
+    ``bug`` marks errors no answer can cause (a NameError, an import that fails, ...): a bug in the
+    test. Other types (an AttributeError on what the student returned, ...) may be the student's
+    wrong type or a check that does not guard against it; both are worth the instructor's look.
+    """
+
+    type: str
+    message: str
+    where: str  # file:line of the innermost frame in the test's own module ("" if none)
+    traceback: str  # the full traceback: for the grader's log only, never for the student
+    bug: bool
+
+    def line(self) -> str:
+        """One line for a log, a CSV note or a report: ``NameError: name 'x' is not defined (q2a.py:31)``."""
+        return f"{self.type}: {self.message[:300]}" + (f" ({self.where})" if self.where else "")
+
+
+TEST_BUGS = (NameError, ImportError, SyntaxError, RecursionError)  # raised by a check, these are its own bug
+
+
+@dataclass(frozen=True)
 class Result:
     question: str
     name: str
@@ -45,6 +69,7 @@ class Result:
     max_score: float
     hidden: bool
     output: str
+    error: CheckError | None = None  # the check itself raised: shown to the instructor, not the student
 
     @property
     def passed(self) -> bool:
@@ -144,16 +169,40 @@ def load_cases(question: str, hidden_dir: Path | None = None) -> list[Case]:
     return cases
 
 
+def check_error(err: BaseException, case_: Case) -> CheckError:
+    """What the instructor needs to know of ``err``, raised by ``case_``'s own code."""
+    module_file = getattr(getattr(case_.func, "__code__", None), "co_filename", "")
+    where = ""
+    for frame in traceback.extract_tb(err.__traceback__):
+        if frame.filename == module_file:
+            where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return CheckError(type(err).__name__, str(err), where, text, isinstance(err, TEST_BUGS))
+
+
 def run_case(case_: Case, submission: Submission) -> Result:
-    """Run one case; any failure costs this case only and says why."""
+    """Run one case; any failure costs this case only and says why.
+
+    An exception of the check's own (not a :class:`Failure`, not the student's error) still costs
+    the case, and the result carries it as :class:`CheckError` for the instructor: the grader logs
+    its traceback and lists it apart, so a bug in a hidden test is seen, not taken for a lost point.
+    """
     try:
         fraction = case_.func(submission)
     except Failure as fail:
         return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, str(fail))
     except (MissingFunction, StudentError) as err:
         return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, str(err))
-    except Exception as err:  # a wrong type returned by the student usually lands here
-        return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, f"could not check the answer: {type(err).__name__}: {err}")
+    except KitError as err:  # what the student built does not fit a kit probe
+        return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, f"could not check the answer: {err}")
+    except Exception as err:  # a wrong type returned by the student usually lands here; a bug in the check too
+        error = check_error(err, case_)
+        if error.bug:
+            output = (f"the check itself failed ({error.type}): this is an error in the test, not in your answer; "
+                      "the instructor can see it")
+        else:
+            output = f"could not check the answer: {type(err).__name__}: {err}"
+        return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, output, error)
     fraction = 1.0 if fraction is None else min(max(float(fraction), 0.0), 1.0)
     score = round(case_.points * fraction, 6)
     return Result(case_.question, case_.name, score, case_.points, case_.hidden, "passed" if fraction == 1.0 else "partly right")

@@ -30,6 +30,10 @@ class StudentError(RuntimeError):
         super().__init__(text)
 
 
+class KitError(RuntimeError):
+    """A kit probe failed on what the student built (e.g. a model that is not a torch module)."""
+
+
 class Submission(Protocol):
     def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's ``function`` with plain-data arguments; return plain data."""
@@ -64,5 +68,8 @@ class LocalSubmission:
     def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
         from a5kit.kernel_server import probes
 
-        result = probes.run(probe, from_plain(args, self.handles), from_plain(kwargs, self.handles))
+        try:
+            result = probes.run(probe, from_plain(args, self.handles), from_plain(kwargs, self.handles))
+        except Exception as err:  # what the student built does not fit the probe
+            raise KitError(f"kit probe {probe} failed: {type(err).__name__}: {err}") from err
         return to_plain(result, self.handles)

@@ -5,9 +5,10 @@
 SUBMISSIONS holds one subfolder per student (a Gradescope export's ``submission_NNN`` folders
 work as they are). Each is graded by ``python -m a5kit.grader.runner`` in its own process,
 ``--workers`` at a time, exactly as ``run_autograder`` would; the output folder gets each
-student's ``results/<student>.json``, ``grades.csv`` with one row per student, one column per
-question and a ``notes`` column (a runner crash, with its exit code and last stderr lines), and
-``report.html`` (how the class did per question).
+student's ``results/<student>.json`` and the runner's log ``logs/<student>.log`` (tracebacks),
+``grades.csv`` with one row per student, one column per question and a ``notes`` column (a runner
+crash, with its exit code and last stderr lines; a hidden test that raised), and ``report.html``
+(how the class did per question).
 
 Students never meet (as root): each worker has its own throw-away user (:mod:`.isolation`), each
 submission is copied into a folder only root can open, the runner's temporary files live in a
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import pwd
 import queue
@@ -43,6 +45,7 @@ from pathlib import Path
 from a5kit.grader import class_report
 from a5kit.grader import isolation
 from a5kit.grader import settings as grader_settings
+from a5kit.grader.memory import remove_tree
 
 CRASH_MARK = "the autograder itself failed"  # how runner.crash_results starts its summary
 STDERR_LINES = 3  # last lines of a crashed runner's stderr kept in the notes
@@ -152,7 +155,7 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | Non
 def empty(folder: Path) -> None:
     """Remove everything inside ``folder`` (what a crashed runner or a student left), keeping the folder."""
     for child in list(folder.iterdir()):
-        isolation.remove_path(child)
+        remove_tree(child)
 
 
 def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot, staged: Path, timeout: float,
@@ -174,7 +177,7 @@ def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot,
         if slot.user:
             isolation.remove_files(slot.user.pw_uid)
         empty(slot.tmp)
-        isolation.remove_path(copy)
+        remove_tree(copy)
     return Graded(submission.name, results, time.monotonic() - start, runner_problem(code, stderr, results), user, leftovers)
 
 
@@ -199,9 +202,22 @@ def read_results(path: Path) -> dict:
     return doc if isinstance(doc, dict) else {"score": 0, "tests": []}
 
 
-def row_notes(g: Graded, unsafe_as: str) -> str:
-    """The notes cell of a student's row: runner trouble, and an unisolated run."""
+def check_error_notes(doc: dict) -> list[str]:
+    """The checks that raised while grading (runner's ``extra_data.check_errors``), in words for the instructor."""
+    errors = doc.get("extra_data", {}).get("check_errors", []) if isinstance(doc.get("extra_data"), dict) else []
+    errors = [e for e in errors if isinstance(e, dict)]
+    notes = [f"{'hidden test' if e.get('hidden') else 'public check'} error in {e.get('question')} ({e.get('test')}): {e.get('error')}"
+             for e in errors if e.get("bug")]
+    others = sum(1 for e in errors if not e.get("bug"))
+    if others:
+        notes.append(f"{others} check(s) raised on this answer (a wrong type, or a check to harden): see the log")
+    return notes
+
+
+def row_notes(g: Graded, unsafe_as: str, doc: dict | None = None) -> str:
+    """The notes cell of a student's row: runner trouble, checks that raised, and an unisolated run."""
     notes = [g.problem] if g.problem else []
+    notes += check_error_notes(doc or {})
     if unsafe_as:
         notes.append(f"UNSAFE: ran as {unsafe_as}, not isolated")
     return "; ".join(notes)
@@ -217,7 +233,7 @@ def write_csv(graded: list[Graded], questions: list[str], path: Path, unsafe_as:
         for q, (_, most) in scores.items():
             maxima[q] = most
         rows.append([g.student, f"{float(doc.get('score', 0)):g}", *(f"{scores.get(q, (0.0, 0.0))[0]:g}" for q in questions),
-                     row_notes(g, unsafe_as)])
+                     row_notes(g, unsafe_as, doc)])
     rows.insert(1, ["(max)", f"{sum(maxima.get(q, 0) for q in questions):g}", *(f"{maxima.get(q, 0):g}" for q in questions), ""])
     with path.open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)
@@ -316,6 +332,10 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
                 shutil.copyfile(g.results, target)
             else:  # never a previous run's file
                 target.unlink(missing_ok=True)
+            log_file = g.results.with_suffix(".log")
+            if log_file.exists():
+                (out / "logs").mkdir(exist_ok=True)
+                shutil.copyfile(log_file, out / "logs" / log_file.name)
             final.append(Graded(g.student, target, g.seconds, g.problem, g.ran_as, g.leftovers))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -326,6 +346,7 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
     try:
         write_report(final, questions, rows, [n.name for n in graded_settings.notebooks if n.questions], out / "report.html")
     except Exception as err:  # the grades matter more than the report
+        logging.getLogger("a5kit.grader").exception("the class report could not be written")
         warnings.append(f"the class report could not be written: {type(err).__name__}: {err}")
     warnings += [f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed" for g in final if g.leftovers]
     return BatchRun(final, rows, wall, warnings, unsafe_as)

@@ -2,7 +2,8 @@
 
 One self-contained HTML file: the score distribution per question (histograms, PNG inlined), the
 most common check messages per question with how many students got each, and the students whose
-notebooks did not run (not submitted, not gradable, or the runner itself failed).
+notebooks did not run (not submitted, not gradable, or the runner itself failed), and the checks
+that raised an error of their own (a bug in a hidden test first), with how many students met each.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class StudentResult:
     graded_notebooks: set[str] = field(default_factory=set)
     summary: str = ""
     problem: str = ""  # the runner's own failure, if any
+    check_errors: list[dict] = field(default_factory=list)  # the runner's extra_data.check_errors
 
 
 def from_results(student: str, doc: dict, problem: str = "") -> StudentResult:
@@ -42,8 +44,19 @@ def from_results(student: str, doc: dict, problem: str = "") -> StudentResult:
         scores[question] = scores.get(question, 0.0) + float(test.get("score", 0))
         if float(test.get("score", 0)) < float(test.get("max_score", 0)):
             messages.setdefault(question, []).append(first_line(str(test.get("output", ""))) or name.split(":", 1)[1].strip())
-    notebooks = set((doc.get("extra_data") or {}).get("notebooks", {}))
-    return StudentResult(student, scores, messages, notebooks, str(doc.get("output", "")), problem)
+    extra = doc.get("extra_data") if isinstance(doc.get("extra_data"), dict) else {}
+    notebooks = set(extra.get("notebooks", {}))
+    errors = [e for e in extra.get("check_errors", []) if isinstance(e, dict)]
+    return StudentResult(student, scores, messages, notebooks, str(doc.get("output", "")), problem, errors)
+
+
+def raised_checks(students: list[StudentResult]) -> list[tuple[str, str, bool, str, int]]:
+    """(question, test, bug, error, students) for every check that raised; bugs in the tests first."""
+    counts: Counter[tuple[str, str, bool, str]] = Counter()
+    for s in students:
+        counts.update({(str(e.get("question", "")), str(e.get("test", "")), bool(e.get("bug")), str(e.get("error", ""))[:MESSAGE_CHARS])
+                       for e in s.check_errors})
+    return [(*key, n) for key, n in sorted(counts.items(), key=lambda kv: (not kv[0][2], -kv[1], kv[0]))]
 
 
 def first_line(text: str) -> str:
@@ -127,6 +140,13 @@ def render(students: list[StudentResult], questions: list[str], maxima: dict[str
     parts.append("<h2>Students whose notebooks did not run</h2>")
     parts.append("<p>none</p>" if not failed else "<table><tr><th>student</th><th>why</th></tr>"
                  + "".join(f"<tr><td>{esc(s)}</td><td>{esc(why)}</td></tr>" for s, why in failed) + "</table>")
+    raised = raised_checks(students)
+    if raised:
+        parts.append("<h2>Checks that raised an error of their own</h2><p>A bug in a test costs students points: fix the test "
+                     "and regrade. Other errors may be a student's wrong type that the check could turn into a clearer message.</p>"
+                     "<table><tr><th>question</th><th>test</th><th>kind</th><th>error</th><th>students</th></tr>"
+                     + "".join(f"<tr><td>{esc(q)}</td><td>{esc(t)}</td><td>{'bug in the test' if bug else 'raised'}</td>"
+                               f"<td>{esc(e)}</td><td>{n}</td></tr>" for q, t, bug, e, n in raised) + "</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

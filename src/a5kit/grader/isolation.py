@@ -23,8 +23,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
+
+from a5kit.grader.memory import SHARED_TMP, remove_owned
+
 PREFIX = "a5student"
-SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"))
 SBIN = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
 _NAME = re.compile(rf"^{PREFIX}-(\d+)-(\d+)$")
 
@@ -98,20 +101,14 @@ def stale_users() -> list[str]:
 
 
 def processes_of(uid: int) -> list[int]:
-    """Live (not zombie) processes whose real, effective, saved or filesystem uid is ``uid``."""
+    """Live (not zombie) processes whose real, effective or saved uid is ``uid``."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for proc in psutil.process_iter():
         try:
-            lines = (entry / "status").read_text().splitlines()
-        except OSError:
+            if uid in proc.uids() and proc.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                found.append(proc.pid)
+        except psutil.Error:
             continue
-        fields = dict(line.split(":", 1) for line in lines if ":" in line)
-        if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
-            continue
-        if str(uid) in fields.get("Uid", "").split():
-            found.append(int(entry.name))
     return found
 
 
@@ -139,36 +136,9 @@ def kill_all(record: pwd.struct_passwd, timeout: float = 60.0) -> int:
     return first
 
 
-def remove_path(path: Path) -> None:
-    """Remove a file or a whole tree without recursion in Python (student trees may be 3,000 deep)."""
-    if path.is_dir() and not path.is_symlink():
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=300)
-    else:
-        with contextlib.suppress(OSError):
-            path.unlink()
-
-
 def remove_files(uid: int, roots: tuple[Path, ...] = SHARED_TMP) -> int:
     """Remove everything owned by ``uid`` under ``roots`` (never following links); returns how many were removed."""
-    removed = 0
-    todo = [r for r in roots if r.is_dir() and not r.is_symlink()]
-    while todo:
-        folder = todo.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if info.st_uid == uid:
-                remove_path(Path(entry.path))
-                removed += 1
-            elif stat.S_ISDIR(info.st_mode):
-                todo.append(Path(entry.path))
-    return removed
+    return remove_owned(roots, uid, deep=True)
 
 
 def reachable_by_others(path: Path) -> bool:

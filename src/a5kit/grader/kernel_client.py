@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import pwd
 import queue
@@ -32,7 +33,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-from a5kit.grader.memory import Scope, Watchdog, remove_owned, remove_tree
+from a5kit.grader.memory import SHARED_TMP, Scope, Watchdog, remove_owned, remove_tree
 from a5kit.grader.settings import KERNEL_DISK_MB, KERNEL_MEMORY_MB
 
 KERNEL_NAME = "a5kit-student"
@@ -41,7 +42,7 @@ MAX_MESSAGE_BYTES = 4 * 2**20  # zmq drops a kernel message larger than this bef
 MAX_QUEUED = 16  # messages zmq buffers per socket: with the cap above, at most 64 MB per channel
 STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel that does not start
 ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
-SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # where any user can leave files
+log = logging.getLogger("a5kit.grader")
 
 
 @dataclass
@@ -218,6 +219,7 @@ class StudentKernel:
         try:
             self.kc.wait_for_ready(timeout=timeout)
         except Exception as err:  # RuntimeError (died), TimeoutError, or a malformed reply
+            log.warning("the kernel did not start", exc_info=True)
             detail = "it did not answer in time" if isinstance(err, TimeoutError) or "timed out" in str(err).lower() else "it exited"
             self._stop_processes()
             tail = self.stderr.lines() if self.stderr else ""

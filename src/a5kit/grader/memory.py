@@ -9,6 +9,7 @@ notebook stays its descendant and cannot escape either scope.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -17,12 +18,13 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"))  # where any user can leave files
 SHARED_ACCOUNTS = ("nobody",)  # other programs run as these: never kill all of their processes
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -159,86 +161,132 @@ def claim_user(uid: int) -> int | None:
 # -- files ---------------------------------------------------------------------------------------
 
 
+def _walk(roots: Iterable[Path | str], descend: Callable[[os.stat_result], bool]) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of every entry under ``roots``, iteratively; enters a folder only if ``descend(its lstat)``.
+
+    A folder's entries are listed before they are yielded, so the caller may remove what it is given.
+    A root that is a link (``/var/lock`` -> ``/run/lock``) is skipped: its target is a root of its own.
+    """
+    todo = [str(r) for r in roots if not os.path.islink(r)]
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # gone, unreadable, or a path too long to name: skip it
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            yield entry.path, info
+            if stat.S_ISDIR(info.st_mode) and descend(info):
+                todo.append(entry.path)
+
+
 def owned_bytes(roots: Iterable[Path], uid: int, max_entries: int = 200_000) -> tuple[int, int]:
     """Bytes on disk and entries owned by ``uid`` under ``roots``; walks iteratively, never follows links.
 
     It enters only folders ``uid`` could have written to (its own, or writable by everyone, like
     /tmp), so a large /tmp of other users' files costs nothing to scan.
     """
-    total, entries, todo = 0, 0, [str(r) for r in roots]
-    while todo and entries < max_entries:
-        folder = todo.pop()
-        try:
-            with os.scandir(folder) as listing:
-                for entry in listing:
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if info.st_uid == uid:
-                        total += info.st_blocks * 512
-                        entries += 1
-                    if stat.S_ISDIR(info.st_mode) and (info.st_uid == uid or info.st_mode & stat.S_IWOTH):
-                        todo.append(entry.path)
-        except OSError:  # gone, unreadable, or a path too long to name: skip it
-            continue
+    total, entries = 0, 0
+    for _, info in _walk(roots, lambda info: info.st_uid == uid or bool(info.st_mode & stat.S_IWOTH)):
+        if info.st_uid == uid:
+            total += info.st_blocks * 512
+            entries += 1
+            if entries >= max_entries:
+                break
     return total, entries
 
 
 def remove_tree(path: Path) -> None:
-    """Remove ``path`` and everything under it, however deep (``rm -rf``; never follows symlinks)."""
+    """Remove ``path`` and everything under it, however deep (``rm -rf``; never follows symlinks, stays on its file system)."""
     if not os.path.lexists(path):
         return
     rm = shutil.which("rm")
     if rm:
-        subprocess.run([rm, "-rf", "--", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        try:
+            subprocess.run([rm, "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, timeout=300)
+        except subprocess.TimeoutExpired:
+            pass
     if os.path.lexists(path):
         _remove_iteratively(Path(path))
 
 
 def _remove_iteratively(root: Path) -> None:
-    """The fallback of :func:`remove_tree`: depth-first with an explicit stack, no recursion."""
-    todo = [(str(root), False)]
-    while todo:
-        path, listed = todo.pop()
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        elif listed:
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-        else:
-            todo.append((path, True))
-            try:
-                todo += [(entry.path, False) for entry in os.scandir(path)]
-            except OSError:
-                pass
+    """The fallback of :func:`remove_tree`: no recursion, and no long paths (a chain 3,000 deep is past PATH_MAX).
 
-
-def remove_owned(roots: Iterable[Path], uid: int) -> int:
-    """Remove the top-level entries of ``roots`` (e.g. /tmp) that belong to ``uid``; returns how many."""
-    removed = 0
-    for root in roots:
-        try:
-            entries = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid == uid:
-                    remove_tree(Path(entry.path))
-                    removed += 1
-            except OSError:
+    It walks with one open folder at a time, relative to it (``dir_fd``): down into the first
+    sub-folder, removing files on the way, and back up through ``..`` (checked to be the folder it
+    came from) to remove the emptied one.
+    """
+    if not os.path.isdir(root) or os.path.islink(root):
+        with contextlib.suppress(OSError):
+            os.unlink(root)
+        return
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        fd = os.open(root, flags)
+    except OSError:
+        return
+    names: list[str] = []  # the path from root down to the open folder
+    seen: list[tuple[int, int]] = []  # (device, inode) of each folder above the open one
+    try:
+        while True:
+            sub = None
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(fd):
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = entry.name
+                        break
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.name, dir_fd=fd)
+            if sub is not None:
+                try:
+                    inner = os.open(sub, flags, dir_fd=fd)
+                except OSError:
+                    return
+                here = os.fstat(fd)
+                seen.append((here.st_dev, here.st_ino))
+                names.append(sub)
+                os.close(fd)
+                fd = inner
                 continue
+            if not names:
+                break
+            try:
+                up = os.open("..", flags, dir_fd=fd)
+            except OSError:
+                return
+            os.close(fd)
+            fd = up
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != seen.pop():  # moved while we worked: stop rather than remove elsewhere
+                return
+            with contextlib.suppress(OSError):
+                os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(root)
+
+
+def remove_owned(roots: Iterable[Path], uid: int, deep: bool = False) -> int:
+    """Remove the entries under ``roots`` (e.g. /tmp) that belong to ``uid``; returns how many.
+
+    An entry of ``uid`` goes whole (:func:`remove_tree`); links are never followed. Without ``deep``
+    only the top level of each root is looked at (between the notebooks of one student: what it
+    left deeper is its own business). With ``deep``, folders of others are searched too, if others
+    may enter them (between two students of ``make grade``: nothing of one may reach the next;
+    what is below a folder closed to ``uid``, like ``/tmp/pytest-of-root``, it cannot have written).
+    """
+    removed = 0
+    for path, info in _walk(roots, lambda info: deep and info.st_uid != uid and bool(info.st_mode & stat.S_IXOTH)):
+        if info.st_uid == uid:
+            remove_tree(Path(path))
+            removed += 1
     return removed
 
 

@@ -12,6 +12,12 @@ touches, and anything unexpected while grading a notebook costs that notebook on
 notebooks every process of the student's user is killed and the kernel's folders removed. A
 results.json is written whatever happens: at ``Limits.deadline`` (540 s, inside Gradescope's
 600) a timer thread writes what has been graded and ends the process.
+
+Errors for the instructor go to the ``a5kit`` logger: tracebacks of grader errors and of checks
+that raised (a bug in a hidden test) to a log file beside results.json (``--log``, default
+``<results>.log``), and warnings and errors also to stderr, which Gradescope shows to instructors
+only (students see results.json). results.json itself carries the checks' errors without their
+tracebacks in ``extra_data.check_errors``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import os
 import pwd
 import sys
@@ -44,7 +51,9 @@ from a5kit.grader.kernel_client import KernelDied, KernelSettings, Outcome, Stud
 from a5kit.grader.memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
 from a5kit.grader.results import clean_text, results_json, write_results
 from a5kit.grader.settings import Limits, Settings
-from a5kit.checking.submission import MissingFunction, StudentError
+from a5kit.checking.submission import KitError, MissingFunction, StudentError
+
+log = logging.getLogger("a5kit.grader")
 
 
 @dataclass
@@ -223,7 +232,7 @@ class KernelSubmission:
             raise CallFailed(name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s")
         number = next(self._numbers) + 1000 * self.kernel.restarts
         tag = f"{self.question}-{number}"
-        wire.write(self.kernel.requests / f"r{tag}.npz", {"kind": kind, "name": name, "args": list(args), "kwargs": kwargs})
+        wire.write(self.kernel.requests / f"r{tag}.npz", wire.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
         code = (f"__import__('a5kit.kernel_server.server', fromlist=['serve']).serve("
                 f"{str(self.kernel.requests)!r}, {str(self.kernel.responses)!r}, {tag!r})")
         outcome = self.kernel.execute(code, timeout)
@@ -238,22 +247,42 @@ class KernelSubmission:
         if outcome.status == "error":
             raise CallFailed(name, f"the kernel could not run {shown}: {outcome.error.splitlines()[0][:300]}")
         try:
-            answer = wire.read_untrusted(self.kernel.responses, f"r{tag}.npz")
+            answer = wire.Answer.from_plain(wire.read_untrusted(self.kernel.responses, f"r{tag}.npz"), KEEP_MESSAGE)
         except wire.WireError as err:
             raise CallFailed(name, f"{shown}: {err}") from None
-        if not isinstance(answer, dict):
-            raise CallFailed(name, f"{shown}: the answer was not understood")
-        error = answer.get("error")
-        if error is None:
-            return answer.get("value")
-        message = str(answer.get("message", ""))[:KEEP_MESSAGE]
-        if error == "missing":
-            raise MissingFunction(message)
-        if error == "student":
-            raise StudentError(str(answer.get("function", name))[:100], _remote_error(str(answer.get("type", "Exception"))[:100], message))
-        if error == "stale":
-            raise CallFailed(name, f"{shown}: {message}")
-        raise RuntimeError(f"kit probe {name} failed in the kernel: {message}")
+        return value_of(answer, name)
+
+
+def value_of(answer: wire.Answer, name: str) -> Any:
+    """The value of an answer, or the exception a test expects for each other :class:`~a5kit.protocol.Status`."""
+    status = answer.status
+    if status is wire.Status.VALUE:
+        return answer.value
+    if status is wire.Status.MISSING:
+        raise MissingFunction(answer.message)
+    if status in (wire.Status.STUDENT_ERROR, wire.Status.REFUSED):
+        raise StudentError(answer.function or name, _remote_error(answer.error_type or "Exception", answer.message))
+    if status is wire.Status.STALE:
+        raise CallFailed(name, f"{name}(): {answer.message}")
+    raise KitError(f"kit probe {name} failed in the kernel: {answer.message}")
+
+
+def log_check_error(result: Result) -> None:
+    """Log a check that raised: an error with its traceback when it is a bug in the test, else a warning."""
+    error = result.error
+    assert error is not None
+    kind = "hidden test" if result.hidden else "public check"
+    if error.bug:
+        log.error("%s error in %s (%s): %s\n%s", kind, result.question, result.name, error.line(), error.traceback.rstrip())
+    else:
+        log.warning("%s in %s (%s) raised %s (the student's wrong type, or a check that does not guard against it)\n%s",
+                    kind, result.question, result.name, error.line(), error.traceback.rstrip())
+
+
+def check_errors(results: list[Result]) -> list[dict[str, Any]]:
+    """The checks that raised, for results.json's extra_data: no traceback (hidden tests' code stays out)."""
+    return [{"question": r.question, "test": r.name, "hidden": r.hidden, "bug": r.error.bug, "error": clean_text(r.error.line(), 600)}
+            for r in results if r.error is not None]
 
 
 def _zero(cases: list[Case], reason: str) -> list[Result]:
@@ -308,6 +337,8 @@ def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: 
                     results.append(_zero([case_], f"not graded: this notebook's share of the grading time ({clock.share_seconds():.0f} s) ran out")[0])
                 else:
                     results.append(run_case(case_, sub))  # type: ignore[arg-type]
+                    if results[-1].error is not None:
+                        log_check_error(results[-1])
                 if progress is not None:
                     progress.add(results[-1])
             if sub.timed_out:
@@ -319,7 +350,7 @@ def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: 
         if kernel.restarts:
             notes.append(f"{stem}: the kernel was restarted {kernel.restarts} time(s) to grade the rest")
     except Exception as err:  # a grader bug or a hostile input we did not foresee: this notebook only
-        traceback.print_exc()
+        log.exception("grader error while grading %s.ipynb", stem)
         reason = f"the grader could not grade {stem}.ipynb ({type(err).__name__}); please tell your instructor"
         notes.append(reason)
         done = {(r.question, r.name) for r in results}
@@ -490,6 +521,9 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
     summary = "; ".join([head, *notes, hidden_note]) + (f"\n{label}" if label else "")
     doc = results_json(results, summary, round(time.monotonic() - clock.start, 2), setup.hidden_visibility)
     doc["extra_data"] = {"notebooks": stats}
+    errors = check_errors(results)
+    if errors:
+        doc["extra_data"]["check_errors"] = errors
     return doc
 
 
@@ -544,13 +578,36 @@ class HardDeadline:
             write_results(doc, self.results)
             print(doc["output"], flush=True)
         except BaseException:
-            traceback.print_exc()
+            log.exception("could not write results.json at the hard deadline")
         finally:
             kernel = self.progress.kernel
             if kernel is not None:  # no zmq calls here: the main thread may be inside one
                 with contextlib.suppress(BaseException):
                     kernel.abandon()
             os._exit(0)
+
+
+def start_logging(path: Path | None) -> None:
+    """The ``a5kit`` logger: everything to ``path`` (the instructor's log), warnings and errors to stderr."""
+    root = logging.getLogger("a5kit")
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
+        except OSError as err:
+            root.warning("no log file at %s: %s", path, err)
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            root.addHandler(handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -563,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expected", type=Path, help="precomputed expected values (A5KIT_EXPECTED)")
     parser.add_argument("--cache", type=Path, help="model-output cache for replay (A5KIT_CACHE)")
     parser.add_argument("--user", default=None, help="run notebooks as this user (when root)")
+    parser.add_argument("--log", type=Path, default=None, help="the instructor's log (default: RESULTS with the suffix .log)")
     args = parser.parse_args(argv)
+    start_logging(args.log or args.results.with_suffix(".log"))
     start = time.monotonic()
     deadline: HardDeadline | None = None
     try:
@@ -572,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = HardDeadline(setup.limits.deadline, args.results, progress, setup.hidden_visibility)
         doc = grade_submission(args.submission, setup, progress)
     except Exception as err:  # a bug in the grader: still a results.json
-        traceback.print_exc()
+        log.exception("the autograder itself failed")
         doc = crash_results(err, time.monotonic() - start)
     if deadline is not None:
         deadline.cancel()

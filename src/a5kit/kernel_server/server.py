@@ -57,31 +57,30 @@ def _local() -> LocalSubmission:
     return _submission
 
 
-def _answer(request: dict[str, Any]) -> dict[str, Any]:
+def _answer(request: wire.Request) -> wire.Answer:
     sub = _local()
-    kind, name = request["kind"], request["name"]
-    args, kwargs = tuple(request["args"]), dict(request["kwargs"])
+    name, args, kwargs = request.name, request.args, request.kwargs
     try:
-        if kind == "call":
-            return {"value": sub.call(name, *args, **kwargs)}
-        return {"value": _kit(sub, name, args, kwargs)}
+        if request.kind == "call":
+            return wire.Answer(wire.Status.VALUE, sub.call(name, *args, **kwargs))
+        return wire.Answer(wire.Status.VALUE, _kit(sub, name, args, kwargs))
     except MissingFunction as err:
-        return {"error": "missing", "message": str(err)}
+        return wire.Answer(wire.Status.MISSING, message=str(err))
     except StudentError as err:
-        return {"error": "student", "function": err.function, "type": type(err.error).__name__, "message": str(err.error)}
+        return wire.Answer(wire.Status.STUDENT_ERROR, message=str(err.error), function=err.function, error_type=type(err.error).__name__)
     except StaleHandle as err:
-        return {"error": "stale", "message": str(err)}
+        return wire.Answer(wire.Status.STALE, message=str(err))
     except Exception as err:  # a probe failed on what the student built (e.g. a non-module)
-        return {"error": "kit", "message": f"{type(err).__name__}: {err}"}
+        return wire.Answer(wire.Status.KIT_ERROR, message=f"{type(err).__name__}: {err}")
 
 
-def serve(requests: str, responses: str, number: int) -> None:
+def serve(requests: str, responses: str, number: int | str) -> None:
     """Answer request ``number``: read it, run it, write the plain-data answer."""
-    request = wire.loads(Path(requests, f"r{number}.npz").read_bytes())
+    request = wire.Request.from_plain(wire.loads(Path(requests, f"r{number}.npz").read_bytes()))
     answer = _answer(request)
     target = Path(responses, f"r{number}.npz")
     try:
-        wire.write(target, answer)
+        wire.write(target, answer.to_plain())
     except wire.WireError as err:
-        wire.write(target, {"error": "student", "function": request["name"], "type": "TypeError",
-                            "message": f"returned something that cannot be graded ({err})"})
+        wire.write(target, wire.Answer(wire.Status.REFUSED, message=f"returned something that cannot be graded ({err})",
+                                       function=request.name, error_type="TypeError").to_plain())
