@@ -169,10 +169,17 @@ results.with_suffix(".log").write_text("Traceback (most recent call last): the w
 """
 
 
+def _q1a_only(path) -> None:
+    """grader.json of an autograder that grades q1a only, written through the one loader's types."""
+    from a5kit.grader.settings import Limits, Notebook, Question, Settings
+
+    Settings(notebooks=(Notebook("01_self_attention", (Question("q1a", 4.0),)),), limits=Limits(total=60.0)).write(path)
+
+
 def test_make_grade_names_a_broken_hidden_test_per_student_and_keeps_the_runners_log(tmp_path, monkeypatch, capsys):
     autograder = tmp_path / "autograder"
     autograder.mkdir()
-    (autograder / "grader.json").write_text(json.dumps({"questions": {"01_self_attention": ["q1a"]}, "limits": {"total": 60}}))
+    _q1a_only(autograder / "grader.json")
     monkeypatch.setattr(batch, "runner_command", lambda sub, ag, results, user="": [sys.executable, "-c", FAKE_RUNNER, str(results)])
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = tmp_path / "submissions"
@@ -198,7 +205,7 @@ def test_the_class_report_lists_bugs_in_tests_first_counted_per_student():
 def test_a_crashed_runner_reaches_the_class_report_with_its_exit_code_and_stderr(tmp_path, monkeypatch):
     autograder = tmp_path / "autograder"
     autograder.mkdir()
-    (autograder / "grader.json").write_text(json.dumps({"questions": {"01_self_attention": ["q1a"]}, "limits": {"total": 60}}))
+    _q1a_only(autograder / "grader.json")
     crash = "import sys; print('Traceback ...', file=sys.stderr); print('KeyError: questions', file=sys.stderr); sys.exit(3)"
     monkeypatch.setattr(batch, "runner_command", lambda *args, **kwargs: [sys.executable, "-c", crash])
     monkeypatch.setattr(isolation, "is_root", lambda: False)
