@@ -10,6 +10,7 @@ import pytest
 from conftest import ROOT
 from a5kit import nbmeta
 from a5kit.grader.settings import KERNEL_MEMORY_MB
+from student_user import student_user  # noqa: F401  (a fixture)
 from test_runner import AS_ROOT, HIDDEN, notebook  # shared helpers of the runner tests
 
 from a5kit.grader import results as results_mod
