@@ -114,20 +114,7 @@ def embeddings(module: Any, x: Any) -> np.ndarray:
     ``module``: a HeadAdapterWrapper (its ``enformer``) or an Enformer; the crop is the model's own.
     The module's training mode is restored.
     """
-    import torch
-
-    enformer = getattr(module, "enformer", module)
-    if isinstance(x, np.ndarray):
-        first = next(enformer.parameters(), None)
-        x = torch.as_tensor(x, dtype=torch.float32, device=None if first is None else first.device)
-    was_training = enformer.training
-    enformer.eval()
-    try:
-        with torch.no_grad():
-            out = enformer(x, return_only_embeddings=True)
-    finally:
-        enformer.train(was_training)
-    return out.detach().cpu().float().numpy()
+    return forward(getattr(module, "enformer", module), x, return_only_embeddings=True)
 
 
 def dropout_active(module: Any) -> dict[str, bool]:
