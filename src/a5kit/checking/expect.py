@@ -9,6 +9,7 @@ import numpy as np
 
 from a5kit.checking.core import Failure
 from a5kit.checking.plain import Handle
+from a5kit.checking.submission import StudentError
 
 
 def array(value: Any, what: str, shape: Sequence[int | None] | None = None) -> np.ndarray:
@@ -52,3 +53,20 @@ def axes(value: Any, what: str) -> dict[str, Any]:
         kind = value.type if isinstance(value, Handle) else type(value).__name__
         raise Failure(f"{what}: expected the function to return the matplotlib Axes it drew on, got {kind}")
     return value
+
+
+def raised(sub: Any, function: str, args: Sequence[Any], error: type[Exception], call: str, expected: str, returned: str) -> str:
+    """The message of the ``error`` that the student's ``function(*args)`` must raise.
+
+    Another exception type fails with ``"{call} raised X; expected {expected}"``, a normal return with
+    ``"{call} returned; expected {returned}"``; NotImplementedError (an unfinished stub) passes through.
+    """
+    try:
+        sub.call(function, *args)
+    except StudentError as err:
+        if isinstance(err.error, NotImplementedError):
+            raise
+        if not isinstance(err.error, error):
+            raise Failure(f"{call} raised {type(err.error).__name__}; expected {expected}") from None
+        return str(err.error)
+    raise Failure(f"{call} returned; expected {returned}")

@@ -101,17 +101,11 @@ MISSING_WORD: tuple[str, str, str] = ("cat", "dog", "dog")  # query word, key wo
 def check_missing_word(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, missing: str, what: str) -> None:
     """attention_between(...) raises ValueError whose message names ``missing``, a word that is not a token."""
     call = f"attention_between({what}, {query_word!r}, {key_word!r})"
-    try:
-        sub.call("attention_between", list(tokens), attentions, query_word, key_word)
-    except StudentError as err:
-        if isinstance(err.error, NotImplementedError):
-            raise
-        if not isinstance(err.error, ValueError):
-            raise Failure(f"{call} raised {type(err.error).__name__}; expected ValueError naming {missing!r}, which is not a token") from None
-        if missing.lower() not in str(err.error).lower():
-            raise Failure(f"{call}: the ValueError should name the missing word {missing!r}; it says {str(err.error)!r}") from None
-        return
-    raise Failure(f"{call} returned; expected ValueError: {missing!r} is not one of the tokens {list(tokens)}")
+    text = expect.raised(sub, "attention_between", (list(tokens), attentions, query_word, key_word), ValueError, call,
+                         f"ValueError naming {missing!r}, which is not a token",
+                         f"ValueError: {missing!r} is not one of the tokens {list(tokens)}")
+    if missing.lower() not in text.lower():
+        raise Failure(f"{call}: the ValueError should name the missing word {missing!r}; it says {text!r}")
 
 
 def public_attentions() -> np.ndarray:

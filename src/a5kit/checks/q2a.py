@@ -54,21 +54,14 @@ def call_encoder(sub, sequence: str, what: str, problem: str):
 def check_names_the_bad_letter(sub, sequence: str, letter: str, position: int) -> None:
     """one_hot_encode_dna(sequence) raises ValueError whose message names ``letter`` and its 0-based ``position``."""
     what = f"one_hot_encode_dna({sequence!r})"
-    try:
-        sub.call("one_hot_encode_dna", sequence)
-    except StudentError as err:
-        if isinstance(err.error, NotImplementedError):
-            raise
-        if not isinstance(err.error, ValueError):
-            raise Failure(f"{what} raised {type(err.error).__name__}; expected ValueError naming {letter!r} and its position {position}") from None
-        text = str(err.error)
-        if not re.search(rf"(?<![A-Za-z]){re.escape(letter)}(?![A-Za-z])", text):
-            raise Failure(f"{what}: the ValueError should name the invalid character {letter!r}; it says {text!r}") from None
-        if not re.search(rf"(?<!\d){position}(?!\d)", text):
-            hint = f" ({position + 1} is its 1-based position: positions are 0-based)" if re.search(rf"(?<!\d){position + 1}(?!\d)", text) else ""
-            raise Failure(f"{what}: the ValueError should give the 0-based position {position} of {letter!r}; it says {text!r}{hint}") from None
-        return
-    raise Failure(f"{what} returned; expected ValueError naming {letter!r} at position {position}: only A, C, G, T and N (either case) are bases")
+    text = expect.raised(sub, "one_hot_encode_dna", (sequence,), ValueError, what,
+                         f"ValueError naming {letter!r} and its position {position}",
+                         f"ValueError naming {letter!r} at position {position}: only A, C, G, T and N (either case) are bases")
+    if not re.search(rf"(?<![A-Za-z]){re.escape(letter)}(?![A-Za-z])", text):
+        raise Failure(f"{what}: the ValueError should name the invalid character {letter!r}; it says {text!r}")
+    if not re.search(rf"(?<!\d){position}(?!\d)", text):
+        hint = f" ({position + 1} is its 1-based position: positions are 0-based)" if re.search(rf"(?<!\d){position + 1}(?!\d)", text) else ""
+        raise Failure(f"{what}: the ValueError should give the 0-based position {position} of {letter!r}; it says {text!r}{hint}")
 
 
 @case(points=1)
