@@ -19,6 +19,7 @@ its version (``--colab`` redoes only that).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -35,6 +36,30 @@ OLD_MARKER = f'python_version < "{OLD_PYTHON[:-1]}{int(OLD_PYTHON[-1]) + 1}"'  #
 NEW_MARKER = f'python_version >= "{OLD_PYTHON[:-1]}{int(OLD_PYTHON[-1]) + 1}"'
 # Only the registry's CUDA build of torch pulls these; setup.sh installs the CPU build first.
 CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton|setuptools|pip)$", re.I)
+
+
+# pip settings that only say how to reach the registry (certificates, timeouts, cache); everything
+# else a machine's configuration adds (local indexes, find-links, constraints) is dropped.
+KEPT_PIP_SETTINGS = ("PIP_CERT", "PIP_CLIENT_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR",
+                     "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_RETRIES", "PIP_PROGRESS_BAR")
+
+
+def registry_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a pip that sees the package registry alone, as on Gradescope or Colab.
+
+    Machines here add local indexes (without Requires-Python) and a local CPU torch wheel through
+    pip's configuration; a resolution made through them passes here and fails there. The
+    certificate settings stay, so the registry is reachable through this machine's proxy.
+    """
+    env = dict(os.environ if base is None else base)
+    for key in [k for k in env if k.startswith("PIP_") and k not in KEPT_PIP_SETTINGS]:
+        del env[key]
+    env["PIP_CONFIG_FILE"] = os.devnull  # pip reads no configuration file at all
+    if "PIP_CERT" not in env:
+        bundle = env.get("SSL_CERT_FILE") or env.get("REQUESTS_CA_BUNDLE")
+        if bundle:
+            env["PIP_CERT"] = bundle
+    return env
 
 
 def freeze(extra: str, constraints: Path | None) -> list[str]:
@@ -78,7 +103,7 @@ def resolve(requirements: list[str], constraints: dict[str, str], python: str) -
         cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--progress-bar", "off",
                "--python-version", python, "--only-binary=:all:", "--target", str(Path(tmp) / "target"),
                "-r", str(req), "-c", str(con), "--report", str(report)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        result = subprocess.run(cmd, capture_output=True, text=True, env=registry_env())
         if result.returncode != 0:
             raise ResolutionFailed(result.stdout + result.stderr)
         installs = json.loads(report.read_text())["install"]
