@@ -95,7 +95,7 @@ def _env(repo: Path) -> dict[str, str]:
 def built_with_q7(repo_with_q7, tiny_cache) -> Path:
     out = repo_with_q7.parent / "dist"
     done = subprocess.run([sys.executable, "-m", "a5kit.autograder", "--root", str(repo_with_q7), "--cache", str(tiny_cache),
-                           "--out", str(out), "--hidden-seed", "2026"],
+                           "--out", str(out), "--hidden-seed", "2026", "--example"],
                           cwd=repo_with_q7, env=_env(repo_with_q7), capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout + done.stderr
     return out / "autograder.zip"

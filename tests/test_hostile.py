@@ -333,6 +333,27 @@ def test_a_kernel_that_dies_at_start_up_shows_its_last_error_lines(tmp_path, stu
     assert not kernel.exchange.exists()
 
 
+def test_the_kernel_may_reserve_address_space_it_never_touches_as_torchs_cuda_build_does(drop, student_user):
+    """Importing torch's CUDA build reserves about 3.2 GB of address space; a kernel capped at 4 GB then
+    failed honest sklearn imports and cost a perfect submission 17-19 points (issue 19). The grade must
+    not depend on the torch build: memory is bounded by what the processes hold, not what they reserve."""
+    from a5kit.grader.kernel_client import KernelSettings, StudentKernel
+
+    kernel = StudentKernel(KernelSettings(user=student_user, start_timeout=60))
+    try:
+        kernel.start()
+        code = ("import mmap, resource\n"
+                "reserved = [mmap.mmap(-1, 2 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000,"
+                " prot=mmap.PROT_READ) for _ in range(4)]\n"  # 8 GB reserved (0x4000: MAP_NORESERVE), nothing touched
+                "import numpy as np, scipy.linalg, sklearn.decomposition\n"
+                f"open({str(drop / 'limit')!r}, 'w').write(repr(resource.getrlimit(resource.RLIMIT_AS)))\n")
+        outcome = kernel.execute(code, timeout=120)
+    finally:
+        kernel.shutdown()
+    assert outcome.ok, outcome.error
+    assert (drop / "limit").read_text() == repr((-1, -1))
+
+
 def test_disk_use_counts_only_the_users_files(tmp_path):
     (tmp_path / "mine").write_bytes(b"x" * 10_000)
     (tmp_path / "theirs").write_bytes(b"x" * 10_000)

@@ -327,10 +327,36 @@ def test_every_notebook_ends_with_a_submit_section_asking_for_all_four_at_once()
         assert "replaces" in last.source
 
 
-def test_make_release_writes_the_student_tree_and_reports_the_example(tmp_path, monkeypatch, capsys):
+def test_make_release_refuses_the_example_repository_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
+    monkeypatch.delenv("A5KIT_REF", raising=False)
+    monkeypatch.setattr(release, "write_public_expected", lambda root: pytest.fail("nothing may be written"))
+    assert release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "EXAMPLE repository" in err[0] and "full commit hash" in err[0] and "--example" in err[0]
+    assert not (tmp_path / "student").exists()
+
+
+def test_make_release_with_example_writes_the_student_tree_and_says_it_is_not_for_publishing(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
     monkeypatch.delenv("A5KIT_REF", raising=False)
     monkeypatch.setattr(release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED)  # leave src/ alone
-    assert release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student")]) == 0
+    assert release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student"), "--example"]) == 0
     out = capsys.readouterr().out
-    assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in out and "before publishing" in out
+    assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in out and "not for publishing" in out
+
+
+def test_make_autograder_refuses_the_example_repository_with_one_line(tmp_path, monkeypatch, capsys):
+    from a5kit import autograder
+
+    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
+    monkeypatch.delenv("A5KIT_REF", raising=False)
+    monkeypatch.setattr(autograder, "build", lambda *a, **k: pytest.fail("the build must not start"))
+    assert autograder.main(["--root", str(ROOT), "--cache", str(tmp_path), "--out", str(tmp_path / "dist")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("autograder: the autograder build refused") and "EXAMPLE" in err[0]
+
+
+def test_a_full_commit_hash_is_an_accepted_ref():
+    assert release.is_pinned("0123456789abcdef0123456789abcdef01234567")
+    assert not release.is_pinned("main") and not release.is_pinned("a1b2c3d")  # an abbreviated hash can become ambiguous

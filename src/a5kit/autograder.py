@@ -150,8 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="model-output cache (default ROOT/data/cache)")
     parser.add_argument("--out", type=Path, default=None, help="default ROOT/dist")
     parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden motif test set (default: {motifs.HIDDEN_SEED_ENV}, else drawn at random)")
+    parser.add_argument("--example", action="store_true", help="allow the EXAMPLE student repository (demos and tests)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    from . import release  # the student notebooks this archive grades link to that repository
+
+    try:
+        release.refuse_example(release.read_config(args.root), args.example, "the autograder build")
+    except release.ReleaseError as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 1
     try:
         target = build(args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist", args.hidden_seed)
     except BuildError as err:

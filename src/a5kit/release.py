@@ -97,6 +97,15 @@ def read_config(root: Path) -> ReleaseConfig:
     return config
 
 
+def refuse_example(config: ReleaseConfig, example: bool, what: str) -> None:
+    """Stop a build meant for publishing that still links to the EXAMPLE repository (``--example`` opts in)."""
+    if config.is_example and not example:
+        raise ReleaseError(f"{what} refused: [tool.a5kit.release] still names the EXAMPLE repository {EXAMPLE_REPOSITORY}, "
+                           "so students' setup cells would fail; set repository and ref (a full commit hash is safest) "
+                           "to your public student repository in pyproject.toml (`--example`, or EXAMPLE=1 for make, "
+                           "builds with it for a demo or a test)")
+
+
 def fill_tokens(text: str, config: ReleaseConfig, notebook: str) -> str:
     return text.replace("@@COLAB_BADGE@@", config.colab_badge(notebook)).replace("@@A5KIT_SPEC@@", config.install_spec)
 
@@ -281,9 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--out", type=Path, default=None, help=f"student notebooks (default: ROOT/{ASSIGNMENT})")
     parser.add_argument("--student-out", type=Path, default=None, help="the publishable student tree (default: ROOT/dist/student)")
+    parser.add_argument("--example", action="store_true", help="allow the EXAMPLE repository (the committed assignment5/, demos, tests)")
     args = parser.parse_args(argv)
     try:
         config = read_config(args.root)
+        refuse_example(config, args.example, "the release")
         print(f"wrote {write_public_expected(args.root)}")
         notebooks = args.out or args.root / ASSIGNMENT
         for path in build(args.root, notebooks):
@@ -294,8 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {student}: push it to {config.repository} and tag it {config.ref}")
     if config.is_example:
-        print(f"release: NOTE the repository is the EXAMPLE {EXAMPLE_REPOSITORY} (what the committed notebooks use): "
-              "set [tool.a5kit.release] repository and ref to your public student repository before publishing")
+        print(f"release: built with the EXAMPLE repository {EXAMPLE_REPOSITORY} (--example): not for publishing")
     return 0
 
 

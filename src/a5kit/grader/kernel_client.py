@@ -64,7 +64,11 @@ class Outcome:
 class KernelSettings:
     user: str = ""  # run as this user when the grader is root ("" = as ourselves)
     memory_mb: int = KERNEL_MEMORY_MB  # the watchdog kills the student's processes above this resident size
-    address_space_mb: int = 4096  # RLIMIT_AS backstop: one huge allocation fails with MemoryError
+    # RLIMIT_AS, 0 = none. Off by default: importing torch's CUDA build reserves about 3.2 GB of
+    # address space it never touches, so any cap small enough to matter fails honest imports and
+    # makes the grade depend on the torch build. Memory is bounded by what the student's processes
+    # hold (the watchdog above, and the container's cgroup), not by what they reserve.
+    address_space_mb: int = 0
     file_mb: int = 256  # RLIMIT_FSIZE: one file at most this large
     disk_mb: int = KERNEL_DISK_MB  # all files of the student's user (home, /tmp, /var/tmp, /dev/shm) at most this large
     start_timeout: float = 60.0  # seconds for a kernel to answer its first request
@@ -172,7 +176,7 @@ class StudentKernel:
 
     def _write_spec(self, connection: Path) -> None:
         argv = [sys.executable, "-I", "-m", "a5kit.grader.launcher", "--connection", str(connection),
-                "--workdir", str(self.home), "--memory-mb", str(self.settings.address_space_mb),
+                "--workdir", str(self.home), "--address-space-mb", str(self.settings.address_space_mb),
                 "--file-mb", str(self.settings.file_mb)]
         if self.as_user:
             argv += ["--user", self.settings.user]

@@ -1,12 +1,12 @@
 """Start the student's kernel: set limits, drop to the unprivileged user, then exec ipykernel.
 
-    python -I -m a5kit.grader.launcher --user NAME --connection FILE --workdir DIR [--memory-mb N] -- ARGV...
+    python -I -m a5kit.grader.launcher --user NAME --connection FILE --workdir DIR [--address-space-mb N] -- ARGV...
 
 Run as root by the grader, with ``-I`` (no ``PYTHON*`` variables, no user site, no current folder
 on ``sys.path``) from a root-owned working directory, so nothing the student can write is
 imported while it is root. Before ``exec`` it reads the kernel's connection file (root-only),
 makes itself the first victim of the out-of-memory killer (this needs root, so it comes first),
-caps its address space and file sizes, switches to ``--user`` (no supplementary groups, for good),
+caps its file sizes (and its address space, if asked: the grader does not by default), switches to ``--user`` (no supplementary groups, for good),
 and only then enters ``--workdir`` and hands ipykernel a private copy of the connection file. A
 limit the platform rejects (macOS and RLIMIT_AS) is skipped with a line on stderr, not a dead
 kernel. Without root (a laptop) it only sets the limits. When the grader's interpreter is not
@@ -45,11 +45,11 @@ def _oom_first() -> None:
         _warn(f"could not set oom_score_adj ({err.strerror}): the kernel is not preferred by the OOM killer")
 
 
-def set_limits(memory_mb: int, file_mb: int = FILE_SIZE_MB) -> list[str]:
-    """Cap address space and file size; returns what the platform refused (each also said on stderr)."""
+def set_limits(address_space_mb: int, file_mb: int = FILE_SIZE_MB) -> list[str]:
+    """Cap address space (0 = leave it) and file size; returns what the platform refused (each also said on stderr)."""
     wanted = []
-    if memory_mb > 0:
-        wanted.append(("RLIMIT_AS", memory_mb))
+    if address_space_mb > 0:
+        wanted.append(("RLIMIT_AS", address_space_mb))
     if file_mb > 0:
         wanted.append(("RLIMIT_FSIZE", file_mb))
     skipped = []
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default="")
     parser.add_argument("--connection", required=True, type=Path)
     parser.add_argument("--workdir", required=True, type=Path)
-    parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--address-space-mb", type=int, default=0, help="RLIMIT_AS in MB (0: none)")
     parser.add_argument("--file-mb", type=int, default=FILE_SIZE_MB)
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     env = dict(os.environ)
     if os.geteuid() == 0:
         _oom_first()  # before the switch: afterwards the student may not raise its own score
-    set_limits(args.memory_mb, args.file_mb)
+    set_limits(args.address_space_mb, args.file_mb)
     if args.user and os.geteuid() == 0:
         env.update(drop_privileges(args.user))
     os.chdir(args.workdir)  # only now: the student's folder, entered as the student
