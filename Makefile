@@ -25,6 +25,7 @@ help:
 	@echo "make doctor  mode, device, versions, weights, cache, expected times"
 
 $(STAMP): requirements/dev.lock pyproject.toml
+	@$(PYTHON) scripts/platform_check.py
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11, 5) <= sys.version_info[:3] < (3, 14))' || \
 		{ echo "make needs Python 3.11.5 to 3.13 (what requirements/dev.lock is checked for); $(PYTHON) is $$($(PYTHON) --version 2>&1). Use PYTHON=python3.12 make ..."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
