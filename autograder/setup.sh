@@ -90,7 +90,7 @@ if [ -n "$TORCH_PIN" ]; then
         echo "setup.sh: PyTorch's CPU index could not be reached; installing $TORCH_PIN from the default index instead (on Linux x86_64 the CUDA build, about 3 GB)"
         "${PIP[@]}" "$TORCH_PIN" || fail "pip could not install $TORCH_PIN for Python $PY_VERSION (see pip's message above)"
     fi
-    TORCH_BUILD="$(cd / && "$VPY" -c 'import torch; print(torch.__version__, "(CUDA %s build)" % torch.version.cuda if torch.version.cuda else "(CPU build)")')" \
+    TORCH_BUILD="$(cd / && "$VPY" -W ignore -c 'import torch; print(torch.__version__, "(CUDA %s build)" % torch.version.cuda if torch.version.cuda else "(CPU build)")')" \
         || fail "torch was installed but does not import (see the error above)"
     echo "setup.sh: torch $TORCH_BUILD installed"
     step_done

@@ -359,3 +359,25 @@ def test_a_notebook_grader_json_does_not_list_is_ignored_with_a_note(sub, work):
     write_nb(sub / "05_toy.ipynb")
     result = intake.collect(sub, work, NOTEBOOKS)
     assert "05_toy" not in result.notebooks and "ignored (not assignment notebooks): 05_toy.ipynb" in notes_text(result)
+
+
+def test_a_notebook_over_the_size_limit_is_refused_with_the_limit_and_what_to_do(tmp_path, monkeypatch):
+    from a5kit.grader import intake
+
+    monkeypatch.setattr(intake, "MAX_NOTEBOOK_BYTES", 2**20)  # the real limit is 50 MB; the message is the same
+    path = write_nb(tmp_path / "big.ipynb")
+    path.write_text(path.read_text() + " " * 2**20)  # valid JSON, over the limit
+    message = check_notebook(path)
+    assert message.startswith("not graded: the file is larger than 1 MB, the autograder's limit for one notebook")
+    assert "Clear all outputs" in message
+
+
+def test_the_size_limit_is_stated_in_the_readme_and_every_submit_section():
+    from a5kit import nbmeta
+    from a5kit.grader.intake import MAX_NOTEBOOK_BYTES
+
+    limit = f"{MAX_NOTEBOOK_BYTES // 2**20} MB"
+    assert f"over {limit} is not" in " ".join((ROOT / "README.md").read_text().split())
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        submit = " ".join(nbmeta.cells_of(path)[-1].source.split())
+        assert f"over {limit} is not" in submit and "Clear all outputs" in submit, path.name

@@ -297,6 +297,9 @@ def check_notebook(path: Path) -> str | None:
     except OSError as err:
         return f"cannot read the file: {err.strerror or err}"
     except ValueError as err:
+        if str(err).startswith("larger than"):
+            return (f"not graded: the file is {err}, the autograder's limit for one notebook; clear its outputs "
+                    "(Edit → Clear all outputs), save, download and submit it again (every cell is re-run here anyway)")
         return f"not a notebook: the file is {err}"
     if not raw.strip():
         return "not a notebook: the file is empty"
