@@ -41,6 +41,17 @@ def test_replay_miss_names_the_input_and_lists_the_cache(monkeypatch):
     assert "toy input 'abc'" in message  # what the cache holds
 
 
+def test_a_replay_miss_is_one_short_line_however_large_the_cache(monkeypatch):
+    monkeypatch.setenv("A5KIT_MODE", "record")
+    for i in range(40):
+        _call(f"in{i:02d}")
+    monkeypatch.setenv("A5KIT_MODE", "replay")
+    with pytest.raises(CacheMiss) as err:
+        _call("other")
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 600 and "and 37 more" in message
+
+
 def test_manifest_records_model_input_and_array_hashes(monkeypatch, cache_dir):
     monkeypatch.setenv("A5KIT_MODE", "record")
     arrays = _call("abc")
@@ -88,5 +99,5 @@ def test_damaged_array_file_is_detected(monkeypatch, cache_dir):
 
 def test_replay_of_an_empty_cache_says_it_holds_nothing(monkeypatch):
     monkeypatch.setenv("A5KIT_MODE", "replay")
-    with pytest.raises(CacheMiss, match="holds: nothing"):
+    with pytest.raises(CacheMiss, match="holds: nothing for"):
         _call("abc")

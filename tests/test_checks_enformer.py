@@ -164,6 +164,34 @@ def test_second_tomtom_hit_is_told_the_first_is_best(reference):
     assert "hit number 2" in results["top_jaspar_hit_is_the_best_tomtom_match_of_the_strongest_filter"].output
 
 
+def _signed_strongest(weights):
+    return int(np.asarray(weights, dtype=float).sum(axis=(1, 2)).argmax())  # a typical mistake: no absolute value
+
+
+def _top_hit_of(strongest):
+    def top_jaspar_hit(weights):  # consistent with the student's own (wrong) strongest_filter
+        hits = motif_match.tomtom_jaspar(np.asarray(weights)[strongest(weights)])
+        return str(hits["matrix_id"][0]), str(hits["name"][0])
+
+    return top_jaspar_hit
+
+
+@pytest.mark.parametrize("mistake", ["signed sum", "filter 0"])
+def test_q4c_scores_the_same_in_the_notebook_and_in_replay_when_strongest_filter_is_wrong(reference, tiny_cache, monkeypatch, mistake):
+    """The grade cell (tiny or live) and the autograder (replay of a recorded cache) give the same points:
+    top_jaspar_hit is judged on the filter the student's own strongest_filter picks, so replay must hold
+    Tomtom for every filter (issue 22: 1/3 in the notebook, 0/3 from the autograder)."""
+    strongest = _signed_strongest if mistake == "signed sum" else (lambda weights: 0)
+    mistaken = with_(reference, strongest_filter=strongest, top_jaspar_hit=_top_hit_of(strongest))
+    in_notebook = {name: r.score for name, r in grade(mistaken, "q4c").items()}
+    monkeypatch.setenv("A5KIT_MODE", "replay")
+    monkeypatch.setenv("A5KIT_CACHE", str(tiny_cache))
+    replayed = grade(mistaken, "q4c")
+    assert {name: r.score for name, r in replayed.items()} == in_notebook
+    assert in_notebook["top_jaspar_hit_is_the_best_tomtom_match_of_the_strongest_filter"] == 1
+    assert not any("not in cache" in r.output for r in replayed.values())
+
+
 # --- q4d ----------------------------------------------------------------------------------------
 
 

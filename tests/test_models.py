@@ -77,8 +77,11 @@ def test_tiny_models_are_deterministic(tiny):
     np.testing.assert_array_equal(models.gpt2_attentions(ACTIVE_SENTENCE)[1], first)
 
 
-def test_one_hot_orders_columns_acgt_and_zeroes_n():
-    np.testing.assert_array_equal(models._one_hot("ACGTN"), np.vstack([np.eye(4), np.zeros(4)]).astype(np.float32))
+def test_the_model_input_orders_columns_acgt_and_zeroes_n():
+    """Enformer's input comes from enformer-pytorch's own encoder (the kit ships none: Q2a): A, C, G, T; N all zeros."""
+    from enformer_pytorch.data import str_to_one_hot
+
+    np.testing.assert_array_equal(str_to_one_hot(["ACGTN"])[0].numpy(), np.vstack([np.eye(4), np.zeros(4)]).astype(np.float32))
 
 
 def test_replay_of_a_recorded_tiny_cache_is_identical_and_a_changed_input_misses(monkeypatch):

@@ -1,9 +1,10 @@
-"""No public callable of the student package, offered as a student's answer, earns a hidden point.
+"""No callable of the student package, public or private, offered as a student's answer, earns a hidden point.
 
 For every graded function of every autograded question, every public function of the student
 package that can take that function's positional arguments is offered in its place (arguments
 passed positionally, so parameter names do not matter), and the question's hidden cases run on it.
-Any point it earns means the package ships (part of) an answer, as ``reference_one_hot`` once did.
+Any point it earns means the package ships (part of) an answer, as ``reference_one_hot`` and the
+private ``a5kit.models._one_hot`` once did (a leading underscore hides nothing from a student).
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def student_modules() -> list[str]:
 
 
 def public_functions() -> dict[str, Callable]:
-    """Every public function defined in a student module, by qualified name."""
+    """Every function defined in a student module, private ones included, by qualified name."""
     found = {}
     for module_name in student_modules():
         module = importlib.import_module(module_name)
         for name, func in vars(module).items():
             qualified = f"{module_name}.{name}"
-            if inspect.isfunction(func) and not name.startswith("_") and func.__module__ == module_name and qualified not in WRITES_FILES:
+            if inspect.isfunction(func) and not name.startswith("__") and func.__module__ == module_name and qualified not in WRITES_FILES:
                 found[qualified] = func
     return found
 

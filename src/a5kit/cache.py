@@ -27,6 +27,9 @@ FORMAT = 1
 TINY_NOTE = "TINY DEMO CACHE: made by small randomly initialised models on synthetic sequence; the numbers are not biology"
 
 
+MISS_SHOWN = 3  # inputs of the same function a cache miss names, so that its message stays one short line
+
+
 class CacheMiss(LookupError):
     """Replay asked for a result the cache does not hold."""
 
@@ -174,11 +177,13 @@ class Cache:
         return entry
 
     def miss_message(self, function: str, input_description: str, input_sha256: str, params: Mapping[str, Any] | None) -> str:
-        held = sorted(f"{e['function']}({e['input']}{_fmt_params(e['params'])})" for e in self.entries.values())
-        listing = "; ".join(held) if held else "nothing"
+        """One line: what was asked, and a few of the inputs of the same function the cache does hold (never a dump)."""
+        same = sorted(f"{e['input']}{_fmt_params(e['params'])}" for e in self.entries.values() if e["function"] == function)
+        shown = "; ".join(same[:MISS_SHOWN]) + (f"; and {len(same) - MISS_SHOWN} more" if len(same) > MISS_SHOWN else "")
+        listing = f"{function} of {shown}" if same else f"nothing for {function}"
         return (
             f"not in cache: {function}({input_description}{_fmt_params(params)}) "
-            f"[input sha256 {input_sha256[:12]}]. The cache at {self.path} holds: {listing}. "
+            f"[input sha256 {input_sha256[:12]}]. The cache holds: {listing}. "
             "Check the input (an interval off by one is a different input) or record it with `make cache`."
         )
 

@@ -270,15 +270,6 @@ def load_enformer():
     return fresh
 
 
-def _one_hot(sequence: str) -> np.ndarray:
-    """(L, 4) float32 one-hot in A, C, G, T order; N and other letters are all zeros (kit-internal)."""
-    codes = np.frombuffer(sequence.upper().encode("ascii"), dtype=np.uint8)
-    lookup = np.full(256, 4, dtype=np.int64)
-    for i, base in enumerate(b"ACGT"):
-        lookup[base] = i
-    return np.eye(5, 4, dtype=np.float32)[lookup[codes]]
-
-
 def default_target_length(length: int) -> int:
     """Bins Enformer predicts for a ``length`` bp input: one per 128 bp, at most the model's 896."""
     if length % ENFORMER_BIN_SIZE:
@@ -310,7 +301,9 @@ def _enformer_run(sequences: Sequence[str], bins: int, columns: list[int] | None
     tiny, source = config.use_tiny_models(), _source("A5KIT_ENFORMER_SOURCE", ENFORMER_ID)
     model, info = _enformer(tiny, source)
     where = _on_device(model, f"Enformer ({'tiny' if tiny else source})", tiny)
-    x = torch.from_numpy(np.stack([_one_hot(s) for s in sequences])).to(where)
+    from enformer_pytorch.data import str_to_one_hot  # enformer-pytorch's own encoder: the kit ships none (Q2a)
+
+    x = str_to_one_hot([str(s) for s in sequences]).to(where)
     with torch.inference_mode():
         out = model(x, head="human", target_length=bins)
     if columns is not None:

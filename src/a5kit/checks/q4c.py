@@ -60,7 +60,7 @@ def check_top_hit(sub, weights: np.ndarray, what: str) -> None:
     index = filter_index(sub.call("strongest_filter", weights), len(weights), f"strongest_filter(filters {weights.shape})")
     try:
         hits = motif_match.tomtom_jaspar(weights[index])
-    except Exception as err:  # in replay mode only the strongest filter's Tomtom result is recorded
+    except Exception as err:  # replay holds Tomtom of every first-layer filter; another array is not recorded
         raise Failure(
             f"{what}: cannot look up Tomtom for filter {index}, the one your strongest_filter picks ({type(err).__name__}): "
             "check strongest_filter first (the largest sum of |w|)"
