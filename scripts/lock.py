@@ -1,6 +1,9 @@
 """Regenerate the pinned sets: requirements/dev.lock, requirements/grader.lock and environment.yml.
 
-Run with ``make lock`` (Python 3.11). Each lock is the ``pip freeze`` of a fresh venv; the grader
+Run with ``make lock`` (Python 3.11). Every resolution runs pip with the package registry alone
+(:func:`registry_env`): this machine's pip configuration adds local indexes that carry no
+Requires-Python, and a lock resolved through them installs here and fails on Gradescope or Colab.
+Each lock is the ``pip freeze`` of a fresh venv; the grader
 venv is resolved under the dev pins, so the two never disagree. torch's local label (+cpu) is
 dropped: ``torch==X`` takes the CPU wheel where one is offered and the registry build elsewhere.
 
@@ -66,11 +69,14 @@ def freeze(extra: str, constraints: Path | None) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         venv.create(tmp, with_pip=True)
         pip = [str(Path(tmp) / "bin" / "python"), "-m", "pip"]
-        subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True, env=registry_env())
+        # torch alone as this machine offers it (its CPU build, where a local wheel exists: the same
+        # version without 3 GB of CUDA libraries); everything else, torch's needs included, from the registry
+        subprocess.run([*pip, "install", "-q", "--no-deps", TORCH], check=True)
         cmd = [*pip, "install", "-q", TORCH, f"{ROOT}[{extra}]"]
         if constraints is not None:
             cmd += ["-c", str(constraints)]
-        subprocess.run(cmd, check=True)
+        subprocess.run(cmd, check=True, env=registry_env())
         out = subprocess.run([*pip, "freeze", "--exclude-editable"], check=True, capture_output=True, text=True).stdout
     lines = [re.sub(r"\+cpu$", "", line) for line in out.splitlines() if line and not line.startswith("a5kit")]
     return sorted(lines, key=str.lower)

@@ -431,6 +431,39 @@ def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_lo
     assert "Adam" in results["unfrozen_trunk_is_trained_too"].output
 
 
+def _fit_without_gradients(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+    """Issue 20's fake: never a gradient. The head moves, at most lr per step, toward a least-squares fit of the
+    softplus-inverse targets on the trunk's eval-mode embeddings; the trunk gets +-trunk_lr sign noise (what one
+    Adam step's sizes look like); the losses are the real eval-mode losses of the head it makes."""
+    head = model.to_tracks[0]
+    losses = []
+    with torch.no_grad():
+        model.eval()
+        for step in range(steps):
+            x, y = batches[step % len(batches)]
+            E = model.enformer(x, return_only_embeddings=True).double().numpy().reshape(-1, head.in_features)
+            z_target = np.log(np.expm1(np.maximum(y.double().numpy().reshape(-1, head.out_features), 1e-3)))
+            A = np.hstack([E, np.ones((len(E), 1))])
+            fit = np.linalg.lstsq(A, z_target, rcond=None)[0]
+            W, b = head.weight.double().numpy(), head.bias.double().numpy()
+            pred = np.logaddexp(0.0, E @ W.T + b)
+            losses.append(float(np.mean(pred - y.double().numpy().reshape(pred.shape) * np.log(pred))))
+            head.weight.add_(torch.as_tensor(np.clip(fit[:-1].T - W, -lr, lr), dtype=head.weight.dtype))
+            head.bias.add_(torch.as_tensor(np.clip(fit[-1] - b, -lr, lr), dtype=head.bias.dtype))
+            if not freeze_enformer:
+                for p in model.enformer.parameters():
+                    p.add_(torch.sign(torch.randn_like(p)) * (lr / 10 if trunk_lr is None else trunk_lr))
+    return losses
+
+
+def test_a_finetune_that_never_computes_a_gradient_loses_the_hidden_fall_case(reference):
+    """Issue 20: a numpy fit of the head plus sign noise on the trunk scored q5b 4/4. The trusted side recomputes
+    the loss's gradient of the head in numpy: an Adam step moves every weight against its sign, a fit does not."""
+    results = grade(with_(reference, finetune=_fit_without_gradients), "q5b")
+    assert "loss_falls_over_the_steps" in failed(results)
+    assert "does not follow the loss's gradient" in results["loss_falls_over_the_steps"].output
+
+
 def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):
     import a5kit.kernel_server.probes as probes
 

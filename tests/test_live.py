@@ -58,7 +58,6 @@ def test_save_from_pretrained_predict(live, capsys):
     tokens, attentions = models.gpt2_attentions(inputs.ACTIVE_SENTENCE)
     assert attentions.shape == (12, 12, len(tokens), len(tokens))
     np.testing.assert_allclose(attentions.sum(-1), 1.0, atol=1e-5)
-    window = models._one_hot("ACGT")  # noqa: F841 - the kit's encoder is importable in live mode
     from a5kit import data
 
     seq = data.hg38_sequence(data.CHR11_WINDOW)

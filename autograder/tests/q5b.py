@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checks.q5a import make_adapter, split_parameters, task_data
-from a5kit.checks.q5b import batches, changed, check_first_loss_in_eval_mode, check_head_learned, head_loss, losses_of, quiet
+from a5kit.checks.q5b import (HEAD_BIAS, HEAD_WEIGHT, batches, changed, check_first_loss_in_eval_mode, check_head_learned,
+                               head_loss, losses_of, quiet)
 from a5kit.checking import Failure, case
 from a5kit.grader.precomputed import precomputed
 
 FALL_SEED, FALL_BATCH_SEED, FALL_STEPS, FALL_LR = 3, 40, 20, 3e-3
+GRADIENT_AGREEMENT = 0.95  # share of the head's weights an Adam step moves against the gradient (measured: 1.0)
 
 
 def _fall_data() -> tuple[np.ndarray, np.ndarray]:
@@ -40,11 +42,46 @@ def fall_embeddings() -> dict[str, np.ndarray]:
     return {"embeddings": E.astype(np.float32)}
 
 
+def head_gradient(embeddings: np.ndarray, head: dict[str, np.ndarray], targets: np.ndarray) -> dict[str, np.ndarray]:
+    """The gradient of :func:`head_loss` with respect to the head's weight and bias, in numpy (float64)."""
+    E = np.asarray(embeddings, dtype=np.float64)
+    W, b = (np.asarray(head[k], dtype=np.float64) for k in (HEAD_WEIGHT, HEAD_BIAS))
+    z = E @ W.T + b
+    pred = np.logaddexp(0.0, z)
+    dz = (1.0 - np.asarray(targets, dtype=np.float64) / np.maximum(pred, 1e-20)) / (1.0 + np.exp(-z)) / z.size
+    dz, E = dz.reshape(-1, dz.shape[-1]), E.reshape(-1, E.shape[-1])
+    return {HEAD_WEIGHT: dz.T @ E, HEAD_BIAS: dz.sum(axis=0)}
+
+
+def check_first_step_follows_the_gradient(embeddings, before, after, targets, lr: float, what: str) -> None:
+    """Adam's first step moves every weight by about lr against the sign of the loss's gradient; the
+    gradient is recomputed here, so a loop that moves the head any other way (a fit done without the
+    loss's gradient, random signs) does not pass."""
+    grad = head_gradient(embeddings, before, targets)
+    g = np.concatenate([grad[k].ravel() for k in (HEAD_WEIGHT, HEAD_BIAS)])
+    step = np.concatenate([(np.asarray(after[k], np.float64) - before[k]).ravel() for k in (HEAD_WEIGHT, HEAD_BIAS)])
+    clear = np.abs(g) > 1e-3 * np.abs(g).max()  # elements whose sign float32 and float64 agree on
+    agree = float(np.mean(np.sign(step[clear]) == -np.sign(g[clear])))
+    size = float(np.median(np.abs(step[clear])))
+    if agree < GRADIENT_AGREEMENT or not 0.5 * lr < size < 2 * lr:
+        raise Failure(
+            f"{what}: the head's first step does not follow the loss's gradient ({agree:.0%} of its weights moved against "
+            f"the gradient's sign, by {size:.2g} (median); one Adam step moves every weight by about lr = {lr:g} against it): "
+            "compute the loss with the wrapper, loss.backward(), then optimizer.step() of torch.optim.Adam"
+        )
+
+
 @case(points=1)
 def loss_falls_over_the_steps(sub):
     model = make_adapter(sub, num_tracks=3, seed=FALL_SEED)
     X, Y = _fall_data()
     E = fall_embeddings()["embeddings"]
+    head_before = split_parameters(sub.kit("parameters", model))[1]
+    what = f"finetune(model, [one batch], steps=1, lr={FALL_LR}, freeze_enformer=True)"
+    with quiet(sub):
+        losses_of(sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=1, lr=FALL_LR, freeze_enformer=True), 1, what)
+    check_first_step_follows_the_gradient(E, head_before, split_parameters(sub.kit("parameters", model))[1], Y, FALL_LR, what)
+    model = make_adapter(sub, num_tracks=3, seed=FALL_SEED)
     head_before = split_parameters(sub.kit("parameters", model))[1]
     what = f"finetune(model, [one batch], steps={FALL_STEPS}, lr={FALL_LR}, freeze_enformer=True)"
     sub.kit("manual_seed", FALL_BATCH_SEED)
