@@ -9,7 +9,8 @@ question's public and hidden cases here; a case reaches the student's functions 
 per question, per notebook (an equal share of what is left, restarts and re-runs included) and in
 total; a dead kernel is restarted and the notebook's cells re-run, so a crash costs only what it
 touches, and anything unexpected while grading a notebook costs that notebook only. Between
-notebooks every process of the student's user is killed and the kernel's folders removed. A
+notebooks every process of the student's user is killed, then its kernel's folders, SysV IPC
+objects and temporary files are removed, on that notebook's time first (:meth:`Clock.cleanup_deadline`). A
 results.json is written whatever happens: at ``Limits.deadline`` (540 s, inside Gradescope's
 600) a timer thread writes what has been graded and ends the process.
 
