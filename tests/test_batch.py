@@ -369,6 +369,27 @@ def test_remove_files_clears_what_a_student_user_left_in_shared_temporary_folder
 
 
 @needs_root
+def test_remove_files_also_removes_the_student_users_sysv_shared_memory_queues_and_semaphores(tmp_path):
+    """Issue 20: SysV IPC objects outlive every process of their user, so they go with its files between students."""
+    from test_hostile import sysv_ipc_of
+
+    python = shutil.which("python3", path="/usr/bin:/bin")  # the venv's may be closed to the student user
+    if python is None:
+        pytest.skip("no system python3 for the student user")
+    record = isolation.create_user(isolation.user_name(97))
+    make = ("import ctypes; libc = ctypes.CDLL(None); IPC_CREAT = 0o1000\n"
+            "assert min(libc.shmget(0, 2**20, IPC_CREAT | 0o600), libc.msgget(0, IPC_CREAT | 0o600), libc.semget(0, 2, IPC_CREAT | 0o600)) >= 0")
+    try:
+        subprocess.run([python, "-I", "-c", make], user=record.pw_uid, group=record.pw_gid, extra_groups=[], cwd="/",
+                       check=True, timeout=60)
+        assert len(sysv_ipc_of(record.pw_uid)) == 3
+        isolation.remove_files(record.pw_uid, roots=(tmp_path,))
+        assert sysv_ipc_of(record.pw_uid) == []
+    finally:
+        isolation.remove_user(record.pw_name)
+
+
+@needs_root
 def test_a_command_in_its_own_network_cannot_reach_a_port_open_outside():
     import socket
 

@@ -4,8 +4,9 @@ Root only. A batch creates its users ``a5student-<pid>-<worker>`` (unique per ru
 or parallel tests never share one) and deletes them at the end; users left by a batch that was
 killed are found by their dead pid and removed by the next one. Between two students a worker's
 user loses every process (by uid: ``setsid`` escapes a process group, not ``kill(-1)`` sent as that
-user) and every file it owns in the shared temporary folders. :func:`exposed` tells which
-instructor files a student user could still read.
+user), every file it owns in the shared temporary folders, and its SysV shared memory segments,
+message queues and semaphore sets. :func:`exposed` tells which instructor files a student user
+could still read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from a5kit.grader.memory import SHARED_TMP, remove_owned
+from a5kit.grader.memory import SHARED_TMP, remove_ipc, remove_owned
 
 PREFIX = "a5student"
 SBIN = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
@@ -137,8 +138,8 @@ def kill_all(record: pwd.struct_passwd, timeout: float = 60.0) -> int:
 
 
 def remove_files(uid: int, roots: tuple[Path, ...] = SHARED_TMP) -> int:
-    """Remove everything owned by ``uid`` under ``roots`` (never following links); returns how many were removed."""
-    return remove_owned(roots, uid, deep=True)
+    """Remove everything of ``uid`` under ``roots`` (never following links) and its SysV IPC objects; returns how many."""
+    return remove_owned(roots, uid, deep=True) + remove_ipc(uid)
 
 
 def reachable_by_others(path: Path) -> bool:

@@ -15,11 +15,13 @@ so nothing a previous kernel planted (startup files, ``.pth``, modules) is run a
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
 import pwd
 import queue
+import select
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-from a5kit.grader.memory import SHARED_TMP, Scope, Watchdog, remove_owned, remove_tree
+from a5kit.grader.memory import SHARED_TMP, Scope, Watchdog, remove_ipc, remove_owned, remove_tree
 from a5kit.grader.settings import KERNEL_DISK_MB, KERNEL_MEMORY_MB
 
 KERNEL_NAME = "a5kit-student"
@@ -42,6 +44,7 @@ MAX_MESSAGE_BYTES = 4 * 2**20  # zmq drops a kernel message larger than this bef
 MAX_QUEUED = 16  # messages zmq buffers per socket: with the cap above, at most 64 MB per channel
 STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel that does not start
 ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
+ABANDON_CLEANUP_SECONDS = 30.0  # at the hard stop, files are removed for at most this long (results.json is written)
 log = logging.getLogger("a5kit.grader")
 
 
@@ -105,19 +108,50 @@ def _check_message(msg: Any) -> dict[str, Any]:
 
 
 class _Tail:
-    """The last bytes of a stream (the kernel's stderr), read by a thread; the rest is dropped."""
+    """The last bytes the kernel writes to stderr, through a pipe only this grader reads; the rest is dropped.
 
-    def __init__(self, stream: Any) -> None:
-        self.data = collections.deque(maxlen=STDERR_TAIL)
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True, name="kernel-stderr")
+    A thread polls the read end (never a blocking read) and closes it itself, so a student process
+    that keeps the write end open (a forked child) can never make the grader wait at shutdown.
+    """
+
+    def __init__(self) -> None:
+        self.data: collections.deque[int] = collections.deque(maxlen=STDERR_TAIL)
+        self._read_end, self.write_end = os.pipe()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True, name="kernel-stderr")
         self._thread.start()
 
-    def _read(self, stream: Any) -> None:
+    def _read(self) -> None:
+        poller = select.poll()
+        poller.register(self._read_end, select.POLLIN)
         try:
-            while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
-                self.data.extend(chunk)
-        except (OSError, ValueError):
-            pass
+            while not self._stop.is_set():
+                if poller.poll(200) and not self._read_some():
+                    return
+            for _ in range(16):  # what was already written when told to stop (a dying kernel's last words)
+                if not (poller.poll(0) and self._read_some()):
+                    return
+        finally:
+            os.close(self._read_end)
+
+    def _read_some(self) -> bool:
+        """Keep what can be read now (poll said so: this does not block); False at end of file."""
+        try:
+            chunk = os.read(self._read_end, 65536)
+        except OSError:
+            return False
+        self.data.extend(chunk)
+        return bool(chunk)
+
+    def close_write_end(self) -> None:
+        """Close the grader's copy of the write end, once the kernel has its own."""
+        with contextlib.suppress(OSError):
+            os.close(self.write_end)
+
+    def stop(self) -> None:
+        """Stop reading (at most a fraction of a second, whoever holds the write end)."""
+        self._stop.set()
+        self._thread.join(timeout=2)
 
     def lines(self, count: int = 6) -> str:
         """The last ``count`` non-empty lines, as text."""
@@ -212,10 +246,13 @@ class StudentKernel:
         self.km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, connection_file=str(connection),
                                 context=self.context)
         self._write_spec(connection)
-        self.km.start_kernel(env=self._env(), cwd=ROOT_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL)
+        self.stderr = _Tail()
+        try:
+            self.km.start_kernel(env=self._env(), cwd=ROOT_CWD, stdout=subprocess.DEVNULL, stderr=self.stderr.write_end,
+                                 stdin=subprocess.DEVNULL)
+        finally:
+            self.stderr.close_write_end()
         process = self.km.provisioner.process  # type: ignore[union-attr]
-        self.stderr = _Tail(process.stderr)
         self.kc = self.km.client(context=self.context)
         self.kc.start_channels()
         self.monitors = [channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
@@ -245,11 +282,20 @@ class StudentKernel:
         self.killed_because = reason
 
     def _stop_processes(self) -> None:
-        """Stop the watchdog, the client, the kernel and every process of the student's; remove the home."""
+        """Kill every process of the student's first, then stop the client and the kernel; remove the home.
+
+        Killing comes first so that nothing after it waits on what a student process holds (a
+        forked child keeping the kernel's pipes or sockets open hung the grader to its hard stop).
+        """
         if self.watchdog is not None:
             self.watchdog.stop()
             self.peak_mb = max(self.peak_mb, self.watchdog.peak_mb)
             self.watchdog = None
+        self.scope.kill_all()
+        if self.as_user and self.scope.ancestor is None:
+            remove_ipc(self.uid)
+        if self.stderr is not None:
+            self.stderr.stop()
         for monitor in self.monitors:
             monitor.close(linger=0)
         self.monitors = []
@@ -269,8 +315,6 @@ class StudentKernel:
                 self.km.shutdown_kernel(now=True)
             except Exception:
                 pass
-        self.scope.kill_all()
-        if self.km is not None:
             try:
                 self.km.cleanup_resources(restart=False)
             except Exception:
@@ -299,11 +343,14 @@ class StudentKernel:
         self._stop_processes()
         return Outcome("broken", reason)
 
-    def shutdown(self) -> None:
-        """Stop everything of this kernel and remove its folders (and, for a dedicated user, its files in /tmp)."""
+    def shutdown(self, cleanup_deadline: float | None = None) -> None:
+        """Stop everything of this kernel and remove its folders (and, for a dedicated user, its files in /tmp & co.).
+
+        The user's files are removed until ``cleanup_deadline`` (monotonic); the rest goes at the next clean-up.
+        """
         self._stop_processes()
         if self.as_user and self.scope.ancestor is None:
-            remove_owned(SHARED_TMP, self.uid)
+            remove_owned(SHARED_TMP, self.uid, deadline=cleanup_deadline)
         remove_tree(self.spec_dir)
         remove_tree(self.exchange)
 
@@ -311,7 +358,8 @@ class StudentKernel:
         """From another thread, when the grader must exit now: kill the student's processes, remove the folders."""
         self.scope.kill_all()
         if self.as_user and self.scope.ancestor is None:
-            remove_owned(SHARED_TMP, self.uid)
+            remove_ipc(self.uid)
+            remove_owned(SHARED_TMP, self.uid, deadline=time.monotonic() + ABANDON_CLEANUP_SECONDS)
         remove_tree(self.spec_dir)
         remove_tree(self.exchange)
 

@@ -9,7 +9,8 @@ question's public and hidden cases here; a case reaches the student's functions 
 per question, per notebook (an equal share of what is left, restarts and re-runs included) and in
 total; a dead kernel is restarted and the notebook's cells re-run, so a crash costs only what it
 touches, and anything unexpected while grading a notebook costs that notebook only. Between
-notebooks every process of the student's user is killed and the kernel's folders removed. A
+notebooks every process of the student's user is killed, then its kernel's folders, SysV IPC
+objects and temporary files are removed, on that notebook's time first (:meth:`Clock.cleanup_deadline`). A
 results.json is written whatever happens: at ``Limits.deadline`` (540 s, inside Gradescope's
 600) a timer thread writes what has been graded and ends the process.
 
@@ -74,6 +75,7 @@ class GraderSetup:
 
 
 KEEP_MESSAGE = 2000  # characters of an error message from the kernel kept for a test's output
+CLEANUP_SECONDS = 20.0  # removing a notebook's files may run this far past its share; the rest goes at the next clean-up
 
 
 class CallFailed(StudentError):
@@ -201,6 +203,13 @@ class Clock:
         cells_end = self.notebook_start + self.limits.cells_share * (self.notebook_deadline - self.notebook_start)
         end = self.notebook_deadline if rerun else cells_end
         return min(self.limits.cell, end - time.monotonic(), self.remaining())
+
+    def cleanup_deadline(self) -> float:
+        """Until when the clean-up after a notebook may run: what is left of its own share, at least ``CLEANUP_SECONDS``.
+
+        So the files a notebook made are removed on its own time first, and never for long on the others'.
+        """
+        return max(self.notebook_deadline, time.monotonic() + CLEANUP_SECONDS)
 
     def begin_question(self) -> None:
         self.question_deadline = time.monotonic() + self.limits.question
@@ -357,8 +366,10 @@ def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: 
         results += [r for q in questions for r in _zero([c for c in cases[q] if (c.question, c.name) not in done], reason)]
     finally:
         if kernel is not None:
-            kernel.shutdown()
+            cleanup_start = time.monotonic()
+            kernel.shutdown(cleanup_deadline=clock.cleanup_deadline())
             stats[stem] = {"seconds": round(time.monotonic() - started, 2), "kernel_cpu_seconds": round(_children_cpu() - cpu0, 2),
+                           "cleanup_seconds": round(time.monotonic() - cleanup_start, 2),
                            "kernel_peak_mb": round(kernel.peak_mb, 1), "restarts": kernel.restarts,
                            **({"warnings": kernel.warnings} if kernel.warnings else {})}
         if progress is not None:
