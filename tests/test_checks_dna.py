@@ -446,6 +446,8 @@ def test_losses_as_autograd_tensors_are_told_to_use_item_in_a_public_check(refer
     results = grade(with_(reference, train_cnn=train_returning_tensors), "q3b")
     assert "train_cnn_returns_model_and_one_loss_per_epoch" in failed(results)
     assert "loss.item()" in results["train_cnn_returns_model_and_one_loss_per_epoch"].output
+    evaluation = grade(with_(reference, train_cnn=train_returning_tensors), "q3c")
+    assert not failed(evaluation), "q3c judges the trained model only: one mistake in the losses must not cost q3c too (issue 22)"
 
 
 def test_per_batch_losses_are_told_to_average_per_epoch(reference):

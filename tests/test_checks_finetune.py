@@ -195,6 +195,20 @@ def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensor
     return finetune
 
 
+def test_forgetting_the_freeze_flag_with_only_the_head_in_the_optimizer_loses_the_frozen_case(reference):
+    """Issue 22: no weight of the trunk moves (it is not in the optimizer), but every step back-propagates through it."""
+    head_only_unfrozen = make_finetune(pass_freeze=False, head_only=True)
+
+    def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
+        if freeze_enformer:
+            return head_only_unfrozen(model, batches, steps, lr, freeze_enformer, trunk_lr)
+        return reference["finetune"](model, batches, steps, lr, freeze_enformer=False, trunk_lr=trunk_lr)
+
+    results = grade(with_(reference, finetune=finetune), "q5b")
+    assert failed(results) == {"frozen_trunk_stays_fixed_while_the_head_learns"}
+    assert "hold a gradient" in results["frozen_trunk_stays_fixed_while_the_head_learns"].output
+
+
 def test_forgetting_to_freeze_loses_the_frozen_case(reference):
     results = grade(with_(reference, finetune=make_finetune(pass_freeze=False)), "q5b")
     assert failed(results) == {"frozen_trunk_stays_fixed_while_the_head_learns"}
@@ -427,7 +441,7 @@ def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_lo
 
     results = grade(with_(reference, finetune=fake), "q5b")
     assert failed(results) == set(results)  # all of q5b's points
-    assert "recomputed" in results["loss_falls_over_the_steps"].output
+    assert "does not follow the loss's gradient" in results["loss_falls_over_the_steps"].output  # noise is not a gradient step
     assert "Adam" in results["unfrozen_trunk_is_trained_too"].output
 
 

@@ -13,14 +13,19 @@ EPOCHS = 10  # the epochs the notebook and the autograder train for: train_cnn(X
 SMALL = 300  # training sequences for the quick checks
 
 
-def model_and_losses(result, epochs: int, what: str) -> tuple[Handle, np.ndarray]:
-    """Unpack ``train_cnn``'s ``(model, losses)`` and check the losses: one finite float per epoch."""
+def model_of(result, what: str) -> Handle:
+    """The trained model of ``train_cnn``'s ``(model, losses)``; Question 3c judges only it, so a mistake in the losses costs q3b alone."""
     if not isinstance(result, list) or len(result) != 2:
         kind = f"a sequence of {len(result)}" if isinstance(result, list) else type(result).__name__
         raise Failure(f"{what}: expected a tuple (model, losses), got {kind}")
-    model, losses = result
-    if not isinstance(model, Handle):
-        raise Failure(f"{what}: the first element should be the trained model (your MotifCNN), got {type(model).__name__}")
+    if not isinstance(result[0], Handle):
+        raise Failure(f"{what}: the first element should be the trained model (your MotifCNN), got {type(result[0]).__name__}")
+    return result[0]
+
+
+def model_and_losses(result, epochs: int, what: str) -> tuple[Handle, np.ndarray]:
+    """Unpack ``train_cnn``'s ``(model, losses)`` and check the losses: one finite float per epoch."""
+    model, losses = model_of(result, what), result[1]
     if isinstance(losses, list) and any(isinstance(v, np.ndarray) for v in losses):
         raise Failure(
             f"{what}: the losses are tensors, not Python floats: append loss.item() (a tensor that requires grad keeps its "

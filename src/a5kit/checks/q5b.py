@@ -147,6 +147,13 @@ def frozen_trunk_stays_fixed_while_the_head_learns(sub):
         losses = losses_of(sub.call("finetune", model, handle, steps=8, lr=1e-2, freeze_enformer=True), 8, what)
     after = split_parameters(sub.kit("parameters", model))
     moved = changed(before[0], after[0])
+    backpropagated = [k for k, held in split_parameters(sub.kit("holds_grad", model))[0].items() if held]
+    if backpropagated and not moved:
+        raise Failure(
+            f"with freeze_enformer=True no trunk weight changed, but {len(backpropagated)} trunk parameters hold a gradient "
+            f"(e.g. {backpropagated[0]}): every step back-propagated through the whole trunk. Pass the flag to the wrapper's "
+            "forward, model(seq, target=target, freeze_enformer=freeze_enformer), which runs the trunk without gradients"
+        )
     if moved:
         raise Failure(
             f"with freeze_enformer=True, {len(moved)} trunk weights changed (e.g. {moved[0]}): pass the flag to the "

@@ -83,6 +83,11 @@ def parameters(module: Any) -> dict[str, np.ndarray]:
     return {name: p.detach().cpu().float().numpy().copy() for name, p in module.named_parameters()}
 
 
+def holds_grad(module: Any) -> dict[str, bool]:
+    """Which of a torch module's parameters hold a gradient (``.grad`` set by a backward pass)."""
+    return {name: p.grad is not None for name, p in module.named_parameters()}
+
+
 def requires_grad(module: Any) -> dict[str, bool]:
     """Which of a torch module's parameters would be trained."""
     return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
@@ -176,5 +181,5 @@ def _bind(table: dict[str, Any]):
     return bound, run
 
 
-PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, forward,
+PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, holds_grad, forward,
                                              embeddings, dropout_active, progress_bars, wraps, crop)})
