@@ -411,3 +411,17 @@ def test_notebook_replays_from_a_recorded_tiny_cache_without_memelite_or_pyjaspa
     scores = [float(o.data["text/plain"]) for c in nb.cells if nbmeta.meta(c).autograded for o in c.outputs if o.output_type == "execute_result"]
     assert sum(scores) == pytest.approx(sum(POINTS.values()))
     assert "HEAVY []" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+
+
+def test_replacing_the_first_matching_base_is_named_by_a_public_check(reference):
+    """Issue 22: str.replace(ref, alt, 1) changes the first match anywhere; the public input has a C before the variant's."""
+    def first_match(sequence, start, position, ref, alt):
+        if sequence[position - 1 - start] != ref:
+            raise ValueError("reference base mismatch")
+        return sequence.replace(ref, alt, 1)
+
+    results = grade(with_(reference, apply_variant=first_match), "q6")
+    public = "apply_variant_changes_the_base_at_the_1_based_position"
+    assert public in failed(results) and "str.replace(ref, alt, 1)" in results[public].output
+    assert not results[public].hidden
+    assert not failed(results) & {"apply_variant_raises_value_error_when_the_reference_base_differs", "variant_effect_sums_alt_minus_ref_over_the_bins"}

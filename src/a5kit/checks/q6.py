@@ -34,6 +34,13 @@ def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str,
     if len(got) != len(sequence):
         raise Failure(f"{what}: the result has {len(got)} bases, the input {len(sequence)}: replace one base, do not insert or delete")
     changed = [i for i in range(len(got)) if got[i] != sequence[i]]
+    first = sequence.find(ref)
+    if changed == [first] and first != expected_at:
+        raise Failure(
+            f"{what}: you changed the first {ref!r} of the sequence (offset {first}), not the variant's base at offset "
+            f"position - 1 - start = {expected_at}: str.replace(ref, alt, 1) replaces the first match anywhere; build the result "
+            "from sequence[:offset] + alt + sequence[offset + 1:]"
+        )
     if changed == [expected_at + 1]:
         raise Failure(f"{what}: you changed offset {expected_at + 1} = position - start; dbSNP positions are 1-based, so the base is at offset position - 1 - start = {expected_at}")
     if changed == [expected_at - 1]:
@@ -41,8 +48,9 @@ def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str,
     raise Failure(f"{what}: expected exactly one change, {ref}->{alt} at offset {expected_at}; your result differs from the input at offsets {changed[:10]}")
 
 
-# start=1000, position=1006 (1-based) -> offset 5, the C. Its answer is stored.
-APPLY_VARIANT_INPUT: tuple[str, int, int, str, str] = ("AAAAACAAAAGTTTT", 1000, 1006, "C", "T")
+# start=1000, position=1006 (1-based) -> offset 5, a C; the C at offset 1 comes first, so replacing the
+# first match is caught here, and offsets 4 and 6 are not C, so 0/1-based slips raise. Its answer is stored.
+APPLY_VARIANT_INPUT: tuple[str, int, int, str, str] = ("ACAAACAAAAGTTTT", 1000, 1006, "C", "T")
 REVERSE_COMPLEMENT_INPUT = "AACGTTTGCN"
 
 
@@ -55,7 +63,7 @@ def apply_variant_changes_the_base_at_the_1_based_position(sub):
 
 @case(points=0.5)
 def apply_variant_raises_value_error_when_the_reference_base_differs(sub):
-    seq = "AAAAACAAAAGTTTT"
+    seq = APPLY_VARIANT_INPUT[0]
     what = f"apply_variant({seq!r}, start=1000, position=1006, ref='G', alt='T')"
     try:
         got = sub.call("apply_variant", seq, 1000, 1006, "G", "T")
