@@ -143,6 +143,13 @@ def test_logo_matrix_not_transposed_is_told_so(reference):
     assert all("transposed?" in r.output for r in results.values())
 
 
+def test_logo_matrix_by_reshape_is_told_to_transpose(reference):
+    """Issue 22: reshape(-1, 4) has the right shape and the wrong numbers."""
+    results = grade(with_(reference, logo_matrix=lambda weights, index: np.asarray(weights)[index].reshape(-1, 4)), "q4b")
+    assert failed(results) == set(results)
+    assert all("reshape(-1, 4)" in r.output and ".T" in r.output for r in results.values())
+
+
 def test_strongest_filter_by_signed_sum_or_max_is_told_to_sum_absolute_values(reference):
     signed = with_(reference, strongest_filter=lambda w: int(np.asarray(w, dtype=float).sum(axis=(1, 2)).argmax()))
     results = grade(signed, "q4c")
@@ -425,3 +432,14 @@ def test_replacing_the_first_matching_base_is_named_by_a_public_check(reference)
     assert public in failed(results) and "str.replace(ref, alt, 1)" in results[public].output
     assert not results[public].hidden
     assert not failed(results) & {"apply_variant_raises_value_error_when_the_reference_base_differs", "variant_effect_sums_alt_minus_ref_over_the_bins"}
+
+
+@pytest.mark.parametrize("mistake, named", [
+    (lambda ref, alt, tracks, bins: np.abs(np.asarray(alt, float) - ref)[bins][:, tracks].sum(axis=0), "|alt - ref|"),
+    (lambda ref, alt, tracks, bins: (np.asarray(alt, float) - ref)[:, tracks].sum(axis=0), "only over the given bins"),
+])
+def test_variant_effect_with_absolute_values_or_every_bin_is_named(reference, mistake, named):
+    """Issue 22: |Δ| and a sum over every bin got a generic 'values differ' message."""
+    results = grade(with_(reference, variant_effect=mistake), "q6")
+    for case_name in ("variant_effect_sums_alt_minus_ref_over_the_bins", "variant_effect_on_other_tracks_and_bins"):
+        assert case_name in failed(results) and named in results[case_name].output, results[case_name].output

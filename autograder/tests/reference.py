@@ -258,7 +258,11 @@ def variant_effect_expected(ref_pred: Any, alt_pred: Any, tracks: Sequence[int],
     """The answer, and tracks and bins swapped (None when the swap is out of range)."""
     ref, alt = np.asarray(ref_pred), np.asarray(alt_pred)
     fits = max(tracks) < ref.shape[0] and max(bins) < ref.shape[1]
-    return {"value": variant_effect(ref, alt, tracks, bins), "swapped": variant_effect(ref.T, alt.T, bins, tracks) if fits else None}
+    every_bin = list(range(ref.shape[0]))
+    mistakes = {"absolute": np.abs(alt.astype(np.float64) - ref)[np.asarray(bins)][:, np.asarray(tracks)].sum(axis=0),
+                "all_bins": variant_effect(ref, alt, tracks, every_bin)}
+    return {"value": variant_effect(ref, alt, tracks, bins), "swapped": variant_effect(ref.T, alt.T, bins, tracks) if fits else None,
+            "mistakes": mistakes}
 
 
 # -- the public checks' stored values ---------------------------------------------------------------------

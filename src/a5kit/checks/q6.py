@@ -112,6 +112,11 @@ def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks
         raise Failure(f"{what}: tracks and bins are swapped: the predictions have shape (bins, tracks), index pred[bins][:, tracks]")
     if np.allclose(got, want / len(bins), rtol=1e-4, atol=1e-5):
         raise Failure(f"{what}: this is the mean over the bins; sum alt - ref over the given bins")
+    named = {"absolute": "this is the sum of |alt - ref|: keep the sign (a decrease is negative), sum alt - ref",
+             "all_bins": "this sums over every bin; sum only over the given bins, pred[bins]"}
+    for name, mistake in (expected.get("mistakes") or {}).items():
+        if name in named and np.shape(mistake) == got.shape and np.allclose(got, mistake, rtol=1e-4, atol=1e-5):
+            raise Failure(f"{what}: {named[name]}")
     expect.close(got, want, what)
 
 
@@ -126,5 +131,5 @@ def variant_effect_input() -> tuple[np.ndarray, np.ndarray, list[int], list[int]
 @case(points=1)
 def variant_effect_sums_alt_minus_ref_over_the_bins(sub):
     ref, alt, tracks, bins = variant_effect_input()
-    expected = {"value": stored.value("q6.variant_effect.value"), "swapped": None}
+    expected = {"value": stored.value("q6.variant_effect.value"), "swapped": None, "mistakes": stored.mistakes("q6.variant_effect")}
     check_variant_effect(sub, ref, alt, tracks, bins, expected, "variant_effect(ref (896, 6), alt (896, 6), tracks=[4, 1], bins=[446, 447, 448])")
