@@ -502,3 +502,14 @@ def test_the_reference_passes_the_hidden_threshold_on_another_hidden_seed(refere
     test_set = q3c.hidden_test_set()
     assert int(test_set["seed"]) == 2026
     assert float(np.mean(reference["predict_tfs"](model, test_set["X"]) == test_set["y"])) >= q3c.THRESHOLD
+
+
+def test_argmax_over_the_batch_axis_is_named(reference):
+    """Issue 22: argmax over the sequences gave a generic shape message."""
+    def predict_over_batch(model, X):
+        with torch.no_grad():
+            return model(torch.as_tensor(np.asarray(X), dtype=torch.float32)).argmax(dim=0).numpy()
+
+    results = grade(with_(reference, predict_tfs=predict_over_batch), "q3c")
+    assert failed(results) == set(results)
+    assert all("argmax over the sequences" in r.output for r in results.values()), [r.output for r in results.values()]

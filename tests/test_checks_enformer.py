@@ -111,6 +111,17 @@ def test_peak_argmax_over_the_wrong_axis_is_named(reference):
     assert "argmax over the wrong axis" in results["finds_planted_extremes"].output
 
 
+def test_peak_by_flat_argmax_is_told_it_is_a_flattened_position(reference):
+    """Issue 22: argmax without an axis was called 'bin indices'."""
+    def flat_peak(predictions):
+        p = np.asarray(predictions, dtype=float)
+        return int(p.mean(axis=0).argmax()), int(p.mean(axis=0).argmin()), int(p.argmax())
+
+    results = grade(with_(reference, track_extremes=flat_peak), "q4a")
+    outputs = [r.output for r in results.values() if not r.passed]
+    assert outputs and all("flattened" in o and "bin indices" not in o for o in outputs), outputs
+
+
 def test_peak_by_mean_is_told_peak_means_max(reference):
     results = grade(with_(reference, track_extremes=_extremes(peak="mean")), "q4a")
     assert "finds_planted_extremes" in failed(results)

@@ -45,6 +45,9 @@ def predictions(value, n: int, what: str) -> np.ndarray:
     got = expect.array(value, what, None)
     if got.shape == (n, len(motifs.TFS)):
         raise Failure(f"{what}: expected shape ({n},), got {got.shape}: these are scores per class; take the argmax over classes")
+    if got.shape == (len(motifs.TFS),) and n != len(motifs.TFS):
+        raise Failure(f"{what}: expected one class index per sequence, shape ({n},), got {got.shape}: that is the argmax over "
+                      "the sequences (axis 0); take the argmax over the classes, logits.argmax(dim=1)")
     got = expect.array(got, what, (n,))
     if not np.all(np.isin(got, np.arange(len(motifs.TFS)))):
         raise Failure(f"{what}: class indices must be whole numbers 0 to {len(motifs.TFS) - 1}; got values such as {sorted(set(got.tolist()))[:5]}")

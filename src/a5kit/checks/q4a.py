@@ -43,7 +43,13 @@ def check_extremes(sub, predictions: np.ndarray, expected: dict[str, tuple[int, 
     if got == want:
         return
     bins, tracks = predictions.shape
-    peak_bin = int(np.unravel_index(np.argmax(predictions), predictions.shape)[0])
+    flat = int(np.argmax(predictions))
+    if got[2] != want[2] and got[2] == flat:
+        raise Failure(
+            f"{what}: highest peak {got[2]} is the position of the largest value in the flattened array (argmax without an "
+            "axis), not a track: take each track's maximum over the bins, predictions.max(axis=0), then the argmax over tracks"
+        )
+    peak_bin = int(np.unravel_index(flat, predictions.shape)[0])
     if got[2] != want[2] and got[2] == peak_bin:
         raise Failure(
             f"{what}: highest peak {got[2]} is the bin of the largest value, not its track (argmax over the wrong axis): "
