@@ -233,6 +233,17 @@ def test_closest_filter_on_one_strand_only_is_told_to_score_both(reference):
     assert "closest_filter_keeps_the_best_offset" not in failed(results)
 
 
+def test_closest_filter_with_summed_strands_is_not_told_it_scored_one_strand(reference):
+    """Issue 22: adding the two strands' scores was called 'forward strand only'."""
+    def summed(weights, motif):
+        w = np.asarray(weights, dtype=float)
+        return int((REF.strand_scores(w, motif) + REF.strand_scores(w, REF.revcomp(motif))).argmax())
+
+    results = grade(with_(reference, closest_filter=summed), "q4d")
+    outputs = [r.output for r in results.values() if not r.passed]
+    assert outputs and all("added" in o and "not the sum" in o for o in outputs), outputs
+
+
 def test_closest_filter_with_the_complement_not_reversed_is_told_so_in_a_public_check(reference):
     complement = _closest(other_strand=lambda m: m.translate(str.maketrans("ACGT", "TGCA")))
     results = grade(with_(reference, closest_filter=complement), "q4d")

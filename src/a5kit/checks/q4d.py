@@ -25,7 +25,11 @@ MISTAKES: dict[str, str] = {
     "forward_only": "that is the best filter on the forward strand only; score the reverse complement of the motif too and keep the better strand",
     "complement_not_reversed": "that is the best filter when the motif is complemented but not reversed; the other strand is the reverse complement (complement, then reverse the order)",
     "offset_zero_only": "that is the best filter when filter and motif are aligned at offset 0 only; slide the filter along the motif (pad with N) and keep the best offset",
+    "summed_strands": "that is the best filter when the two strands' scores are added; a filter matches one strand: keep the better strand's score (the maximum), not the sum",
 }
+# When two mistakes pick the same filter, one message names both.
+BOTH_STRAND_MISTAKES = ("that is the best filter on the forward strand only, or with the two strands' scores added; score the "
+                        "reverse complement of the motif too and keep the better strand (the maximum), not the sum")
 
 
 def planted(seed: int, motif: str, n: int = 12, width: int = 15, strand: str = "+", offset: int = 0) -> np.ndarray:
@@ -48,7 +52,8 @@ def check_closest(sub, weights: np.ndarray, motif: str, expected: dict[str, Any]
     want = int(expected["value"])
     if got == want:
         return
-    hint = next((f": {text}" for name, text in MISTAKES.items() if name in expected and int(expected[name]) != want and got == int(expected[name])), "")
+    named = [name for name in MISTAKES if name in expected and int(expected[name]) != want and got == int(expected[name])]
+    hint = f": {BOTH_STRAND_MISTAKES}" if {"forward_only", "summed_strands"} <= set(named) else (f": {MISTAKES[named[0]]}" if named else "")
     scores = np.asarray(expected["scores"])
     raise Failure(f"{what}: got filter {got}, expected {want} (best score {scores[want]:.3f}, yours {scores[got]:.3f}){hint}")
 
