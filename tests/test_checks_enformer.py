@@ -244,6 +244,19 @@ def test_closest_filter_with_summed_strands_is_not_told_it_scored_one_strand(ref
     assert outputs and all("added" in o and "not the sum" in o for o in outputs), outputs
 
 
+def test_closest_filter_by_a_normalised_score_is_told_to_use_the_raw_score(reference):
+    """Issue 22: the task asks for the raw alignment score; a score divided by the filter norm passed every case."""
+    def normalised(weights, motif):
+        w = np.asarray(weights, dtype=float)
+        best = np.maximum(REF.strand_scores(w, motif), REF.strand_scores(w, REF.revcomp(motif)))
+        return int((best / np.linalg.norm(w, axis=(1, 2))).argmax())
+
+    results = grade(with_(reference, closest_filter=normalised), "q4d")
+    case_name = "closest_filter_finds_a_planted_forward_match"
+    assert case_name in failed(results) and not results[case_name].hidden
+    assert "raw alignment score" in results[case_name].output
+
+
 def test_closest_filter_with_the_complement_not_reversed_is_told_so_in_a_public_check(reference):
     complement = _closest(other_strand=lambda m: m.translate(str.maketrans("ACGT", "TGCA")))
     results = grade(with_(reference, closest_filter=complement), "q4d")

@@ -232,6 +232,7 @@ def closest_expected(weights: Any, motif: str) -> dict[str, Any]:
         "complement_not_reversed": int(np.maximum(strand_scores(weights, motif), strand_scores(weights, motif.translate(_COMPLEMENT))).argmax()),
         "offset_zero_only": int(np.maximum(aligned_scores(weights, motif), aligned_scores(weights, revcomp(motif))).argmax()),
         "summed_strands": int((strand_scores(weights, motif) + strand_scores(weights, revcomp(motif))).argmax()),
+        "normalised": int((alignment_scores(weights, motif) / np.linalg.norm(np.asarray(weights, dtype=np.float64), axis=(1, 2))).argmax()),
     }
 
 

@@ -25,6 +25,7 @@ MISTAKES: dict[str, str] = {
     "forward_only": "that is the best filter on the forward strand only; score the reverse complement of the motif too and keep the better strand",
     "complement_not_reversed": "that is the best filter when the motif is complemented but not reversed; the other strand is the reverse complement (complement, then reverse the order)",
     "offset_zero_only": "that is the best filter when filter and motif are aligned at offset 0 only; slide the filter along the motif (pad with N) and keep the best offset",
+    "normalised": "that is the best score divided by the filter's norm; the task asks for the raw alignment score (the sum of the filter's weights at the motif's bases), so a strongly weighted match wins",
     "summed_strands": "that is the best filter when the two strands' scores are added; a filter matches one strand: keep the better strand's score (the maximum), not the sum",
 }
 # When two mistakes pick the same filter, one message names both.
@@ -66,7 +67,10 @@ def public_inputs() -> dict[str, np.ndarray]:
     reverse[4] = planted(11, MYOD1_MOTIF, strand="complement")[6] * 0.9  # a weaker decoy on the complement, not reversed
     shifted = planted(12, MYOD1_MOTIF, strand="+", offset=4)
     shifted[8] = planted(13, MYOD1_MOTIF[:9] + "AAAAAA", strand="+")[6] * 0.8  # a decoy that only wins at offset 0
-    return {"forward": planted(7, MYOD1_MOTIF, strand="+"), "reverse": reverse, "shifted": shifted}
+    strong = planted(14, MYOD1_MOTIF, strand="+")
+    strong[3] = 3.0 * planted(15, MYOD1_MOTIF[:8] + "N" * 7, strand="+")[6].clip(min=0)  # half a match, three times the weight:
+    # the best raw score, not the best score per unit of filter norm (a normalised score picks filter 6)
+    return {"forward": planted(7, MYOD1_MOTIF, strand="+"), "reverse": reverse, "shifted": shifted, "strong": strong}
 
 
 def stored_expected(name: str) -> dict[str, Any]:
@@ -76,6 +80,8 @@ def stored_expected(name: str) -> dict[str, Any]:
 @case(points=0.5)
 def closest_filter_finds_a_planted_forward_match(sub):
     check_closest(sub, public_inputs()["forward"], MYOD1_MOTIF, stored_expected("forward"), f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r})")
+    check_closest(sub, public_inputs()["strong"], MYOD1_MOTIF, stored_expected("strong"),
+                  f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with a strongly weighted half match")
 
 
 @case(points=0.5)
