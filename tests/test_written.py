@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -232,3 +233,27 @@ def test_a_page_in_headless_chromium_shows_every_figure_and_runs_no_script(submi
     assert "PWNED" not in dom.split("</head>")[0]
     images = re.findall(r"<img[^>]*>", dom)
     assert len(images) == 3 and all("data:image/png;base64," in img for img in images)  # alice's attachment and 2 figures
+
+
+# -- make grade ------------------------------------------------------------------------------------------
+
+
+def test_make_grade_writes_the_pages_and_the_template_and_merges_written_csv(tmp_path, submissions, monkeypatch, capsys):
+    from a5kit.grader import isolation
+    from test_batch import make_autograder
+
+    autograder = make_autograder(tmp_path / "autograder", tmp_path / "no-cache")  # no runner starts a kernel here
+    monkeypatch.setattr(batch, "runner_command", lambda *args, **kwargs: [sys.executable, "-c", "pass"])
+    monkeypatch.setattr(isolation, "is_root", lambda: False)
+    out = tmp_path / "grades"
+    args = [str(submissions), "--autograder", str(autograder), "--out", str(out), "--unsafe-as-me", "--solutions", str(SOLUTIONS)]
+    batch.main(args + ["--blind"])
+    key = written.blind_key(out / "blind.key")
+    assert (out / "written" / "index.html").exists() and (out / "written" / "q5e.html").exists()
+    assert "alice" not in (out / "written" / "q1c.html").read_text() and written.pseudonym("alice", key) in (out / "written.csv").read_text()
+    fill(out / "filled.csv", [["student", "q1c"], [written.pseudonym("alice", key), "1.5"]])
+    capsys.readouterr()
+    batch.main(args + ["--blind", "--written", str(out / "filled.csv")])
+    assert "grades-with-written.csv" in capsys.readouterr().out
+    rows = {r[0]: r for r in csv.reader((out / "grades-with-written.csv").open())}
+    assert rows["alice"][rows["student"].index("q1c")] == "1.5"
