@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # file on one worker (tests/conftest.py). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: help venv demo test lock cache release autograder grade bench clean rehearse answers doctor
+.PHONY: help venv demo test lock cache release autograder grade merge-written bench clean rehearse answers doctor
 
 help:
 	@echo "make demo    offline demo (tiny models)        make test   the test suite"
@@ -20,6 +20,8 @@ help:
 	@echo "make release solutions/ -> assignment5/ and dist/student/ (the public student tree)"
 	@echo "make autograder  dist/autograder.zip for Gradescope (CACHE_DIR=data/cache)"
 	@echo "make grade SUBMISSIONS=dir [WORKERS=2]  grade a folder of submissions locally (as root; UNSAFE=1 without)"
+	@echo "           [BLIND=1] pseudonyms on the written pages; [WRITTEN=grades/written.csv] merge the written points"
+	@echo "make merge-written [GRADES=grades] [WRITTEN=file]  written.csv into grades-with-written.csv"
 	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"
 	@echo "make rehearse  full-size live run offline (random weights; long)   make answers  grader sheet of CACHE_DIR"
 	@echo "make doctor  mode, device, versions, weights, cache, expected times"
@@ -60,9 +62,17 @@ autograder: $(STAMP)
 # As root each worker grades as its own throw-away user; without root it refuses unless UNSAFE=1.
 WORKERS ?= 2
 UNSAFE  ?=
+BLIND   ?=
+WRITTEN ?=
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of submissions> [WORKERS=2] [UNSAFE=1]"; exit 2; }
-	$(PY) -m a5kit.grader.batch "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(UNSAFE),--unsafe-as-me,)
+	$(PY) -m a5kit.grader.batch "$(SUBMISSIONS)" --workers $(WORKERS) $(if $(UNSAFE),--unsafe-as-me,) \
+		$(if $(BLIND),--blind,) $(if $(WRITTEN),--written "$(WRITTEN)",)
+
+# The written questions' points (grades/written.csv, filled in) into grades-with-written.csv and report-with-written.html.
+GRADES ?= grades
+merge-written: $(STAMP)
+	$(PY) -m a5kit.grader.batch merge-written --grades "$(GRADES)" $(if $(WRITTEN),--written "$(WRITTEN)",)
 
 BENCH_ARGS ?=
 bench: $(STAMP)

@@ -64,7 +64,8 @@ def run(root: Path, cache: Path, workdir: Path, workers: int = 2) -> list[list[s
     archive = autograder.build(root, cache, workdir / "dist")
     print(f"built the student release and {archive} ({archive.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - t0:.1f} s")
     folders = example_submissions(root, release_dir, workdir / "submissions")
-    graded, rows, wall = batch.grade_folder(workdir / "submissions", workdir / "dist" / "autograder", workdir / "grades", workers)
+    graded, rows, wall = batch.grade_folder(workdir / "submissions", workdir / "dist" / "autograder", workdir / "grades", workers,
+                                            solutions=root / "solutions")
     print(f"graded {len(graded)} example submissions ({', '.join(folders)}) with the Gradescope runner in {wall:.1f} s:\n")
     print(batch.format_table(rows))
     print("\nscores come from a TINY DEMO CACHE (small random models): they test the plumbing, not biology")
@@ -72,4 +73,9 @@ def run(root: Path, cache: Path, workdir: Path, workers: int = 2) -> list[list[s
     report = workdir / "grades" / "report.html"
     if report.exists():
         print(f"class report (score plots, commonest check messages, notebooks that did not run): {report}")
+    pages = workdir / "grades" / "written" / "index.html"
+    if pages.exists():
+        print(f"written answers, one page per question with its key and rubric: {pages}")
+        print(f"  scores for them go into {workdir / 'grades' / 'written.csv'}; merge with "
+              f"`python -m a5kit.grader.batch merge-written --grades {workdir / 'grades'}`")
     return rows

@@ -8,7 +8,10 @@ work as they are). Each is graded by ``python -m a5kit.grader.runner`` in its ow
 student's ``results/<student>.json`` and the runner's log ``logs/<student>.log`` (tracebacks),
 ``grades.csv`` with one row per student, one column per question and a ``notes`` column (a runner
 crash, with its exit code and last stderr lines; a hidden test that raised), and ``report.html``
-(how the class did per question).
+(how the class did per question). With the instructor's ``solutions/`` at hand it also writes one page
+per written question, ``written/<question>.html`` and ``written/index.html`` (:mod:`.written_pages`;
+``--blind`` shows stable pseudonyms), and the template ``written.csv`` for their points, which
+``--written FILE`` or ``python -m a5kit.grader.batch merge-written`` merges (:mod:`.written_scores`).
 
 Students never meet (as root): each worker has its own throw-away user (:mod:`.isolation`), each
 submission is copied into a folder only root can open, the runner's temporary files live in a
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from a5kit.grader import class_report
-from a5kit.grader import isolation
+from a5kit.grader import isolation, written, written_pages, written_scores
 from a5kit.grader import settings as grader_settings
 from a5kit.grader.memory import remove_tree
 
@@ -82,6 +85,7 @@ class BatchRun:
     wall: float
     warnings: list[str] = field(default_factory=list)
     unsafe_as: str = ""  # the user the notebooks ran as without isolation ("" = isolated)
+    notes: list[str] = field(default_factory=list)  # what else was written (the written questions' pages)
 
 
 def submissions_in(folder: Path, exclude: Path | None = None) -> list[Path]:
@@ -283,7 +287,18 @@ def workers_for(count: int, isolate: bool, root: Path) -> Iterator[list[Slot]]:
                 isolation.remove_user(slot.user.pw_name)
 
 
-def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsafe_as_me: bool = False) -> BatchRun:
+def write_written(subs: list[Path], solutions: Path, out: Path, blind: bool = False) -> list[str]:
+    """The written questions' pages and the written.csv template; returns lines for the console."""
+    questions = written.questions(solutions)
+    key = written.blind_key(out / written_scores.KEY) if blind else None
+    index = written_pages.write_pages(subs, questions, out / "written", key)
+    template = written_scores.write_template(out, [s.name for s in subs], questions, blind)
+    kept = "" if template else f"; kept the existing {out / written_scores.TEMPLATE} (delete it for a fresh template)"
+    return [f"written answers: {index} ({len(questions)} questions){kept}"]
+
+
+def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsafe_as_me: bool = False,
+              solutions: Path | None = None, blind: bool = False) -> BatchRun:
     """Grade every submission in ``folder`` into ``out``; isolated as root, else as this user (marked when ``unsafe_as_me``)."""
     isolate = isolation.is_root()
     subs = submissions_in(folder, exclude=out)
@@ -348,13 +363,24 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
     except Exception as err:  # the grades matter more than the report
         logging.getLogger("a5kit.grader").exception("the class report could not be written")
         warnings.append(f"the class report could not be written: {type(err).__name__}: {err}")
+    run_notes: list[str] = []
+    solutions = solutions if solutions is not None else Path("solutions")
+    if solutions.is_dir():
+        try:
+            run_notes = write_written(subs, solutions, out, blind)
+        except Exception as err:  # the grades matter more than the pages
+            logging.getLogger("a5kit.grader").exception("the written questions' pages could not be written")
+            warnings.append(f"the written questions' pages could not be written: {type(err).__name__}: {err}")
+    else:
+        warnings.append(f"no written pages or written.csv: no solutions folder at {solutions} (give --solutions)")
     warnings += [f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed" for g in final if g.leftovers]
-    return BatchRun(final, rows, wall, warnings, unsafe_as)
+    return BatchRun(final, rows, wall, warnings, unsafe_as, run_notes)
 
 
-def grade_folder(folder: Path, autograder: Path, out: Path, workers: int = 2) -> tuple[list[Graded], list[list[str]], float]:
+def grade_folder(folder: Path, autograder: Path, out: Path, workers: int = 2, solutions: Path | None = None,
+                 blind: bool = False) -> tuple[list[Graded], list[list[str]], float]:
     """Grade every submission in ``folder``; returns what was graded, the CSV rows and the wall time."""
-    run = run_batch(folder, autograder, out, workers)
+    run = run_batch(folder, autograder, out, workers, solutions=solutions, blind=blind)
     return run.graded, run.rows, run.wall
 
 
@@ -378,12 +404,18 @@ REFUSAL = ("grade: not root, so student notebooks would run as you, with your ri
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge-written"]:
+        return written_scores.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m a5kit.grader.batch", description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--autograder", type=Path, default=Path("dist/autograder"), help="staged autograder (make autograder)")
     parser.add_argument("--out", type=Path, default=None, help="default: SUBMISSIONS/../grades")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--unsafe-as-me", action="store_true", help="without root: run student code as yourself, unisolated")
+    parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="instructor notebooks: written questions, keys, rubrics")
+    parser.add_argument("--blind", action="store_true", help="written pages and written.csv show stable pseudonyms, not names")
+    parser.add_argument("--written", type=Path, default=None, help="a filled-in written.csv to merge after grading")
     args = parser.parse_args(argv)
     if not (args.autograder / "grader.json").exists():
         print(f"grade: no autograder at {args.autograder}: run `make autograder` first", file=sys.stderr)
@@ -401,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or args.submissions.resolve().parent / "grades"
     try:
-        run = run_batch(args.submissions, args.autograder, out, args.workers, unsafe_as_me=args.unsafe_as_me)
+        run = run_batch(args.submissions, args.autograder, out, args.workers, unsafe_as_me=args.unsafe_as_me,
+                        solutions=args.solutions, blind=args.blind)
     except isolation.IsolationError as err:
         print(f"grade: {err}", file=sys.stderr)
         return 1
@@ -414,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ngraded {len(run.graded)} submissions in {run.wall:.1f} s with {args.workers} worker(s)"
           + (f", {len(crashed)} with a runner problem (see notes)" if crashed else "")
           + f"; wrote {out / 'grades.csv'}, {out / 'report.html'} and {out / 'results'}/")
+    for line in run.notes:
+        print(line)
+    if args.written is not None:
+        merged = written_scores.main(["--grades", str(out), "--written", str(args.written)])
+        if merged:
+            return merged
     return 1 if crashed else 0
 
 
