@@ -50,7 +50,13 @@ def gradebook(tmp_path_factory, tiny_cache):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions:
             sub = gb.find_submission(ASSIGNMENT, student)
+            written = {}
+            for notebook in sub.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell_type == "markdown":  # a written answer: graded by hand in formgrader
+                        written[grade.name] = (grade.max_score, grade.auto_score, grade.manual_score, grade.needs_manual_grade)
             scores[student] = (sub.code_score, sub.max_code_score)
+            scores[f"{student}-written"] = written
     return scores
 
 
@@ -62,3 +68,16 @@ def test_nbgrader_autograde_gives_the_solutions_every_autograded_point(gradebook
 def test_nbgrader_autograde_gives_the_untouched_release_nothing(gradebook):
     score, most = gradebook["release"]
     assert most > 0 and score == 0
+
+
+def test_written_answers_wait_in_formgrader_with_their_points(gradebook):
+    """Issue 23: after autograde every written cell is a manual grade with its points, not yet graded."""
+    from a5kit import nbmeta
+
+    want = {}
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        want.update(nbmeta.graded_points(path, autograded=False))
+    written = gradebook["solution-written"]
+    assert {name: max_score for name, (max_score, *_) in written.items()} == pytest.approx(want)
+    assert sum(want.values()) == pytest.approx(22)
+    assert all(auto is None and manual is None and needs for _, auto, manual, needs in written.values()), written
