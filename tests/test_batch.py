@@ -540,3 +540,21 @@ def test_make_grade_writes_the_class_report_next_to_grades_csv(tmp_path, bare_au
     batch.run_batch(folder, bare_autograder, tmp_path / "grades", unsafe_as_me=True)
     page = (tmp_path / "grades" / "report.html").read_text()
     assert "ann" in page.split("did not run</h2>", 1)[1]
+
+
+def test_a_second_make_grade_keeps_the_first_runs_grades_and_says_where(tmp_path, bare_autograder, monkeypatch):
+    """Issue 22: a second run on the same folder overwrote grades.csv and report.html without a word."""
+    _fake_runner(monkeypatch, "import sys; print('KeyError: first run', file=sys.stderr); sys.exit(1)")
+    monkeypatch.setattr(isolation, "is_root", lambda: False)
+    folder = submissions(tmp_path, {"ann": [STUB]})
+    out = tmp_path / "grades"
+    batch.run_batch(folder, bare_autograder, out, unsafe_as_me=True)
+    first = (out / "grades.csv").read_text()
+    (out / "written.csv").write_text("filled in by a TA\n")
+    _fake_runner(monkeypatch, "import sys; print('KeyError: second run', file=sys.stderr); sys.exit(1)")
+    run = batch.run_batch(folder, bare_autograder, out, unsafe_as_me=True)
+    (kept,) = list((out / "earlier").iterdir())
+    assert (kept / "grades.csv").read_text() == first and (kept / "report.html").exists()
+    assert "second run" in (out / "grades.csv").read_text() and "first run" not in (out / "grades.csv").read_text()
+    assert (out / "written.csv").read_text() == "filled in by a TA\n"
+    assert any(str(kept) in w for w in run.warnings)

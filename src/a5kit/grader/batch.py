@@ -297,12 +297,36 @@ def write_written(subs: list[Path], solutions: Path, out: Path, blind: bool = Fa
     return [f"written answers: {index} ({len(questions)} questions){kept}"]
 
 
+EARLIER = ("grades.csv", "report.html", "results", "logs")  # what a new run writes afresh; the TAs' written.csv stays
+
+
+def keep_earlier(out: Path) -> str | None:
+    """Move a previous run's grades, report, results and logs into ``out/earlier/<time>/`` so a new run overwrites nothing;
+    returns a line saying where they went (None when there was no previous run)."""
+    found = [out / name for name in EARLIER if (out / name).exists()]
+    if not found:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime((out / "grades.csv").stat().st_mtime if (out / "grades.csv").exists() else time.time()))
+    target = out / "earlier" / stamp
+    n = 1
+    while target.exists():
+        n += 1
+        target = out / "earlier" / f"{stamp}-{n}"
+    target.mkdir(parents=True)
+    for path in found:
+        path.rename(target / path.name)
+    return f"the previous run's {', '.join(p.name for p in found)} are kept in {target}"
+
+
 def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsafe_as_me: bool = False,
               solutions: Path | None = None, blind: bool = False) -> BatchRun:
     """Grade every submission in ``folder`` into ``out``; isolated as root, else as this user (marked when ``unsafe_as_me``)."""
     isolate = isolation.is_root()
     subs = submissions_in(folder, exclude=out)
     warnings: list[str] = []
+    kept = keep_earlier(out)
+    if kept:
+        warnings.append(kept)
     work = Path(tempfile.mkdtemp(prefix="a5kit-batch-"))
     work.chmod(0o711)  # worker folders inside are entered by their own user only
     staged, results_dir = work / "staged", work / "results"
