@@ -42,7 +42,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check --quiet src tests autograder scripts
-	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 lock:
 	$(PYTHON) scripts/lock.py
