@@ -56,3 +56,30 @@ def test_object_arrays_are_refused_because_they_would_need_pickle(tmp_path):
     module.bad = expected.precomputed(bad)
     with pytest.raises(TypeError, match="non-object"):
         expected.precompute_module(module, tmp_path)
+
+
+def test_the_build_passes_its_parameters_explicitly_to_the_functions_that_name_them(tmp_path, monkeypatch):
+    """Issue 24: the hidden seed reaches the hidden test as an argument, not through a process-global override."""
+    import types
+
+    import numpy as np
+
+    from a5kit import config
+    from a5kit.grader.precomputed import precompute_module, precomputed
+
+    monkeypatch.delenv("A5KIT_HIDDEN_SEED", raising=False)
+    module = types.ModuleType("a5kit_hidden_q9")
+
+    def with_seed(hidden_seed: int | None = None):
+        assert config.hidden_seed() is None  # nothing set globally
+        return {"seed": np.array(hidden_seed)}
+
+    def without():
+        return {"x": np.zeros(2)}
+
+    with_seed.__module__ = without.__module__ = "a5kit_hidden_q9"
+    module.with_seed, module.without = precomputed(with_seed), precomputed(without)
+    written = precompute_module(module, tmp_path, hidden_seed=2026)
+    assert sorted(p.name for p in written) == ["q9.with_seed.npz", "q9.without.npz"]
+    with np.load(tmp_path / "q9.with_seed.npz") as npz:
+        assert int(npz["seed"]) == 2026

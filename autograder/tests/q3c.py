@@ -24,10 +24,10 @@ THRESHOLD = REFERENCE_ACCURACY - MARGIN
 
 
 @precomputed
-def hidden_test_set() -> dict[str, np.ndarray]:
-    """Generated with pyjaspar from the hidden seed; the autograder stores it (and the seed) at build
-    time, so grading needs neither pyjaspar nor the seed."""
-    seed = motifs.hidden_seed_from_env()
+def hidden_test_set(hidden_seed: int | None = None) -> dict[str, np.ndarray]:
+    """Generated with pyjaspar from the hidden seed (the build passes it; elsewhere A5KIT_HIDDEN_SEED); the
+    autograder stores it (and the seed) at build time, so grading needs neither pyjaspar nor the seed."""
+    seed = motifs.hidden_seed_from_env() if hidden_seed is None else int(hidden_seed)
     rows = motifs.generate(motifs.N_TEST, seed)
     return {"X": encode([s for s, _ in rows]), "y": tf_indices([t for _, t in rows]), "seed": np.array(seed, dtype=np.int64)}
 

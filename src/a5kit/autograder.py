@@ -74,12 +74,11 @@ def hidden_seed(given: int | None = None) -> tuple[int, str]:
 
 
 def _precompute(sources: list[Path], tests: Path, out: Path, seed: int) -> None:
-    """Every @precomputed value of the hidden modules into ``out``, with the hidden seed set only meanwhile."""
-    with config.overriding(A5KIT_HIDDEN_SEED=str(seed)):
-        for path in sources:
-            module = hidden_module(path.stem, tests)
-            if module is not None:
-                precompute_module(module, out)
+    """Every @precomputed value of the hidden modules into ``out``; the hidden seed is passed to the functions that take it."""
+    for path in sources:
+        module = hidden_module(path.stem, tests)
+        if module is not None:
+            precompute_module(module, out, hidden_seed=seed)
 
 
 def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> dict[str, object]:

@@ -11,9 +11,11 @@ pyjaspar nor torch. Outside the autograder (nbgrader, the test suite) the functi
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +32,7 @@ def store_dir() -> Path | None:
     return config.expected_dir()
 
 
-def precomputed(func: Callable[[], Arrays]) -> Callable[[], Arrays]:
+def precomputed(func: Callable[..., Arrays]) -> Callable[[], Arrays]:
     """Serve ``func()`` from the autograder's precomputed values when A5KIT_EXPECTED is set."""
     question = func.__module__.rsplit("_", 1)[-1] if func.__module__.startswith("a5kit_hidden_") else func.__module__.rsplit(".", 1)[-1]
     filename = f"{question}.{func.__name__}.npz"
@@ -50,15 +52,19 @@ def precomputed(func: Callable[[], Arrays]) -> Callable[[], Arrays]:
     return serve
 
 
-def precompute_module(module: ModuleType, out: Path) -> list[Path]:
-    """Compute every ``@precomputed`` value of a test module into ``out``; returns the files written."""
+def precompute_module(module: ModuleType, out: Path, **build: Any) -> list[Path]:
+    """Compute every ``@precomputed`` value of a test module into ``out``; returns the files written.
+
+    ``build`` holds the build's own parameters (``hidden_seed``); each function gets those its signature
+    names, passed explicitly (outside a build it runs with its defaults)."""
     written = []
     for value in vars(module).values():
         meta = getattr(value, "_a5kit_precomputed", None)
         if meta is None:
             continue
         filename, func = meta
-        arrays = func()
+        wanted = inspect.signature(func).parameters
+        arrays = func(**{name: value for name, value in build.items() if name in wanted})
         if not isinstance(arrays, dict) or not all(isinstance(a, np.ndarray) and a.dtype.kind != "O" for a in arrays.values()):
             raise TypeError(f"{filename}: a @precomputed function must return a dict of non-object numpy arrays")
         out.mkdir(parents=True, exist_ok=True)
