@@ -71,13 +71,16 @@ def information_content(ppm: Any) -> np.ndarray:
     return 2.0 + (p * np.log2(p)).sum(axis=0)
 
 
-def query_matrix(weights: Any) -> tuple[np.ndarray | None, int, float]:
+def query_matrix(weights: Any, ic_max: float | None = None, ic_trim: float | None = None) -> tuple[np.ndarray | None, int, float]:
     """(probability matrix Tomtom compares, first filter column it keeps, scale beta).
 
     The softmax of ``beta * w`` with ``beta`` set so that the most informative column carries
-    ``IC_MAX`` bits, end columns below ``IC_TRIM`` bits trimmed. ``None`` when no column carries
-    information at any scale (e.g. an all-zero filter): such a filter has no hit.
+    ``ic_max`` (default ``IC_MAX``) bits, end columns below ``ic_trim`` (default ``IC_TRIM``) bits
+    trimmed. ``None`` when no column carries information at any scale (e.g. an all-zero filter):
+    such a filter has no hit.
     """
+    ic_max = IC_MAX if ic_max is None else float(ic_max)
+    ic_trim = IC_TRIM if ic_trim is None else float(ic_trim)
     w = np.asarray(weights, dtype=np.float64)
     filter_to_ppm(w)  # validates the shape
     spread = float((w.max(axis=0) - w.min(axis=0)).max()) if w.size else 0.0
@@ -88,13 +91,13 @@ def query_matrix(weights: Any) -> tuple[np.ndarray | None, int, float]:
         return float(information_content(filter_to_ppm(w, beta)).max())
 
     lo, hi = 0.0, 1.0 / spread
-    while top(hi) < IC_MAX and hi < 1e6 / spread:  # a column with tied maxima may never reach IC_MAX
+    while top(hi) < ic_max and hi < 1e6 / spread:  # a column with tied maxima may never reach ic_max
         hi *= 2.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if top(mid) < IC_MAX else (lo, mid)
+        lo, hi = (mid, hi) if top(mid) < ic_max else (lo, mid)
     ppm = filter_to_ppm(w, hi)
-    keep = np.flatnonzero(information_content(ppm) >= IC_TRIM)
+    keep = np.flatnonzero(information_content(ppm) >= ic_trim)
     if not len(keep):
         return None, 0, hi
     return ppm[:, keep[0] : keep[-1] + 1], int(keep[0]), hi
@@ -130,10 +133,18 @@ def _versions() -> str:
 def _empty_hits(query_start: int = 0, query_width: int = 0) -> dict[str, np.ndarray]:
     return {
         "matrix_id": np.array([], dtype="<U8"), "name": np.array([], dtype="<U8"),
-        "p_value": np.zeros(0), "e_value": np.zeros(0), "p_value_uncorrected": np.zeros(0), "score": np.zeros(0),
+        "p_value": np.zeros(0), "e_value": np.zeros(0), "score": np.zeros(0),
         "offset": np.zeros(0, dtype=np.int64), "overlap": np.zeros(0, dtype=np.int64), "strand": np.array([], dtype="<U1"),
         "query_start": np.zeros(0, dtype=np.int64), "query_width": np.zeros(0, dtype=np.int64),
     }
+
+
+def target_p_values(query: np.ndarray) -> tuple[np.ndarray, ...]:
+    """memelite's per-target (p-value, score, offset, overlap, strand) of one query matrix, in ``jaspar_matrices()`` order."""
+    from memelite import tomtom
+
+    p_values, scores, offsets, overlaps, strands = tomtom([query], list(jaspar_matrices()[2]), n_nearest=None)
+    return np.clip(p_values[0].astype(np.float64), 0.0, 1.0), scores[0], offsets[0], overlaps[0], strands[0]
 
 
 def _hits(weights: np.ndarray, n_hits: int) -> dict[str, np.ndarray]:
@@ -141,25 +152,18 @@ def _hits(weights: np.ndarray, n_hits: int) -> dict[str, np.ndarray]:
     query, start, _ = query_matrix(weights)
     if query is None:
         return _empty_hits()
-    from memelite import tomtom
-
-    ids, names, matrices = jaspar_matrices()
-    p_values, scores, offsets, overlaps, strands = tomtom([query], list(matrices), n_nearest=None)
-    raw = np.clip(p_values[0].astype(np.float64), 0.0, 1.0)
-    n_offsets = query.shape[1] + np.array([m.shape[1] for m in matrices]) - 1
-    corrected = -np.expm1(n_offsets * np.log1p(-np.minimum(raw, 1.0 - 1e-16)))  # 1 - (1 - p) ** n, exact for tiny p
-    corrected = np.where(raw >= 1.0, 1.0, np.maximum(corrected, raw))
-    order = np.argsort(corrected, kind="stable")[: int(n_hits)]
+    ids, names, _ = jaspar_matrices()
+    p, scores, offsets, overlaps, strands = target_p_values(query)
+    order = np.argsort(p, kind="stable")[: int(n_hits)]
     return {
         "matrix_id": np.array([ids[i] for i in order]),
         "name": np.array([names[i] for i in order]),
-        "p_value": corrected[order],
-        "e_value": corrected[order] * len(ids),
-        "p_value_uncorrected": raw[order],
-        "score": scores[0][order].astype(np.float64),
-        "offset": offsets[0][order].astype(np.int64),
-        "overlap": overlaps[0][order].astype(np.int64),
-        "strand": np.array(["+" if s == 0 else "-" for s in strands[0][order]]),
+        "p_value": p[order],
+        "e_value": p[order] * len(ids),
+        "score": scores[order].astype(np.float64),
+        "offset": offsets[order].astype(np.int64),
+        "overlap": overlaps[order].astype(np.int64),
+        "strand": np.array(["+" if s == 0 else "-" for s in strands[order]]),
         "query_start": np.full(len(order), start, dtype=np.int64),
         "query_width": np.full(len(order), query.shape[1], dtype=np.int64),
     }
