@@ -30,6 +30,7 @@ def test_sheet_has_every_number_the_keys_need(sheet):
     assert re.search(r"consensus .*`[ACGTn]{15}`", sheet)
     assert re.search(r"Strongest filter \(largest sum \|w\|\): \*\*\d+\*\*", sheet)
     assert "E-value" in sheet and "all-zero filter" in sheet and "shuffled strongest filter" in sheet
+    assert re.search(r"The notebook's null \(`tomtom_null`, from the cache\):\* best E of 100 shuffles", sheet)
     assert re.search(r"Closest filter to `GCGCAGCTGTCCTGA`: \*\*\d+\*\*, best on the \*\*[+-]\*\* strand", sheet)
     assert re.search(r"starts at offset \*\*-?\d+\*\*", sheet)
     for view in ("forward", "reverse complement", "shift +1 bp", "shift +2 bp", "shift +3 bp"):

@@ -206,6 +206,14 @@ def sheet(cache: Path, solutions: Path, live_notebooks: Path | None = None) -> s
             out += ["", f"*{name}:*", ""] + _hits_table(null_hits, 3)
         except Exception as err:  # memelite / pyjaspar missing on this machine
             out += ["", f"*{name}:* not computed ({type(err).__name__}: {str(err)[:200]})."]
+    try:  # the null the notebook shows students: recorded by inputs.record_all
+        with environ(A5KIT_MODE="replay", A5KIT_CACHE=str(cache)), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            shuffles = motif_match.tomtom_null(filters[strongest])["e_value"][1:]
+        out += ["", f"*The notebook's null (`tomtom_null`, from the cache):* best E of {len(shuffles)} shuffles from {shuffles.min():.3g} "
+                f"to {shuffles.max():.3g}, median {np.median(shuffles):.3g}, {int((shuffles < 1).sum())} below 1 (calibrated E: a third to a half)."]
+    except Exception as err:  # an older cache without it
+        out += ["", f"*The notebook's null (`tomtom_null`):* not in the cache ({type(err).__name__})."]
 
     out += section("Q4d: the filter closest to the MYOD1 site")
     site = nb3.get(MYOD1_SITE_NAME, "GCGCAGCTGTCCTGA")

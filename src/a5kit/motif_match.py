@@ -13,18 +13,20 @@ How a filter becomes a query (the kit's choices, stated so that students can wei
    ``p[b, j] = exp(beta * w[b, j]) / sum_b' exp(beta * w[b', j])``: the base the filter rewards
    most gets the highest probability, and a column whose weights are all equal is uniform.
 2. **Fixed information content.** The scale ``beta`` is chosen so that the filter's most
-   informative column carries exactly ``IC_MAX`` = 1.5 bits (of 2), whatever the size of the
+   informative column carries exactly ``IC_MAX`` = 1.75 bits (of 2), whatever the size of the
    weights: a filter of small weights is not made uniform, nor one of large weights all-or-none.
    A filter whose columns are all flat (an all-zero filter) carries no information at any scale
-   and gets **no hit**.
+   and gets **no hit**. 1.75 bits was chosen by measurement (docs/tomtom.md,
+   scripts/tomtom_calibration.py): random filters then average one matrix at E < 1 (calibrated)
+   and JASPAR matrices queried as filters find themselves best (1.5 bits: too many chance hits and
+   weaker recovery; 2 bits: columns all-or-none, recovery lost).
 3. **Trimming.** Columns at either end carrying less than ``IC_TRIM`` = 0.5 bits are removed
    before Tomtom. Near-uniform columns "match" the near-uniform spacer columns of long JASPAR
    matrices: without trimming an all-zero filter's top hit was CTCF MA1930.2 at E ~ 5e-12.
-4. **Offsets.** memelite returns, per target, the p-value of the best of the ``n_q + n_t - 1``
-   offsets at which query and target overlap; the kit corrects it for that number of offsets
-   (Sidak: ``1 - (1 - p) ** (n_q + n_t - 1)``), so long matrices are not favoured by chance (without
-   it, random filters hit the 35-column CTCF matrices first). The E-value is this p-value times the
-   number of matrices compared.
+4. **E-value.** memelite's p-value of a target already is the p-value of the best of the
+   ``n_q + n_t - 1`` offsets at which query and target overlap (no further correction). The
+   E-value is this p-value times the number of matrices compared: the number of matrices expected
+   to match this well by chance.
 
 :func:`tomtom_null` runs the same comparison for an all-zero filter and for shuffled copies of a
 filter (same weights, positions and bases permuted): the E-values a filter with no motif gets.
@@ -49,10 +51,10 @@ BASES = "ACGT"
 DATABASE = f"{JASPAR_RELEASE} {COLLECTION} {TAX_GROUP} (latest versions, via pyjaspar)"
 
 
-IC_MAX = 1.5  # bits: the filter is scaled so that its most informative column carries this much
+IC_MAX = 1.75  # bits: the filter is scaled so that its most informative column carries this much
 IC_TRIM = 0.5  # bits: columns at either end below this are trimmed before Tomtom
-NULL_SHUFFLES = 20  # shuffled copies of a filter in tomtom_null
-QUERY = f"softmax scaled to max IC {IC_MAX} bits, end columns < {IC_TRIM} bits trimmed; p Sidak-corrected over offsets"
+NULL_SHUFFLES = 100  # shuffled copies of a filter in tomtom_null: enough for a stable smallest null E (20 gave a noisy one)
+QUERY = f"softmax scaled to max IC {IC_MAX} bits, end columns < {IC_TRIM} bits trimmed; E = memelite p x matrices"
 
 
 def filter_to_ppm(weights: Any, scale: float = 1.0) -> np.ndarray:
@@ -71,13 +73,16 @@ def information_content(ppm: Any) -> np.ndarray:
     return 2.0 + (p * np.log2(p)).sum(axis=0)
 
 
-def query_matrix(weights: Any) -> tuple[np.ndarray | None, int, float]:
+def query_matrix(weights: Any, ic_max: float | None = None, ic_trim: float | None = None) -> tuple[np.ndarray | None, int, float]:
     """(probability matrix Tomtom compares, first filter column it keeps, scale beta).
 
     The softmax of ``beta * w`` with ``beta`` set so that the most informative column carries
-    ``IC_MAX`` bits, end columns below ``IC_TRIM`` bits trimmed. ``None`` when no column carries
-    information at any scale (e.g. an all-zero filter): such a filter has no hit.
+    ``ic_max`` (default ``IC_MAX``) bits, end columns below ``ic_trim`` (default ``IC_TRIM``) bits
+    trimmed. ``None`` when no column carries information at any scale (e.g. an all-zero filter):
+    such a filter has no hit.
     """
+    ic_max = IC_MAX if ic_max is None else float(ic_max)
+    ic_trim = IC_TRIM if ic_trim is None else float(ic_trim)
     w = np.asarray(weights, dtype=np.float64)
     filter_to_ppm(w)  # validates the shape
     spread = float((w.max(axis=0) - w.min(axis=0)).max()) if w.size else 0.0
@@ -88,13 +93,13 @@ def query_matrix(weights: Any) -> tuple[np.ndarray | None, int, float]:
         return float(information_content(filter_to_ppm(w, beta)).max())
 
     lo, hi = 0.0, 1.0 / spread
-    while top(hi) < IC_MAX and hi < 1e6 / spread:  # a column with tied maxima may never reach IC_MAX
+    while top(hi) < ic_max and hi < 1e6 / spread:  # a column with tied maxima may never reach ic_max
         hi *= 2.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if top(mid) < IC_MAX else (lo, mid)
+        lo, hi = (mid, hi) if top(mid) < ic_max else (lo, mid)
     ppm = filter_to_ppm(w, hi)
-    keep = np.flatnonzero(information_content(ppm) >= IC_TRIM)
+    keep = np.flatnonzero(information_content(ppm) >= ic_trim)
     if not len(keep):
         return None, 0, hi
     return ppm[:, keep[0] : keep[-1] + 1], int(keep[0]), hi
@@ -130,10 +135,18 @@ def _versions() -> str:
 def _empty_hits(query_start: int = 0, query_width: int = 0) -> dict[str, np.ndarray]:
     return {
         "matrix_id": np.array([], dtype="<U8"), "name": np.array([], dtype="<U8"),
-        "p_value": np.zeros(0), "e_value": np.zeros(0), "p_value_uncorrected": np.zeros(0), "score": np.zeros(0),
+        "p_value": np.zeros(0), "e_value": np.zeros(0), "score": np.zeros(0),
         "offset": np.zeros(0, dtype=np.int64), "overlap": np.zeros(0, dtype=np.int64), "strand": np.array([], dtype="<U1"),
         "query_start": np.zeros(0, dtype=np.int64), "query_width": np.zeros(0, dtype=np.int64),
     }
+
+
+def target_p_values(query: np.ndarray) -> tuple[np.ndarray, ...]:
+    """memelite's per-target (p-value, score, offset, overlap, strand) of one query matrix, in ``jaspar_matrices()`` order."""
+    from memelite import tomtom
+
+    p_values, scores, offsets, overlaps, strands = tomtom([query], list(jaspar_matrices()[2]), n_nearest=None)
+    return np.clip(p_values[0].astype(np.float64), 0.0, 1.0), scores[0], offsets[0], overlaps[0], strands[0]
 
 
 def _hits(weights: np.ndarray, n_hits: int) -> dict[str, np.ndarray]:
@@ -141,25 +154,18 @@ def _hits(weights: np.ndarray, n_hits: int) -> dict[str, np.ndarray]:
     query, start, _ = query_matrix(weights)
     if query is None:
         return _empty_hits()
-    from memelite import tomtom
-
-    ids, names, matrices = jaspar_matrices()
-    p_values, scores, offsets, overlaps, strands = tomtom([query], list(matrices), n_nearest=None)
-    raw = np.clip(p_values[0].astype(np.float64), 0.0, 1.0)
-    n_offsets = query.shape[1] + np.array([m.shape[1] for m in matrices]) - 1
-    corrected = -np.expm1(n_offsets * np.log1p(-np.minimum(raw, 1.0 - 1e-16)))  # 1 - (1 - p) ** n, exact for tiny p
-    corrected = np.where(raw >= 1.0, 1.0, np.maximum(corrected, raw))
-    order = np.argsort(corrected, kind="stable")[: int(n_hits)]
+    ids, names, _ = jaspar_matrices()
+    p, scores, offsets, overlaps, strands = target_p_values(query)
+    order = np.argsort(p, kind="stable")[: int(n_hits)]
     return {
         "matrix_id": np.array([ids[i] for i in order]),
         "name": np.array([names[i] for i in order]),
-        "p_value": corrected[order],
-        "e_value": corrected[order] * len(ids),
-        "p_value_uncorrected": raw[order],
-        "score": scores[0][order].astype(np.float64),
-        "offset": offsets[0][order].astype(np.int64),
-        "overlap": overlaps[0][order].astype(np.int64),
-        "strand": np.array(["+" if s == 0 else "-" for s in strands[0][order]]),
+        "p_value": p[order],
+        "e_value": p[order] * len(ids),
+        "score": scores[order].astype(np.float64),
+        "offset": offsets[order].astype(np.int64),
+        "overlap": overlaps[order].astype(np.int64),
+        "strand": np.array(["+" if s == 0 else "-" for s in strands[order]]),
         "query_start": np.full(len(order), start, dtype=np.int64),
         "query_width": np.full(len(order), query.shape[1], dtype=np.int64),
     }
@@ -198,13 +204,13 @@ def _run_null(weights: np.ndarray, n: int, seed: int) -> tuple[dict[str, np.ndar
 
 
 def tomtom_jaspar(weights: Any, n_hits: int = N_HITS) -> dict[str, np.ndarray]:
-    """The ``n_hits`` JASPAR2024 CORE vertebrate matrices closest to one filter, best first (corrected p-value).
+    """The ``n_hits`` JASPAR2024 CORE vertebrate matrices closest to one filter, best first (smallest p-value).
 
     ``weights``: one filter, shape (4, width), rows A, C, G, T (e.g. ``enformer_first_layer_filters()[i]``).
     The filter becomes a query as the module docstring says (softmax scaled to a most informative
-    column of 1.5 bits, end columns below 0.5 bits trimmed). Returns a dict of arrays, one value
-    per hit: ``matrix_id``, ``name``, ``p_value`` (corrected for the offsets tried), ``e_value``
-    (p-value times the number of matrices), ``p_value_uncorrected``, ``score``, ``offset`` and
+    column of 1.75 bits, end columns below 0.5 bits trimmed). Returns a dict of arrays, one value
+    per hit: ``matrix_id``, ``name``, ``p_value`` (of the best offset), ``e_value`` (p-value times
+    the number of matrices: how many matrices are expected to match this well by chance), ``score``, ``offset`` and
     ``overlap`` (relative to the trimmed query), ``strand`` (``"-"``: the filter matches the
     reverse complement of the matrix), ``query_start`` and ``query_width`` (the filter columns
     compared). A filter with no informative column (all weights equal in every column) has no
