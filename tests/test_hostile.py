@@ -582,13 +582,15 @@ def test_a_solution_compiled_with_torch_compile_scores_full_and_leaves_nothing(t
 
 # -- issue 20: the kernel-side server cannot be replaced from the notebook --------------------------
 
-KIT_QUESTION = '''from a5kit.checking import Failure, case
+KIT_QUESTION = '''import numpy as np
+
+from a5kit.checking import Failure, case
 
 
 @case(points=1)
 def kit_probe_sees_the_students_real_layer(sub):
     weights = sub.kit("parameters", sub.call("make_layer"))
-    if sorted(weights) != ["bias", "weight"] or float(weights["weight"].sum()) != 3.0:
+    if sorted(weights) != ["bias", "weight"] or float(np.sum(weights["weight"])) != 3.0:
         raise Failure(f"the probe saw {weights!r}")
 '''
 FAKE_SERVER = '''import torch
@@ -628,9 +630,9 @@ def test_replacing_the_kernel_servers_serve_and_kit_by_name_changes_no_kit_probe
     setup = GraderSetup(hidden_tests=hidden, questions={"02_dna_cnn": ["q2a"]}, cache=tiny_cache, user=student_user,
                         limits=Limits(cell=60.0, question=60.0, total=200.0))
     doc = grade_submission(sub, setup)
-    probe = [t for t in doc["tests"] if "kit_probe_sees" in t["name"]]
-    assert probe and probe[0]["score"] == 1, doc["output"] + json.dumps(probe)
-    assert score(doc, "q2a") == FULL["q2a"] + 1
+    probe = [t for t in doc["tests"] if re.search("kit.probe.sees", t["name"])]
+    assert probe and probe[0]["score"] == 1, doc["output"] + json.dumps(probe or [t["name"] for t in doc["tests"]])
+    assert all(t["score"] == t["max_score"] for t in doc["tests"] if t["name"].startswith("q2a")), doc["tests"]
 
 
 # -- issue 20: busy children and fork storms are bounded by time and the kill after each notebook ---
