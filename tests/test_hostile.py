@@ -536,9 +536,11 @@ def one_hot_encode_dna(sequence):
 '''
 POOL = '''import multiprocessing
 _right = one_hot_encode_dna
+def _encode(sequence):
+    return _right(sequence)
 pool = multiprocessing.Pool(2)  # never closed
 def one_hot_encode_dna(sequence):
-    return pool.apply(_right, (sequence,))
+    return pool.apply(_encode, (sequence,))
 '''
 THREADS = '''import threading, time
 def _tick():
@@ -550,15 +552,18 @@ for w in workers:
 '''
 COMPILE = '''import torch
 _right = one_hot_encode_dna
+class Scale(torch.nn.Module):
+    def forward(self, x):
+        return x * 2.0 - x
 try:
-    _double = torch.compile(torch.nn.Identity())
-    _double(torch.ones(3))
-except Exception as err:
-    print("torch.compile did not work here:", type(err).__name__)
-    _double = torch.nn.Identity()
+    _same = torch.compile(Scale())
+    _same(torch.ones(3))
+    _how = "compiled"
+except Exception as err:  # no C compiler for inductor, say: the plain module does the same
+    _same, _how = Scale(), f"fell back: {{type(err).__name__}}: {{err}}"[:300]
+open({report!r}, "w").write(_how)
 def one_hot_encode_dna(sequence):
-    import numpy as np
-    return _double(torch.as_tensor(_right(sequence))).numpy()
+    return _same(torch.as_tensor(_right(sequence))).numpy()
 '''
 
 
@@ -573,10 +578,15 @@ def test_honest_code_with_workers_pools_or_threads_scores_full_and_leaves_nothin
 
 
 @needs_root
-def test_a_solution_compiled_with_torch_compile_scores_full_and_leaves_nothing(tmp_path, tiny_cache, student_user):
+def test_a_solution_compiled_with_torch_compile_scores_full_and_leaves_nothing(tmp_path, tiny_cache, student_user, drop):
     """Issue 20: torch.compile (inductor: a C compiler, worker processes, a cache in the kernel's home) grades like plain code."""
-    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, COMPILE)}, cell=300, question=120, total=500)
+    report = drop / "compile"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, COMPILE.format(report=str(report)))},
+                cell=300, question=120, total=500)
     assert score(doc, "q2a") == FULL["q2a"], doc["output"] + outputs(doc, "q2a")
+    how = report.read_text()
+    assert how == "compiled" or how.startswith("fell back"), how
+    print(f"torch.compile in the student's kernel: {how}")
     assert nothing_left_of(student_user)
 
 
