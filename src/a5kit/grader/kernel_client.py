@@ -283,15 +283,16 @@ class StudentKernel:
         roots = [*own, *SHARED_TMP] if self.scope.ancestor is None else own  # a shared account's files elsewhere are not ours
         disk = (roots, float(self.settings.disk_mb)) if self.settings.disk_mb else None
         self.watchdog = Watchdog(self.scope, self.settings.memory_mb, on_kill=self._note_kill, disk=disk)
-        self._load_server(timeout)
+        self._load_server()
 
-    def _load_server(self, timeout: float) -> None:
+    def _load_server(self) -> None:
         """Load the private copy of the kernel-side server while the kernel is still pristine; raises KernelDied if it fails."""
         assert self.kc is not None
         name = f"_a5kit_serve_{secrets.token_hex(8)}"
         code = f"exec({LOAD_SERVER!r}, {{'path': {SERVER_FILE!r}, 'name': {name!r}}})"
         start = time.monotonic()
-        outcome = self._wait(self.kc.execute(code, store_history=False, allow_stdin=False), start + max(timeout, 30.0), start)
+        deadline = min(start + self.settings.start_timeout, self.deadline)
+        outcome = self._wait(self.kc.execute(code, store_history=False, allow_stdin=False), deadline, start)
         if not outcome.ok:
             self._stop_processes()
             raise KernelDied(f"the grader's helper could not be loaded in the notebook's kernel ({outcome.status}: {outcome.error[:300]})")
