@@ -477,3 +477,198 @@ def test_removing_150000_files_of_one_notebook_does_not_spend_the_time_of_the_ne
     doc = grade_by_runner(tmp_path, tiny_cache, student_user, files)
     assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == FULL["q2a"], doc["output"]
     assert nothing_left_of(student_user)
+
+
+# -- issue 20: the stated limits hold wherever the student's bytes are ------------------------------
+
+FILL_RESPONSES = '''import pathlib, time
+responses = pathlib.Path.home().parent / "responses"
+for i in range(20):
+    (responses / f"fill-{i}.bin").write_bytes(b"x" * 4 * 2**20)
+    time.sleep(0.2)
+time.sleep(10)
+'''
+
+
+@needs_root
+def test_files_written_into_the_kernels_responses_folder_count_against_the_disk_limit(tmp_path, tiny_cache, student_user):
+    """Issue 20: 2,640 MB written into the grader's exchange folder were not counted (README: 1 GB)."""
+    files = {"01_self_attention.ipynb": notebook(ATTENTION), "02_dna_cnn.ipynb": notebook(ONE_HOT, FILL_RESPONSES)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, disk_mb=40, cell=30)
+    assert "wrote more than 40 MB of files" in doc["output"], doc["output"]
+    assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == FULL["q2a"], doc["output"]
+    assert nothing_left_of(student_user)
+
+
+MEMFD = '''import os, time
+held = []
+for i in range(8):
+    fd = os.memfd_create(f"hold-{i}")
+    for _ in range(10):
+        os.write(fd, b"x" * 5 * 2**20)
+    held.append(fd)
+    time.sleep(0.2)
+time.sleep(20)
+'''
+
+
+@needs_root
+def test_memory_held_in_memfds_counts_against_the_memory_limit(tmp_path, tiny_cache, student_user):
+    """Issue 20: 1,920 MB written into memfds (fds kept open, nothing mapped) were invisible to the RSS watchdog."""
+    files = {"01_self_attention.ipynb": notebook(ATTENTION), "02_dna_cnn.ipynb": notebook(ONE_HOT, MEMFD)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, memory_mb=300, cell=40)
+    assert "used more than 300 MB of memory" in doc["output"], doc["output"]
+    assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == FULL["q2a"], doc["output"]
+    assert nothing_left_of(student_user)
+
+
+# -- issue 20: honest heavy code is graded like any other -------------------------------------------
+
+DATALOADER = '''import torch
+from torch.utils.data import DataLoader, TensorDataset
+_right = one_hot_encode_dna
+loader = DataLoader(TensorDataset(torch.arange(64.0).reshape(32, 2)), batch_size=4, num_workers=2, persistent_workers=True)
+total = sum(float(batch[0].sum()) for batch in loader)
+assert total == sum(range(64)), total
+def one_hot_encode_dna(sequence):
+    assert sum(float(b[0].sum()) for b in loader) == total  # the workers still serve batches when graded
+    return _right(sequence)
+'''
+BIG_KERNEL_WORKERS = "import numpy as np\nheld = np.ones(400 * 2**20 // 8)  # 400 MB the forked workers share, never copy\n" + DATALOADER
+POOL = '''import multiprocessing
+_right = one_hot_encode_dna
+def _encode(sequence):
+    return _right(sequence)
+pool = multiprocessing.Pool(2)  # never closed
+def one_hot_encode_dna(sequence):
+    return pool.apply(_encode, (sequence,))
+'''
+THREADS = '''import threading, time
+def _tick():
+    while True:
+        time.sleep(0.05)
+workers = [threading.Thread(target=_tick) for _ in range(3)]  # not daemons: they never end
+for w in workers:
+    w.start()
+'''
+COMPILE = '''import torch
+_right = one_hot_encode_dna
+class Scale(torch.nn.Module):
+    def forward(self, x):
+        return x * 2.0 - x
+try:
+    _same = torch.compile(Scale())
+    _same(torch.ones(3))
+    _how = "compiled"
+except Exception as err:  # no C compiler for inductor, say: the plain module does the same
+    _same, _how = Scale(), f"fell back: {{type(err).__name__}}: {{err}}"[:300]
+open({report!r}, "w").write(_how)
+def one_hot_encode_dna(sequence):
+    return _same(torch.as_tensor(_right(sequence))).numpy()
+'''
+
+
+@needs_root
+@pytest.mark.parametrize("heavy", [DATALOADER, BIG_KERNEL_WORKERS, POOL, THREADS],
+                         ids=["dataloader-num-workers-2", "workers-of-a-500-mb-kernel", "pool-left-open", "non-daemon-threads"])
+def test_honest_code_with_workers_pools_or_threads_scores_full_and_leaves_nothing(tmp_path, tiny_cache, student_user, heavy):
+    """Issue 20: worker processes, an open pool or running threads are honest code: full marks, nothing left.
+
+    Forked workers share the kernel's pages: summed as RSS, two workers of a kernel holding 400 MB
+    counted about 1.9 GB and were killed under a 1,200 MB limit; shared pages now count once (PSS)."""
+    files = {"02_dna_cnn.ipynb": notebook(ONE_HOT, heavy)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, cell=120, question=120, total=400)
+    assert score(doc, "q2a") == FULL["q2a"], doc["output"] + outputs(doc, "q2a")
+    assert "02_dna_cnn:" not in doc["output"], doc["output"]  # no cell failed, nothing was stopped or restarted
+    assert nothing_left_of(student_user)
+
+
+@needs_root
+def test_a_solution_compiled_with_torch_compile_scores_full_and_leaves_nothing(tmp_path, tiny_cache, student_user, drop):
+    """Issue 20: torch.compile (inductor: a C compiler, worker processes, a cache in the kernel's home) grades like plain code."""
+    report = drop / "compile"
+    doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, COMPILE.format(report=str(report)))},
+                cell=300, question=120, total=500)
+    assert score(doc, "q2a") == FULL["q2a"], doc["output"] + outputs(doc, "q2a")
+    assert "02_dna_cnn:" not in doc["output"], doc["output"]
+    how = report.read_text()
+    assert how == "compiled" or how.startswith("fell back"), how
+    print(f"torch.compile in the student's kernel: {how}")
+    assert nothing_left_of(student_user)
+
+
+# -- issue 20: the kernel-side server cannot be replaced from the notebook --------------------------
+
+KIT_QUESTION = '''import numpy as np
+
+from a5kit.checking import Failure, case
+
+
+@case(points=1)
+def kit_probe_sees_the_students_real_layer(sub):
+    weights = sub.kit("parameters", sub.call("make_layer"))
+    if sorted(weights) != ["bias", "weight"] or float(np.sum(weights["weight"])) != 3.0:
+        raise Failure(f"the probe saw {weights!r}")
+'''
+FAKE_SERVER = '''import torch
+import a5kit.kernel_server.server as server
+from a5kit import protocol as wire
+from pathlib import Path
+
+def make_layer():
+    layer = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.fill_(0.5)
+        layer.bias.zero_()
+    return layer
+
+_real_serve = server.serve
+FAKE = {"weight": [[9.0] * 3] * 2, "bias": [9.0, 9.0]}
+server._kit = lambda sub, name, args, kwargs: FAKE
+def _fake_serve(requests, responses, number):
+    request = wire.Request.from_plain(wire.loads(Path(requests, f"r{number}.npz").read_bytes()))
+    if request.kind != "kit":
+        return _real_serve(requests, responses, number)
+    wire.write(Path(responses, f"r{number}.npz"), wire.Answer(wire.Status.VALUE, FAKE).to_plain())
+server.serve = _fake_serve
+'''
+
+
+def test_replacing_the_kernel_servers_serve_and_kit_by_name_changes_no_kit_probe(tmp_path, tiny_cache, student_user):
+    """Issue 20: the grader ran ``a5kit.kernel_server.server.serve`` by name, so a notebook could fake every kit probe."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "q2a.py").write_text(KIT_QUESTION)
+    hidden.chmod(0o700)
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    tmp_path.chmod(0o755)
+    (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT, FAKE_SERVER))
+    setup = GraderSetup(hidden_tests=hidden, questions={"02_dna_cnn": ["q2a"]}, cache=tiny_cache, user=student_user,
+                        limits=Limits(cell=60.0, question=60.0, total=200.0))
+    doc = grade_submission(sub, setup)
+    probe = [t for t in doc["tests"] if re.search("kit.probe.sees", t["name"])]
+    assert probe and probe[0]["score"] == 1, doc["output"] + json.dumps(probe or [t["name"] for t in doc["tests"]])
+    assert all(t["score"] == t["max_score"] for t in doc["tests"] if t["name"].startswith("q2a")), doc["tests"]
+
+
+# -- issue 20: busy children and fork storms are bounded by time and the kill after each notebook ---
+
+STORM = '''import os, subprocess, sys, time
+busy = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+children = 0
+for _ in range(200):
+    if os.fork() == 0:
+        time.sleep(600)
+        os._exit(0)
+    children += 1
+'''
+
+
+@needs_root
+def test_a_busy_child_and_200_forked_sleepers_cost_their_notebook_only_and_leave_nothing(tmp_path, tiny_cache, student_user):
+    """Issue 20: the kernel has no CPU or process-count limit; the kill of every process of the user after each notebook bounds them."""
+    files = {"01_self_attention.ipynb": notebook(ATTENTION, STORM), "02_dna_cnn.ipynb": notebook(ONE_HOT)}
+    doc = grade(tmp_path, tiny_cache, student_user, files, cell=60)
+    assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == FULL["q2a"], doc["output"]
+    assert nothing_left_of(student_user)

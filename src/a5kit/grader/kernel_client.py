@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import json
 import logging
 import os
 import pwd
 import queue
+import secrets
 import select
 import subprocess
 import sys
@@ -46,6 +48,16 @@ STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel tha
 ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
 ABANDON_CLEANUP_SECONDS = 30.0  # at the hard stop, files are removed for at most this long (results.json is written)
 log = logging.getLogger("a5kit.grader")
+SERVER_FILE = importlib.util.find_spec("a5kit.kernel_server.server").origin  # root-owned; found without importing it here
+# Run in each fresh kernel before any of the notebook's code: a private copy of the server, executed
+# from its file and bound to a builtin name only this grader knows, so a notebook that replaces
+# ``a5kit.kernel_server.server.serve`` (or ``_kit``, ``_answer``) by name changes nothing the grader runs.
+LOAD_SERVER = """import builtins, importlib.util
+spec = importlib.util.spec_from_file_location("a5kit.kernel_server.server", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+setattr(builtins, name, module.serve)
+"""
 
 
 @dataclass
@@ -73,7 +85,7 @@ class KernelSettings:
     # hold (the watchdog above, and the container's cgroup), not by what they reserve.
     address_space_mb: int = 0
     file_mb: int = 256  # RLIMIT_FSIZE: one file at most this large
-    disk_mb: int = KERNEL_DISK_MB  # all files of the student's user (home, /tmp, /var/tmp, /dev/shm) at most this large
+    disk_mb: int = KERNEL_DISK_MB  # all files of the student's user (home, responses/, /tmp, /var/tmp, /dev/shm) at most this large
     start_timeout: float = 60.0  # seconds for a kernel to answer its first request
     max_restarts: int = 5  # a notebook whose kernel dies more often than this is not graded further
     exclusive_user: bool = True  # no other grader uses this account now: all of its processes may be killed
@@ -196,6 +208,7 @@ class StudentKernel:
         self.broken: str | None = None  # why this kernel cannot be used any more (the notebook stops here)
         self.deadline = float("inf")  # monotonic time after which no (re)start is attempted
         self.warnings: list[str] = []
+        self.server_name = ""  # the builtin name of this start's private server (see LOAD_SERVER)
 
     # -- lifecycle ------------------------------------------------------------------------
     def _fresh_home(self) -> Path:
@@ -266,9 +279,28 @@ class StudentKernel:
             tail = self.stderr.lines() if self.stderr else ""
             raise KernelDied(f"the notebook's kernel did not start ({detail})" + (f"; its last error output: {tail}" if tail else "")) from None
         self._check_oom_score(process.pid)
-        roots = [self.home, *SHARED_TMP] if self.scope.ancestor is None else [self.home]  # a shared account's files elsewhere are not ours
+        own = [self.home, self.responses]  # every folder the grader made for the student to write in
+        roots = [*own, *SHARED_TMP] if self.scope.ancestor is None else own  # a shared account's files elsewhere are not ours
         disk = (roots, float(self.settings.disk_mb)) if self.settings.disk_mb else None
         self.watchdog = Watchdog(self.scope, self.settings.memory_mb, on_kill=self._note_kill, disk=disk)
+        self._load_server()
+
+    def _load_server(self) -> None:
+        """Load the private copy of the kernel-side server while the kernel is still pristine; raises KernelDied if it fails."""
+        assert self.kc is not None
+        name = f"_a5kit_serve_{secrets.token_hex(8)}"
+        code = f"exec({LOAD_SERVER!r}, {{'path': {SERVER_FILE!r}, 'name': {name!r}}})"
+        start = time.monotonic()
+        deadline = min(start + self.settings.start_timeout, self.deadline)
+        outcome = self._wait(self.kc.execute(code, store_history=False, allow_stdin=False), deadline, start)
+        if not outcome.ok:
+            self._stop_processes()
+            raise KernelDied(f"the grader's helper could not be loaded in the notebook's kernel ({outcome.status}: {outcome.error[:300]})")
+        self.server_name = name
+
+    def serve_code(self, tag: str) -> str:
+        """The code that makes the kernel answer request ``tag`` through its private server."""
+        return f"{self.server_name}({str(self.requests)!r}, {str(self.responses)!r}, {tag!r})"
 
     def _check_oom_score(self, pid: int) -> None:
         try:

@@ -242,9 +242,7 @@ class KernelSubmission:
         number = next(self._numbers) + 1000 * self.kernel.restarts
         tag = f"{self.question}-{number}"
         wire.write(self.kernel.requests / f"r{tag}.npz", wire.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
-        code = (f"__import__('a5kit.kernel_server.server', fromlist=['serve']).serve("
-                f"{str(self.kernel.requests)!r}, {str(self.kernel.responses)!r}, {tag!r})")
-        outcome = self.kernel.execute(code, timeout)
+        outcome = self.kernel.execute(self.kernel.serve_code(tag), timeout)
         self.run.recover()
         if outcome.status in ("broken", "skipped"):
             raise CallFailed(name, f"{shown} was not run: {outcome.error}")

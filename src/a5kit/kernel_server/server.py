@@ -2,8 +2,11 @@
 
 The trusted grader writes a request (``requests/rN.npz``: call a student function or a kit probe,
 with plain-data arguments) and asks the kernel to run ``serve(...)``, which answers in
-``responses/rN.npz``. Nothing here decides a score: whatever the student's code does to this
-module only changes the data it sends back, which the grader checks like any other answer.
+``responses/rN.npz``. The grader runs a private copy of this module, loaded from this file in each
+fresh kernel before any notebook code (``a5kit.grader.kernel_client.LOAD_SERVER``), so replacing
+``serve``, ``_kit`` or ``_answer`` of the importable module changes nothing the grader runs.
+Nothing here decides a score: whatever the student's code does to this module only changes the
+data it sends back, which the grader checks like any other answer.
 
 Kit probes (``kind == "kit"``) run from a private copy of :mod:`a5kit.kernel_server.probes`, executed
 from its file when this module is imported, not from the module object the notebook can reach:
