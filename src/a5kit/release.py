@@ -39,9 +39,11 @@ BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.
 PLACEHOLDER_REPOSITORIES = ("https://github.com/OWNER/REPO", "https://github.com/a5kit/assignment5")
 # What the committed assignment5/ is generated with: clearly an example, reported as such.
 EXAMPLE_REPOSITORY = "https://github.com/example-course/assignment5-student-EXAMPLE"
-# Modules the student package leaves out: build tools of the instructor (none computes an answer,
-# but students have no use for them and they name the private repository's layout).
-INSTRUCTOR_ONLY = ("autograder.py", "release.py", "demo.py", "bench.py", "rehearse.py", "answers.py")
+# Modules the student package leaves out (paths inside a5kit/): build and grading tools of the instructor
+# (none computes an answer, but students have no use for them: they name the private repository's layout,
+# and `make grade`'s written pages read the answer keys of solutions/).
+INSTRUCTOR_ONLY = ("autograder.py", "release.py", "demo.py", "bench.py", "rehearse.py", "answers.py", "grader/batch.py",
+                   "grader/class_report.py", "grader/written.py", "grader/written_pages.py", "grader/written_scores.py")
 PUBLIC_EXPECTED = Path("src") / "a5kit" / "checks" / "public_expected.npz"
 
 
@@ -259,7 +261,7 @@ def student_package_files(root: Path) -> list[Path]:
         relative = path.relative_to(src)
         if not path.is_file() or "__pycache__" in relative.parts or path.suffix == ".pyc":
             continue
-        if relative.parent == Path("a5kit") and relative.name in INSTRUCTOR_ONLY:
+        if relative.relative_to("a5kit").as_posix() in INSTRUCTOR_ONLY:
             continue
         files.append(relative)
     return files
