@@ -273,6 +273,25 @@ def test_closest_filter_without_sliding_is_told_to_slide(reference):
     assert "closest_filter_scores_both_strands" not in failed(results)
 
 
+def test_filter_alignment_reports_the_strand_and_offset_of_the_grader_sheet_and_not_the_score():
+    from a5kit import answers
+
+    weights = np.random.default_rng(3).normal(size=(12, 4, 15))
+    motif = "GCGCAGCTGTCCTGA"
+    for index in range(len(weights)):
+        best = answers.best_alignment(weights, index, motif)
+        assert motif_match.filter_alignment(weights, index, motif) == (best["strand"], best["offset"])
+    def spike(kmer: str, first_column: int, width: int = 5) -> np.ndarray:
+        w = np.zeros((1, 4, width))
+        for j, base in enumerate(kmer):
+            w[0, "ACGT".index(base), first_column + j] = 1.0
+        return w
+
+    assert motif_match.filter_alignment(spike("TCAGG", 0), 0, motif) == ("-", 0)  # only in the reverse complement TCAGGACAGCTGCGC
+    assert motif_match.filter_alignment(spike("GCGCA", 0), 0, motif) == ("+", 0)
+    assert motif_match.filter_alignment(spike("TGA", 0), 0, motif) == ("+", -12)  # the site's last 3 bases on the filter's first columns
+
+
 # --- q6 -----------------------------------------------------------------------------------------
 
 

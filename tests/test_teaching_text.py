@@ -38,13 +38,15 @@ def test_q6_names_the_cohorts_of_the_two_benchmarks_not_gtex():
     assert "55**, 2056–2059 (2023)" in q6 and "55**, 2060–2064 (2023)" in q6
     assert "about a third" not in q6
     assert "training augmentation" not in q6
-    assert "intron of *NLRC5*" in q6 and "near\n*NLRC5*" not in q6
+    assert "inside\nthe *NLRC5* gene" in q6 and "intron" not in q6 and "eQTL in immune cells" not in q6  # issue 21: only what a source says
+    assert "https://deepmind.google/discover/blog/predicting-gene-expression-with-ai" in q6 and "Ensembl gene start" in q6
     assert "transcription start site" in q6 and "alt − ref" in q6
 
 
 def test_q6_plot_shows_delta_and_marks_the_tss():
     code = cell("03_enformer.ipynb", "q6-effects")
     assert "alt_track - ref_track" in code and "TSS_BIN" in code
+    assert "useOffset=False" in code and "same sign" not in code and "/ reference" in code and "sd over the 5 views" in code
     assert (56_989_485 - 1 - 56_926_757 - 40_960) // 128 == 170
 
 

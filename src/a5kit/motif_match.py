@@ -239,3 +239,26 @@ def tomtom_null(weights: Any, n_shuffles: int = NULL_SHUFFLES, seed: int = 0) ->
     params = {"database": DATABASE, "n_shuffles": int(n_shuffles), "seed": int(seed), "query": QUERY}
     description = f"null of filter (4, {w.shape[1]}) float32 sha256 {array_sha256(w)[:12]}"
     return cached_call("tomtom_null", description, array_sha256(w), params, lambda: _run_null(w, int(n_shuffles), int(seed)))
+
+
+def filter_alignment(weights: Any, index: int, motif: str) -> tuple[str, int]:
+    """(strand, offset) of filter ``index``'s best ungapped alignment with ``motif``, for Question 4d's written part.
+
+    ``weights`` has shape (filters, 4, width), rows A, C, G, T. The alignment is scored as in
+    Question 4d (partial overlaps allowed, both strands, raw weights); the score itself is not
+    returned. ``strand`` is "+" (the motif as given) or "-" (its reverse complement); ``offset`` is
+    the filter column where the motif's first base falls (negative: the motif starts before the
+    filter's first column).
+    """
+    w = np.asarray(weights, dtype=np.float64)[index]
+    width = w.shape[1]
+    reverse = motif.upper().translate(str.maketrans("ACGT", "TGCA"))[::-1]
+    best: tuple[float, str, int] | None = None
+    for strand, seq in (("+", motif.upper()), ("-", reverse)):
+        x = np.pad(np.array([[base == b for b in seq] for base in BASES], dtype=np.float64), ((0, 0), (width - 1, width - 1)))
+        scores = np.einsum("bw,bpw->p", w, np.lib.stride_tricks.sliding_window_view(x, width, axis=1))
+        p = int(scores.argmax())
+        if best is None or scores[p] > best[0]:
+            best = (float(scores[p]), strand, width - 1 - p)
+    assert best is not None
+    return best[1], best[2]
