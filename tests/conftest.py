@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# No hub at run time: set before any test module imports huggingface_hub, which reads it once at import
+# (a test that offers the kit's private model runners as answers would otherwise retry downloads for minutes).
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("A5KIT_TEST_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RUN_DIR_ENV = "A5KIT_TEST_RUN_DIR"  # under pytest-xdist: a folder all workers of this run share
