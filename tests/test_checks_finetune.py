@@ -169,7 +169,8 @@ def test_a_head_without_softplus_loses_the_output_case(reference):
 # --- q5b ------------------------------------------------------------------------------------------
 
 
-def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensors=False, one_pass=False, head_only=False):
+def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensors=False, one_pass=False, head_only=False,
+                  trunk_always_eval=False):
     """Variants of the reference loop with one typical mistake each."""
 
     def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
@@ -178,7 +179,7 @@ def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensor
             groups.append({"params": [p for p in model.enformer.parameters() if p.requires_grad], "lr": lr / 10 if trunk_lr is None else trunk_lr})
         optimizer = torch.optim.Adam(groups)
         model.train()
-        if freeze_enformer or always_freeze:
+        if freeze_enformer or always_freeze or trunk_always_eval:
             model.enformer.eval()
         losses = []
         order = batches if one_pass else [batches[i % len(batches)] for i in range(steps)]
@@ -222,6 +223,13 @@ def test_always_freezing_or_training_only_the_head_loses_the_unfrozen_case(refer
         assert failed(results) == {"unfrozen_trunk_is_trained_too", "finetune_returns_one_float_loss_per_step"}
         assert "not only the head's" in results["unfrozen_trunk_is_trained_too"].output
         assert "no trunk weight changed" in results["finetune_returns_one_float_loss_per_step"].output
+
+
+def test_an_unfrozen_trunk_in_evaluation_mode_loses_exactly_the_public_case(reference):
+    """Issue 22: the spec says dropout on when the trunk is trained; a loop that always puts the trunk in eval mode is named."""
+    results = grade(with_(reference, finetune=make_finetune(trunk_always_eval=True)), "q5b")
+    assert failed(results) == {"finetune_returns_one_float_loss_per_step"}
+    assert "ran in evaluation mode although it is trained" in results["finetune_returns_one_float_loss_per_step"].output
 
 
 def test_one_learning_rate_for_head_and_trunk_loses_the_public_case(reference):
@@ -599,6 +607,8 @@ def _mistakes(reference):
             ("finetune", make_finetune(pass_freeze=False), "frozen_trunk_stays_fixed_while_the_head_learns", "trunk weights changed"),
         ("q5b", "runs in **evaluation mode**"):
             ("finetune", dropout_on, "frozen_trunk_stays_fixed_while_the_head_learns", "model.enformer.eval()"),
+        ("q5b", "`freeze_enformer=False` trains the whole model in\n  training mode (dropout on)"):
+            ("finetune", make_finetune(trunk_always_eval=True), "finetune_returns_one_float_loss_per_step", "model.train()"),
         ("q5b", "**a list of `steps` Python floats**"):
             ("finetune", make_finetune(as_tensors=True), "finetune_returns_one_float_loss_per_step", "loss.item()"),
         ("q5b", "model(sequence, target=target, freeze_enformer=freeze_enformer)"):

@@ -84,18 +84,21 @@ def _generous_time_limits(config: Path) -> None:
     dataclasses.replace(settings, limits=Limits(cell=600.0, question=600.0, total=1500.0, deadline=1600.0)).write(config)
 
 
-def _grade(root: Path, path: str, notebooks: list[Path]) -> dict:
-    """run_autograder as Gradescope calls it (root, a bare environment) on ``notebooks``."""
+def _grade(root: Path, path: str, notebooks: list[Path]) -> tuple[dict, str]:
+    """run_autograder as Gradescope calls it (root, a bare environment) on ``notebooks``: results.json and
+    the last lines run_autograder printed (the grader's warnings, to explain a failure)."""
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
     (root / "submission").mkdir()
     for notebook in notebooks:
         shutil.copyfile(notebook, root / "submission" / notebook.name)
     env = {"PATH": path, "HOME": str(root), "AUTOGRADER_ROOT": str(root)}
-    subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, timeout=1800)
+    run = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=1800)
     doc = json.loads((root / "results" / "results.json").read_text())
     results_mod.validate(doc)
-    return doc
+    printed = [line for line in (run.stdout + run.stderr).splitlines() if line.strip() and "TinyResultWarning" not in line
+               and "return cached_call(" not in line]
+    return doc, "\n".join(printed[-30:])
 
 
 def test_setup_sh_installs_the_archive_on_python_3_10_with_the_registry_alone(gradescope):
@@ -115,14 +118,15 @@ def test_setup_sh_says_which_torch_build_it_installed(gradescope):
 
 def test_the_solution_gets_full_marks_whatever_torch_build_setup_sh_installed(gradescope):
     root, path, log = gradescope
-    doc = _grade(root, path, sorted((ROOT / "solutions").glob("*.ipynb")))
+    doc, printed = _grade(root, path, sorted((ROOT / "solutions").glob("*.ipynb")))
     lost = [(t["name"], t["output"][:300]) for t in doc["tests"] if t["score"] < t["max_score"]]
     build = next(line for line in log.splitlines() if line.startswith("setup.sh: torch "))
-    assert lost == [], build
+    assert lost == [], f"{build}\nrun_autograder printed:\n{printed}"
     assert doc["score"] == pytest.approx(_full_marks()) and "graded 4 notebooks" in doc["output"]
 
 
 def test_the_blank_release_gets_nothing(gradescope):
     root, path, _ = gradescope
-    doc = _grade(root, path, sorted((ROOT / "assignment5").glob("*.ipynb")))
-    assert doc["score"] == 0 and "graded 4 notebooks" in doc["output"]
+    doc, printed = _grade(root, path, sorted((ROOT / "assignment5").glob("*.ipynb")))
+    assert doc["score"] == 0, printed
+    assert "graded 4 notebooks" in doc["output"]

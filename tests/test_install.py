@@ -149,6 +149,17 @@ def test_grader_lock_marks_what_python_3_10_needs_instead():
     assert all(m in (lock.OLD_MARKER, lock.NEW_MARKER) for *_, m in map(lock.split_pin, lines) if m)
 
 
+def test_every_python_gets_an_ipykernel_that_reads_every_request():
+    """ipykernel 7.0-7.3 now and then leave a request unread and sit idle (ipython/ipykernel#1529, fixed in
+    7.4.0, which needs Python 3.11): the grader would time the student out for the kernel's fault."""
+    from packaging.version import Version
+
+    lines = [line for line in GRADER_LOCK.read_text().splitlines() if line and not line.startswith("#")]
+    kernels = [Version(version) for name, version, _ in map(lock.split_pin, lines) if name == "ipykernel"]
+    assert kernels and all(v < Version("7") or v >= Version("7.4") for v in kernels), kernels
+    assert "ipykernel<7" in lock.OLD_PYTHON_NEEDS
+
+
 def test_lock_script_marks_lines_only_where_the_versions_differ():
     lines = lock.marked_lines({"numpy": "2.4.6", "torch": "2.13.0", "pandas": "3.1.1"}, {"numpy": "2.2.6", "torch": "2.13.0", "pytz": "2026.6"})
     assert lines == [

@@ -204,6 +204,39 @@ def test_a_dead_kernel_is_restarted_and_earlier_cells_rerun(tmp_path, tiny_cache
     assert "kernel died" in doc["output"]
 
 
+def _never_read(monkeypatch, first: str) -> list[str]:
+    """The kernel never reads the first piece of code that starts with ``first`` (no status, no reply),
+    as ipykernel 7.0-7.3 now and then do (ipython/ipykernel#1529); returns what was dropped."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    from a5kit.grader import kernel_client
+
+    real, dropped = BlockingKernelClient.execute, []
+
+    def execute(self, code, *args, **kwargs):
+        if not dropped and code.startswith(first):
+            dropped.append(code)
+            return "never-read-request"
+        return real(self, code, *args, **kwargs)
+
+    monkeypatch.setattr(BlockingKernelClient, "execute", execute)
+    monkeypatch.setattr(kernel_client, "LOST_AFTER", 2.0)
+    return dropped
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["_a5kit_serve_", "import numpy as np\ndef one_hot_encode_dna", "exec("],
+    ids=["a-request", "a-cell", "the-grader-helper"],
+)
+def test_code_the_kernel_never_reads_is_run_again_in_a_fresh_kernel_and_costs_nothing(tmp_path, tiny_cache, monkeypatch, first):
+    dropped = _never_read(monkeypatch, first)
+    doc = grade(tmp_path, tiny_cache, both())
+    assert dropped, "nothing was dropped: the test did not exercise a lost request"
+    assert score(doc, "q2a") == POINTS["q2a"] and score(doc, "q1a") == POINTS["q1a"]
+    assert "infinite loop" not in outputs(doc, "q2a") + outputs(doc, "q1a")
+
+
 def test_a_graded_function_that_kills_the_kernel_costs_only_its_cases(tmp_path, tiny_cache):
     killer = ONE_HOT + "\n\n_real = one_hot_encode_dna\ndef one_hot_encode_dna(sequence):\n    if sequence == 'acgTn':\n        import os; os._exit(1)\n    return _real(sequence)\n"
     doc = grade(tmp_path, tiny_cache, both(second=notebook(killer)))

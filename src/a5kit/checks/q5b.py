@@ -89,6 +89,17 @@ def check_first_loss_in_eval_mode(first: float, expected: float, what: str) -> N
         )
 
 
+def check_first_loss_in_training_mode(first: float, eval_loss: float, what: str) -> None:
+    """With the trunk trained its dropout is on, so step 0's loss is not the loss with dropout off."""
+    if abs(first - eval_loss) <= 1e-4 * max(1.0, abs(eval_loss)):
+        raise Failure(
+            f"{what}: the first loss, {first:.5f}, is the loss of the untrained model with dropout off ({eval_loss:.5f}, "
+            "recomputed from the head's weights): the trunk ran in evaluation mode although it is trained. With "
+            "freeze_enformer=False run the whole model in training mode, model.train(), so its dropout is on; only a frozen "
+            "trunk goes to model.enformer.eval()"
+        )
+
+
 def check_head_learned(before: float, after: float, what: str, margin: float) -> None:
     if not after < before - margin:
         raise Failure(
@@ -117,14 +128,17 @@ def finetune_returns_one_float_loss_per_step(sub):
         before = split_parameters(sub.kit("parameters", model))
         kwargs = {} if trunk_lr is None else {"trunk_lr": trunk_lr}
         what = f"finetune(model, batches, steps=1, lr=1e-3, freeze_enformer=False, {shown})"
+        handle, pairs = batches_and_data(sub, seed=15, n=1)
+        eval_loss = head_loss(np.asarray(sub.kit("embeddings", model, pairs[0][0]), dtype=np.float64), before[1], pairs[0][1])
         with quiet(sub):
-            losses_of(sub.call("finetune", model, batches(sub, seed=15, n=1), steps=1, lr=1e-3, freeze_enformer=False, **kwargs), 1, what)
+            first = losses_of(sub.call("finetune", model, handle, steps=1, lr=1e-3, freeze_enformer=False, **kwargs), 1, what)[0]
         after = split_parameters(sub.kit("parameters", model))
         trunk, head = step_sizes(before[0], after[0]), step_sizes(before[1], after[1])
         want = 2e-4 if trunk_lr is not None else 1e-4
         if not len(trunk):
             raise Failure(f"{what}: no trunk weight changed: with freeze_enformer=False the trunk's parameters need their own "
                           "parameter group in the optimizer, at trunk_lr")
+        check_first_loss_in_training_mode(float(first), eval_loss, what)
         if not 0.5 * want < float(np.median(trunk)) < 2 * want:
             raise Failure(
                 f"{what}: the trunk's weights moved by {float(np.median(trunk)):.2g} (median), as if trained at that learning rate; "

@@ -47,6 +47,12 @@ MAX_QUEUED = 16  # messages zmq buffers per socket: with the cap above, at most 
 STDERR_TAIL = 8192  # bytes of the kernel's stderr kept, to explain a kernel that does not start
 ROOT_CWD = "/"  # the launcher starts here (root-owned): never in a folder the student can write
 ABANDON_CLEANUP_SECONDS = 30.0  # at the hard stop, files are removed for at most this long (results.json is written)
+# A request the kernel shows no sign of having read (no status, no output, no reply) after this many
+# seconds is counted lost: ipykernel 7.0-7.3 now and then leave a request unread and sit idle forever
+# (ipython/ipykernel#1529). The kernel is restarted and the code run again once, so a fault of the
+# Jupyter kernel never reads as the student's infinite loop. A kernel that has read a request says
+# "busy" within milliseconds, even on a loaded machine.
+LOST_AFTER = 30.0
 log = logging.getLogger("a5kit.grader")
 SERVER_FILE = importlib.util.find_spec("a5kit.kernel_server.server").origin  # root-owned; found without importing it here
 # Run in each fresh kernel before any of the notebook's code: a private copy of the server, executed
@@ -63,7 +69,8 @@ setattr(builtins, name, module.serve)
 @dataclass
 class Outcome:
     """How one piece of code ended: ok, error (it raised), timeout, died (the kernel is gone),
-    skipped (not run), or broken (the kernel can no longer be used for this notebook)."""
+    skipped (not run), broken (the kernel can no longer be used for this notebook), or lost (the
+    kernel never read it: it was restarted, and the caller may run the code again)."""
 
     status: str
     error: str = ""  # "NameError: name 'x' is not defined" for status error
@@ -94,6 +101,10 @@ class KernelSettings:
 
 class KernelDied(RuntimeError):
     """The kernel exited (os._exit, a crash, the memory limit) or could not start."""
+
+
+class _Lost(Exception):
+    """The kernel never read the grader's first request (see LOST_AFTER)."""
 
 
 class _Untrusted(Exception):
@@ -245,7 +256,22 @@ class StudentKernel:
         return env
 
     def start(self) -> None:
-        """Start a kernel in a fresh home with a fresh key; raises KernelDied (with its stderr) if it does not answer."""
+        """Start a kernel in a fresh home with a fresh key; raises KernelDied (with its stderr) if it does not answer.
+
+        A kernel that never reads its first request (LOST_AFTER) is replaced by one more fresh kernel.
+        """
+        try:
+            self._start_once()
+        except _Lost:
+            self.warnings.append("a new kernel never read the grader's first request (a fault of the Jupyter kernel); "
+                                 "it was started again")
+            try:
+                self._start_once()
+            except _Lost:
+                raise KernelDied("the notebook's kernel never read the grader's requests, twice (a fault of the Jupyter "
+                                 "kernel, not of the notebook)") from None
+
+    def _start_once(self) -> None:
         timeout = min(self.settings.start_timeout, self.deadline - time.monotonic())
         if timeout <= 1:
             raise KernelDied("the notebook's time ran out before its kernel could be started")
@@ -293,6 +319,9 @@ class StudentKernel:
         start = time.monotonic()
         deadline = min(start + self.settings.start_timeout, self.deadline)
         outcome = self._wait(self.kc.execute(code, store_history=False, allow_stdin=False), deadline, start)
+        if outcome.status == "lost":
+            self._stop_processes()
+            raise _Lost
         if not outcome.ok:
             self._stop_processes()
             raise KernelDied(f"the grader's helper could not be loaded in the notebook's kernel ({outcome.status}: {outcome.error[:300]})")
@@ -410,7 +439,11 @@ class StudentKernel:
         outcome = self._wait(msg_id, start + max(timeout, 0.1), start)
         if outcome.status == "timeout":
             self._interrupt(msg_id)
-        elif outcome.status == "died":
+        elif outcome.status in ("died", "lost"):
+            if outcome.status == "lost":
+                log.warning("the kernel never read a request after %.0f s; restarting it", outcome.seconds)
+                self.warnings.append(f"the kernel never read a request after {outcome.seconds:.0f} s (a fault of the Jupyter "
+                                     "kernel); it was restarted and the code run again")
             self.restart()
         return outcome
 
@@ -441,14 +474,18 @@ class StudentKernel:
         (a flood of prints) cannot make a finished cell look like an infinite loop.
         """
         assert self.kc is not None
-        chars, error, reply = 0, "", None
+        chars, error, reply, seen = 0, "", None, False
         while True:
             now = time.monotonic()
             if now > deadline:
                 return Outcome("timeout", seconds=now - start, output_chars=chars)
+            if not seen and now - start > LOST_AFTER:
+                return Outcome("lost", "the notebook's kernel never started running it (a fault of the Jupyter kernel, not of "
+                                       "the notebook); the kernel was restarted", now - start)
             try:
                 if reply is None:
                     reply = self._reply(msg_id)
+                    seen = seen or reply is not None
                 msg = _check_message(self.kc.get_iopub_msg(timeout=0.05 if reply is not None else min(0.2, max(deadline - now, 0.01))))
             except queue.Empty:
                 if reply is None and self._dropped():
@@ -470,6 +507,7 @@ class StudentKernel:
                                      "so the rest of this notebook was not graded")
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
+            seen = True
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
                 chars += len(content["text"])

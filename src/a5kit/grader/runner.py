@@ -127,8 +127,12 @@ class NotebookRun:
                 self.outcomes[index] = Outcome("skipped", "this notebook's share of the grading time ran out")
                 continue
             self.outcomes[index] = self.kernel.execute(code, timeout)
-            if self.kernel.restarts != self.restarts_seen:  # died, or would not stop when interrupted
+            if self.kernel.restarts != self.restarts_seen:  # died, lost, or would not stop when interrupted
                 self._redefine(upto=index)
+            if self.outcomes[index].status == "lost" and self.kernel.broken is None:  # never run: once more
+                self.outcomes[index] = self.kernel.execute(code, self.clock.cell_timeout())
+                if self.kernel.restarts != self.restarts_seen:
+                    self._redefine(upto=index)
 
     def _redefine(self, upto: int) -> None:
         """After a restart, run again the cells that finished before (not those that hung or crashed).
@@ -164,7 +168,7 @@ class NotebookRun:
             where = f"code cell {index + 1} ({first!r})"
             if outcome.status == "timeout":
                 lines.append(f"{where} was stopped after {outcome.seconds:.0f} s (infinite loop?)")
-            elif outcome.status in ("died", "broken"):
+            elif outcome.status in ("died", "broken", "lost"):
                 lines.append(f"{where}: {outcome.error}")
             elif outcome.status == "skipped":
                 lines.append(f"{where} was not run: {outcome.error}")
@@ -239,16 +243,20 @@ class KernelSubmission:
         if timeout <= 0:
             self.timed_out = True
             raise CallFailed(name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s")
-        number = next(self._numbers) + 1000 * self.kernel.restarts
-        tag = f"{self.question}-{number}"
-        wire.write(self.kernel.requests / f"r{tag}.npz", wire.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
-        outcome = self.kernel.execute(self.kernel.serve_code(tag), timeout)
+        outcome, tag = self._send(kind, name, args, kwargs, timeout)
+        if outcome.status == "lost":  # the kernel never read it (and was restarted): once more, in the redefined notebook
+            self.run.recover()
+            timeout = self.run.clock.call_timeout()
+            if timeout > 0 and self.kernel.broken is None:
+                outcome, tag = self._send(kind, name, args, kwargs, timeout)
         self.run.recover()
         if outcome.status in ("broken", "skipped"):
             raise CallFailed(name, f"{shown} was not run: {outcome.error}")
         if outcome.status == "timeout":
             self.timed_out = True
             raise CallFailed(name, f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here")
+        if outcome.status == "lost":
+            raise CallFailed(name, f"{shown} was not run: {outcome.error}; question {self.question} stops here")
         if outcome.status == "died":
             raise CallFailed(name, f"{shown} killed the notebook's kernel ({outcome.error}); it was restarted to grade the rest")
         if outcome.status == "error":
@@ -258,6 +266,14 @@ class KernelSubmission:
         except wire.WireError as err:
             raise CallFailed(name, f"{shown}: {err}") from None
         return value_of(answer, name)
+
+
+    def _send(self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> tuple[Outcome, str]:
+        """Write the request and have the kernel answer it; returns how that ended and the request's tag."""
+        number = next(self._numbers) + 1000 * self.kernel.restarts
+        tag = f"{self.question}-{number}"
+        wire.write(self.kernel.requests / f"r{tag}.npz", wire.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
+        return self.kernel.execute(self.kernel.serve_code(tag), timeout), tag
 
 
 def value_of(answer: wire.Answer, name: str) -> Any:
