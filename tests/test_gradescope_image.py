@@ -105,9 +105,11 @@ def test_setup_sh_installs_the_archive_on_python_3_10_with_the_registry_alone(gr
     root, _, log = gradescope
     assert "(Python 3.10." in log and "a5kit 0.1.0 autograder installed" in log
     assert "download.pytorch.org" not in [line for line in log.splitlines() if line.startswith("ERROR")]
-    versions = subprocess.run([str(root / "venv" / "bin" / "python"), "-c", "import sys, numpy; print(sys.version_info[:2], numpy.__version__)"],
+    versions = subprocess.run([str(root / "venv" / "bin" / "python"), "-c",
+                               "import sys, numpy, ipykernel; print(sys.version_info[:2], numpy.__version__, ipykernel.__version__)"],
                               capture_output=True, text=True, cwd="/")
     assert versions.stdout.startswith("(3, 10) 2.2."), versions.stderr
+    assert versions.stdout.split()[-1].startswith("6."), "ipykernel 7.0-7.3 leave requests unread (ipykernel#1529)"
 
 
 def test_setup_sh_says_which_torch_build_it_installed(gradescope):
