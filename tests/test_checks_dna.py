@@ -28,7 +28,7 @@ from conftest import ROOT  # noqa: E402
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
 
 NOTEBOOK = ROOT / "solutions" / "02_dna_cnn.ipynb"
-QUESTIONS = ["q2a", "q2b", "q3a", "q3b", "q3c"]
+QUESTIONS = nbmeta.autograded_questions(NOTEBOOK)  # its grade cells: a new question needs no edit here
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
 MEASURED_SEED = 97531  # the hidden seed q3c's REFERENCE_ACCURACY was measured with

@@ -23,7 +23,7 @@ from a5kit import nbmeta
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
 NOTEBOOK = ROOT / "solutions" / "04_finetune.ipynb"
-QUESTIONS = ["q5a", "q5b", "q5c"]
+QUESTIONS = nbmeta.autograded_questions(NOTEBOOK)  # its grade cells: a new question needs no edit here
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 
 
@@ -519,18 +519,24 @@ def test_kernel_side_runs_a_private_copy_of_the_probes():
     assert set(kernel_side._PROBES.PROBES) == set(probes.PROBES)
 
 
-def test_the_experiment_runs_the_random_trunk_control_and_computes_its_r(notebook, tiny):
-    """Notebook 4's experiment cell, in tiny mode: the control run's held-out r is computed (finite, one per track)."""
+def test_the_experiment_reads_out_both_frozen_trunks_to_convergence_and_runs_the_students_finetune(notebook, tiny):
+    """Notebook 4's experiment cell, in tiny mode: every row has a held-out r per track inside its interval and a training r."""
     ns: dict = {"__name__": "experiment"}
     for cell in notebook.cells:
         meta = nbmeta.meta(cell)
         if cell.cell_type == "code" and (meta.grade_id in ("setup", "q5-data", "q5-experiment") or meta.solution):
             exec(compile(cell.source.replace("plt.show()", "plt.close('all')"), f"04:{cell.id}", "exec"), ns)
     runs = ns["runs"]
-    assert list(runs) == ["untrained head (floor)", "random trunk, frozen (control)", "pretrained trunk, frozen", "whole model"]
+    assert list(runs) == ["random trunk, frozen: ridge read-out (control)", "pretrained trunk, frozen: ridge read-out",
+                          "pretrained trunk, frozen: your finetune", "whole model: your finetune"]
     for name, run in runs.items():
-        assert np.asarray(run["r"]).shape == (finetune_data.NUM_TRACKS,) and np.all(np.isfinite(run["r"])), name
-    assert len(runs["random trunk, frozen (control)"]["losses"]) == finetune_data.STEPS
+        r, train = np.asarray(run["test_r"]), np.asarray(run["train_r"])
+        assert r.shape == train.shape == (finetune_data.NUM_TRACKS,) and np.all(np.isfinite(r)), name
+    for name in list(runs)[:2]:  # the read-outs come with their interval
+        r, ci = np.asarray(runs[name]["test_r"]), np.asarray(runs[name]["test_ci"])
+        assert ci.shape == (finetune_data.NUM_TRACKS, 2) and np.all(ci[:, 0] <= r + 1e-9) and np.all(r <= ci[:, 1] + 1e-9), name
+    assert len(runs["whole model: your finetune"]["losses"]) == finetune_data.STEPS
+    assert runs["random trunk, frozen: ridge read-out (control)"]["losses"] == []
 
 
 def test_random_trunk_is_the_same_architecture_with_other_weights(tiny):
