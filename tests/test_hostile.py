@@ -500,6 +500,18 @@ def test_files_written_into_the_kernels_responses_folder_count_against_the_disk_
     assert nothing_left_of(student_user)
 
 
+@needs_root
+@pytest.mark.parametrize("fill", [FILL_RESPONSES, FILL_RESPONSES.replace('pathlib.Path.home().parent / "responses"', 'pathlib.Path("/tmp")')],
+                         ids=["responses", "tmp"])
+def test_the_files_of_a_kernel_stopped_for_disk_use_do_not_stop_the_next(tmp_path, tiny_cache, student_user, fill):
+    """CI: the restarted kernel was stopped again for the files the stopped one left (checked every second)."""
+    files = {"02_dna_cnn.ipynb": notebook(ONE_HOT, fill, "import time\ntime.sleep(3)\nafter_restart = True")}
+    doc = grade(tmp_path, tiny_cache, student_user, files, disk_mb=40, cell=30)
+    assert "wrote more than 40 MB of files" in doc["output"] and "restarted 1 time(s)" in doc["output"], doc["output"]
+    assert score(doc, "q2a") == FULL["q2a"], doc["output"]
+    assert nothing_left_of(student_user)
+
+
 MEMFD = '''import os, time
 held = []
 for i in range(8):

@@ -389,6 +389,7 @@ class StudentKernel:
     def restart(self) -> None:
         """A fresh kernel in place of a dead or stuck one (the notebook's definitions must be re-run)."""
         self._stop_processes()
+        self._clear_counted_files()
         self.restarts += 1
         if self.restarts > self.settings.max_restarts:
             self.broken = f"the kernel died {self.restarts} times; the rest of this notebook was not graded"
@@ -397,6 +398,17 @@ class StudentKernel:
             self.start()
         except KernelDied as err:
             self.broken = f"{err}; the rest of this notebook was not graded"
+
+    def _clear_counted_files(self) -> None:
+        """Remove what the stopped kernel wrote where the disk watchdog counts (responses/ and, for a
+        dedicated user, its files in /tmp & co.), so its files cannot stop the next kernel too. The
+        notebook's cells are re-run after a restart, so they write again what they need."""
+        remove_tree(self.responses)
+        self.responses.mkdir(mode=0o700)
+        if self.as_user:
+            os.chown(self.responses, self.uid, self.gid)
+            if self.scope.ancestor is None:
+                remove_owned(SHARED_TMP, self.uid, deadline=time.monotonic() + ABANDON_CLEANUP_SECONDS)
 
     def _give_up(self, reason: str) -> Outcome:
         """Mark the kernel unusable for this notebook and stop it."""
