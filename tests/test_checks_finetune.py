@@ -94,12 +94,14 @@ def test_motif_counts_match_a_regex_count_per_bin():
         finetune_data.motif_counts("ACGT")
 
 
-def test_windows_are_eight_adjacent_chr11_tiles_of_100_bins():
+def test_windows_are_six_adjacent_training_tiles_a_gap_and_two_held_out_tiles_of_100_bins():
     w = finetune_data.WINDOWS
+    train, held_out = finetune_data.TRAIN_WINDOWS, finetune_data.HELD_OUT_WINDOWS
     assert len(w) == 8 and all(x.chrom == "chr11" and len(x) == 12_800 for x in w)
-    assert all(a.end == b.start for a, b in zip(w, w[1:]))
+    assert train + held_out == w and len(train) == 6
+    assert all(a.end == b.start for a, b in zip(train, train[1:])) and held_out[0].end == held_out[1].start
+    assert held_out[0].start - train[-1].end == 12_800  # no held-out bin borders a training bin
     assert w[0].start + w[-1].end == 2 * 35_140_086  # centred on the Fig. 1d locus
-    assert finetune_data.TRAIN_WINDOWS + finetune_data.HELD_OUT_WINDOWS == w
 
 
 def test_load_in_tiny_mode_gives_scaled_targets(tiny):

@@ -23,15 +23,18 @@ BIN_SIZE = models.ENFORMER_BIN_SIZE  # 128 bp, one Enformer output bin
 WINDOW_LENGTH = 12_800  # bp per window: 100 bins, short enough to fine-tune the real model on a T4 in minutes
 BINS = WINDOW_LENGTH // BIN_SIZE
 N_WINDOWS = 8
-# Eight adjacent windows tiling 102.4 kb of chr11 centred on the Enformer paper's Fig. 1d locus
-# (chr11:35,088,886-35,191,286, 0-based half-open); the first six train, the last two are held out.
+N_TRAIN = 6
+GAP_WINDOWS = 1  # one window's length of sequence left out between the training and the held-out windows
+# Eight windows on 115.2 kb of chr11 centred on the Enformer paper's Fig. 1d locus: six adjacent
+# training windows, a 12.8 kb gap, then two adjacent held-out windows, so no held-out bin borders a
+# training bin (chr11:35,082,486-35,197,686, 0-based half-open).
+_SLOTS = tuple(range(N_TRAIN)) + tuple(range(N_TRAIN + GAP_WINDOWS, N_WINDOWS + GAP_WINDOWS))
+_FIRST = CHR11_CENTER - (N_WINDOWS + GAP_WINDOWS) * WINDOW_LENGTH // 2
 WINDOWS: tuple[Interval, ...] = tuple(
-    Interval("chr11", CHR11_CENTER - N_WINDOWS // 2 * WINDOW_LENGTH + i * WINDOW_LENGTH,
-             CHR11_CENTER - N_WINDOWS // 2 * WINDOW_LENGTH + (i + 1) * WINDOW_LENGTH)
-    for i in range(N_WINDOWS)
+    Interval("chr11", _FIRST + slot * WINDOW_LENGTH, _FIRST + (slot + 1) * WINDOW_LENGTH) for slot in _SLOTS
 )
-TRAIN_WINDOWS = WINDOWS[:6]
-HELD_OUT_WINDOWS = WINDOWS[6:]
+TRAIN_WINDOWS = WINDOWS[:N_TRAIN]
+HELD_OUT_WINDOWS = WINDOWS[N_TRAIN:]
 
 TRACKS: tuple[str, ...] = ("CpG (CG)", "A/T run (AAAA or TTTT)", "E-box (CANNTG)")
 NUM_TRACKS = len(TRACKS)
