@@ -22,23 +22,18 @@ BOOTSTRAP = 2000
 def trunk_embeddings(enformer: Any, sequences: np.ndarray, bins: int, batch_size: int = 2) -> np.ndarray:
     """The frozen trunk's per-bin embeddings of one-hot ``sequences`` (windows, length, 4): (windows, bins, features), float64.
 
-    Eval mode (dropout off) and no gradients, cropped to ``bins`` as HeadAdapterWrapper crops to its
-    targets: what a head on the frozen trunk sees. The model's mode and crop are restored.
+    Eval mode (dropout off) and no gradients (the kit's ``embeddings`` probe), cropped to ``bins`` as
+    HeadAdapterWrapper crops to its targets: what a head on the frozen trunk sees. The crop is restored.
     """
-    import torch
+    from a5kit.kernel_server.probes import embeddings
 
-    device = next(enformer.parameters()).device
-    training, crop = enformer.training, enformer.trunk[-2].target_length
-    enformer.eval()
+    crop = enformer.trunk[-2].target_length
     enformer.set_target_length(int(bins))
     try:
-        with torch.no_grad():
-            parts = [enformer(torch.as_tensor(np.asarray(sequences[i : i + batch_size]), dtype=torch.float32, device=device),
-                              return_only_embeddings=True).double().cpu().numpy() for i in range(0, len(sequences), batch_size)]
+        parts = [embeddings(enformer, np.asarray(sequences[i : i + batch_size], dtype=np.float32)) for i in range(0, len(sequences), batch_size)]
     finally:
         enformer.set_target_length(crop)
-        enformer.train(training)
-    return np.concatenate(parts)
+    return np.concatenate(parts).astype(np.float64)
 
 
 def pearson(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:

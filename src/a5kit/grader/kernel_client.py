@@ -260,16 +260,15 @@ class StudentKernel:
 
         A kernel that never reads its first request (LOST_AFTER) is replaced by one more fresh kernel.
         """
-        try:
-            self._start_once()
-        except _Lost:
-            self.warnings.append("a new kernel never read the grader's first request (a fault of the Jupyter kernel); "
-                                 "it was started again")
+        for attempt in range(2):
             try:
-                self._start_once()
+                return self._start_once()
             except _Lost:
-                raise KernelDied("the notebook's kernel never read the grader's requests, twice (a fault of the Jupyter "
-                                 "kernel, not of the notebook)") from None
+                if attempt == 0:
+                    self.warnings.append("a new kernel never read the grader's first request (a fault of the Jupyter "
+                                         "kernel); it was started again")
+        raise KernelDied("the notebook's kernel never read the grader's requests, twice (a fault of the Jupyter kernel, not "
+                         "of the notebook)")
 
     def _start_once(self) -> None:
         timeout = min(self.settings.start_timeout, self.deadline - time.monotonic())
@@ -451,11 +450,12 @@ class StudentKernel:
         outcome = self._wait(msg_id, start + max(timeout, 0.1), start)
         if outcome.status == "timeout":
             self._interrupt(msg_id)
-        elif outcome.status in ("died", "lost"):
-            if outcome.status == "lost":
-                log.warning("the kernel never read a request after %.0f s; restarting it", outcome.seconds)
-                self.warnings.append(f"the kernel never read a request after {outcome.seconds:.0f} s (a fault of the Jupyter "
-                                     "kernel); it was restarted and the code run again")
+        elif outcome.status == "lost":
+            log.warning("the kernel never read a request after %.0f s; restarting it", outcome.seconds)
+            self.warnings.append(f"the kernel never read a request after {outcome.seconds:.0f} s (a fault of the Jupyter "
+                                 "kernel); it was restarted and the code run again")
+            self.restart()
+        elif outcome.status == "died":
             self.restart()
         return outcome
 

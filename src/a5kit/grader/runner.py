@@ -126,13 +126,13 @@ class NotebookRun:
             if timeout <= 0:
                 self.outcomes[index] = Outcome("skipped", "this notebook's share of the grading time ran out")
                 continue
-            self.outcomes[index] = self.kernel.execute(code, timeout)
-            if self.kernel.restarts != self.restarts_seen:  # died, lost, or would not stop when interrupted
-                self._redefine(upto=index)
-            if self.outcomes[index].status == "lost" and self.kernel.broken is None:  # never run: once more
-                self.outcomes[index] = self.kernel.execute(code, self.clock.cell_timeout())
-                if self.kernel.restarts != self.restarts_seen:
+            for _ in range(2):  # a cell the kernel never read (lost) runs once more, in the fresh kernel
+                self.outcomes[index] = self.kernel.execute(code, timeout)
+                if self.kernel.restarts != self.restarts_seen:  # died, lost, or would not stop when interrupted
                     self._redefine(upto=index)
+                if self.outcomes[index].status != "lost" or self.kernel.broken is not None:
+                    break
+                timeout = self.clock.cell_timeout()
 
     def _redefine(self, upto: int) -> None:
         """After a restart, run again the cells that finished before (not those that hung or crashed).
@@ -243,13 +243,12 @@ class KernelSubmission:
         if timeout <= 0:
             self.timed_out = True
             raise CallFailed(name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s")
-        outcome, tag = self._send(kind, name, args, kwargs, timeout)
-        if outcome.status == "lost":  # the kernel never read it (and was restarted): once more, in the redefined notebook
+        for _ in range(2):  # a request the kernel never read (lost) runs once more, in the redefined notebook
+            outcome, tag = self._send(kind, name, args, kwargs, timeout)
             self.run.recover()
             timeout = self.run.clock.call_timeout()
-            if timeout > 0 and self.kernel.broken is None:
-                outcome, tag = self._send(kind, name, args, kwargs, timeout)
-        self.run.recover()
+            if outcome.status != "lost" or self.kernel.broken is not None or timeout <= 0:
+                break
         if outcome.status in ("broken", "skipped"):
             raise CallFailed(name, f"{shown} was not run: {outcome.error}")
         if outcome.status == "timeout":
@@ -266,7 +265,6 @@ class KernelSubmission:
         except wire.WireError as err:
             raise CallFailed(name, f"{shown}: {err}") from None
         return value_of(answer, name)
-
 
     def _send(self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> tuple[Outcome, str]:
         """Write the request and have the kernel answer it; returns how that ended and the request's tag."""
