@@ -291,7 +291,7 @@ def test_memory_is_counted_over_every_process_of_the_student(tmp_path, tiny_cach
            "kids = [subprocess.Popen([sys.executable, '-c', 'import time; x = bytes(150 * 2**20).replace(bytes(1), bytes([1])); time.sleep(60)'],"
            " start_new_session=True) for _ in range(3)]\ntime.sleep(30)")
     doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, hog)}, memory_mb=300, cell=40)
-    assert score(doc, "q2a") == FULL["q2a"]
+    assert score(doc, "q2a") == FULL["q2a"], json.dumps(doc, indent=1)
     assert "used more than 300 MB of memory" in doc["output"], doc["output"]
     assert nothing_left_of(student_user)
 
@@ -302,7 +302,7 @@ def test_the_student_users_disk_use_is_bounded_in_total_not_only_per_file(tmp_pa
     fill = ("import os, time\nfor i in range(40):\n"
             "    open(f'/tmp/a5kit-hostile-{os.getpid()}-{i}', 'wb').write(b'x' * 4 * 2**20)\n    time.sleep(0.2)")
     doc = grade(tmp_path, tiny_cache, student_user, {"02_dna_cnn.ipynb": notebook(ONE_HOT, fill)}, disk_mb=40, cell=30)
-    assert score(doc, "q2a") == FULL["q2a"]
+    assert score(doc, "q2a") == FULL["q2a"], json.dumps(doc, indent=1)
     assert "wrote more than 40 MB of files" in doc["output"], doc["output"]
     assert nothing_left_of(student_user)
 

@@ -10,6 +10,7 @@ import os
 import pwd
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -103,6 +104,38 @@ time.sleep(600)
         dog.stop()
         stop(proc)
     assert dog.reason == "the notebook wrote more than 8 MB of files (or too many files) and was stopped"
+
+
+class _SlowScope:
+    """A scope whose measurement blocks until released and then reports far too much memory."""
+
+    def __init__(self) -> None:
+        self.uid = os.getuid()
+        self.measuring, self.release = threading.Event(), threading.Event()
+        self.kills = 0
+
+    def held_mb(self, limit_mb: float = 0.0) -> float:
+        self.measuring.set()
+        self.release.wait(WAIT)
+        return 10_000.0
+
+    def kill_all(self) -> int:
+        self.kills += 1
+        return 0
+
+
+def test_a_watchdog_stopped_in_the_middle_of_a_measurement_kills_nothing_afterwards():
+    """A restart stops the old watchdog, then starts the next kernel under the same uid: a measurement
+    begun before the stop must not kill that kernel (a slow walk of /tmp outlived stop()'s wait)."""
+    scope = _SlowScope()
+    dog = Watchdog(scope, limit_mb=64, interval=0.01)  # type: ignore[arg-type]
+    assert scope.measuring.wait(WAIT)
+    stopper = threading.Thread(target=dog.stop)
+    stopper.start()
+    assert dog._stop.wait(WAIT)  # stop() has begun ...
+    scope.release.set()  # ... and only then does the measurement end, over the limit
+    stopper.join(WAIT)
+    assert not stopper.is_alive() and scope.kills == 0 and dog.reason is None
 
 
 def test_a_scope_below_this_process_counts_its_descendants_of_the_uid_only():

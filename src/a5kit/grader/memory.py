@@ -465,6 +465,7 @@ class Watchdog:
         self.peak_mb = 0.0
         self.reason: str | None = None
         self._stop = threading.Event()
+        self._killing = threading.Lock()  # held while deciding to kill and killing, so stop() can wait it out
         self._thread = threading.Thread(target=self._run, name=f"watchdog-{scope.uid}", daemon=True)
         self._thread.start()
 
@@ -486,12 +487,18 @@ class Watchdog:
             tick += 1
             reason = self._over(tick)
             if reason is not None:
-                self.reason = reason
-                if self.on_kill:
-                    self.on_kill(reason)
-                self.scope.kill_all()
+                with self._killing:
+                    if self._stop.is_set():  # stopped while measuring: the scope may hold the next kernel already
+                        return
+                    self.reason = reason
+                    if self.on_kill:
+                        self.on_kill(reason)
+                    self.scope.kill_all()
                 return
 
     def stop(self) -> None:
+        """Stop polling. Once this returns, this watchdog kills nothing more (a kill under way has finished)."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        with self._killing:
+            pass
+        self._thread.join(timeout=5)  # a measurement still running after that can no longer kill
