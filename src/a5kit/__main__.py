@@ -109,6 +109,11 @@ def cmd_info() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["written-pdf"]:  # its own options (argparse cannot pass them through a sub-command)
+        from . import written_pdf
+
+        return written_pdf.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m a5kit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="offline demo in tiny mode")
@@ -122,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="mode, device, versions, weights, cache and expected time per notebook")
     memo = sub.add_parser("memo", help="the live-mode memo of model results (--clear forgets it)")
     memo.add_argument("--clear", action="store_true")
+    sub.add_parser("written-pdf", add_help=False,
+                   help="a PDF of your written answers, one page per question (--help for its options)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from . import doctor

@@ -45,6 +45,8 @@ EXAMPLE_REPOSITORY = "https://github.com/example-course/assignment5-student-EXAM
 INSTRUCTOR_ONLY = ("autograder.py", "release.py", "demo.py", "bench.py", "rehearse.py", "answers.py", "grader/batch.py",
                    "grader/class_report.py", "grader/written.py", "grader/written_pages.py", "grader/written_scores.py")
 PUBLIC_EXPECTED = Path("src") / "a5kit" / "checks" / "public_expected.npz"
+WRITTEN_QUESTIONS = Path("src") / "a5kit" / "written_questions.json"
+WRITTEN_TEMPLATE = Path("dist") / "written-template.pdf"  # the Gradescope PDF assignment is made from it
 
 
 class ReleaseError(RuntimeError):
@@ -168,6 +170,25 @@ def write_public_expected(root: Path) -> Path:
     target = root / PUBLIC_EXPECTED
     stored.write(public_expected(root), target)
     stored._all.cache_clear()
+    return target
+
+
+def written_questions(root: Path) -> list[dict]:
+    """The written questions of ``solutions/`` in page order (id, notebook, points, task text): the student PDF's pages."""
+    from .written_cells import written_cells
+
+    rows = []
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        rows += [{"id": q.id, "notebook": q.notebook, "points": q.points, "text": q.text} for _, q in written_cells(path, path.stem)]
+    if not rows:
+        raise ReleaseError(f"no written questions (graded Markdown answer cells) in {root / 'solutions'}")
+    return rows
+
+
+def write_written_questions(root: Path) -> Path:
+    """Regenerate ``src/a5kit/written_questions.json`` (what a5kit.written_pdf pages from)."""
+    target = root / WRITTEN_QUESTIONS
+    target.write_text(json.dumps(written_questions(root), indent=1, ensure_ascii=False) + "\n")
     return target
 
 
@@ -298,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         config = read_config(args.root)
         refuse_example(config, args.example, "the release")
         print(f"wrote {write_public_expected(args.root)}")
+        print(f"wrote {write_written_questions(args.root)}")
         notebooks = args.out or args.root / ASSIGNMENT
         for path in build(args.root, notebooks):
             print(f"wrote {path}")
@@ -306,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"release: {err}", file=sys.stderr)
         return 1
     print(f"wrote {student}: push it to {config.repository} and tag it {config.ref}")
+    from .written_pdf import template
+
+    print(f"wrote {template(args.root / WRITTEN_TEMPLATE)}: the template of the Gradescope PDF assignment for the written answers")
     if config.is_example:
         print(f"release: built with the EXAMPLE repository {EXAMPLE_REPOSITORY} (--example): not for publishing")
     return 0
