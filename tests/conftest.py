@@ -87,6 +87,17 @@ def tiny_cache(shared_tmp) -> Path:
     return folder
 
 
+@pytest.fixture
+def public_cases_replay_alike(tiny_cache):
+    """Every grade() of tests/notebook_checks.py also replays the public cases from the tiny cache and
+    demands the same points (the test modules of the notebooks' checks use it for all their tests)."""
+    import notebook_checks
+
+    notebook_checks.REPLAY_CACHE[:] = [tiny_cache]
+    yield
+    notebook_checks.REPLAY_CACHE.clear()
+
+
 def _record_tiny_cache(folder: Path, downloads: Path) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
     env.update(HF_HUB_OFFLINE="1", A5KIT_DATA_DIR=str(downloads))

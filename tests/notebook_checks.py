@@ -3,12 +3,15 @@ notebook, and its cases run in-process on a namespace (the student's functions).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 
-from a5kit import nbmeta
+from a5kit import config, nbmeta
 from a5kit.checking import LocalSubmission, load_cases, run_cases
 from conftest import ROOT
 
@@ -25,13 +28,62 @@ def reference_namespace(notebook: nbformat.NotebookNode, name: str) -> dict:
     return ns
 
 
+REPLAY_CACHE: list[Path] = []  # set by the `public_cases_replay_alike` fixture of conftest.py
+
+
 def grade(namespace: dict, question: str, hidden: Path = HIDDEN) -> dict:
-    """Results of a question's public and hidden cases, by case function name; closes the figures drawn."""
+    """Results of a question's public and hidden cases, by case function name; closes the figures drawn.
+
+    Outside replay mode, with a replay cache set, the public cases are also run as the autograder runs them
+    (replaying the recorded cache) and must give the same points: what a student's grade cell shows
+    is what the archive gives, for the solution and for every mistaken copy a test grades.
+    """
     cases = load_cases(question, hidden)
-    results = run_cases(cases, LocalSubmission(namespace))
+    with _counting_mode_reads() as reads:
+        results = run_cases(cases, LocalSubmission(namespace))
+    _close_figures()
+    if REPLAY_CACHE and config.mode() != "replay" and reads:  # nothing read the mode: replay cannot differ
+        _check_replay_agrees([(c, r) for c, r in zip(cases, results) if not c.hidden], namespace, REPLAY_CACHE[0])
+    return {c.func.__name__: r for c, r in zip(cases, results)}
+
+
+@contextlib.contextmanager
+def _counting_mode_reads() -> Iterator[list[int]]:
+    """Counts the reads of A5KIT_MODE (all go through a5kit.config.mode) while the block runs."""
+    reads: list[int] = []
+    original = config.mode
+
+    def counted():
+        reads.append(1)
+        return original()
+
+    config.mode = counted
+    try:
+        yield reads
+    finally:
+        config.mode = original
+
+
+def _close_figures() -> None:
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
-    return {c.func.__name__: r for c, r in zip(cases, results)}
+
+
+def _check_replay_agrees(public: list, namespace: dict, cache: Path) -> None:
+    saved = {k: os.environ.get(k) for k in ("A5KIT_MODE", "A5KIT_CACHE")}
+    os.environ.update(A5KIT_MODE="replay", A5KIT_CACHE=str(cache))
+    try:
+        replayed = run_cases([c for c, _ in public], LocalSubmission(namespace))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _close_figures()
+    differ = [f"{case.func.__name__}: {live.score:g} in the notebook ({live.output[:200]!r}), {again.score:g} in replay ({again.output[:200]!r})"
+              for (case, live), again in zip(public, replayed) if live.score != again.score]
+    assert not differ, "a public case scores differently in the notebook and in the autograder's replay:\n" + "\n".join(differ)
 
 
 def failed(results: dict) -> set[str]:

@@ -15,11 +15,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from a5kit import nbmeta  # noqa: E402
-from a5kit.checking import LocalSubmission, load_cases, run_cases  # noqa: E402
+from a5kit.checking import load_cases  # noqa: E402
 from conftest import ROOT  # noqa: E402
+from notebook_checks import grade  # noqa: E402
 
 HIDDEN = ROOT / "autograder" / "tests"
 NOTEBOOK = ROOT / "solutions" / "01_self_attention.ipynb"
+pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
 QUESTIONS = tuple(nbmeta.autograded_questions(NOTEBOOK))  # its grade cells: a new question needs no edit here
 ROWS = "rows sum to one also for batched inputs and large scores"  # q1a's public case for both
 
@@ -100,8 +102,7 @@ CORRECT: dict[str, Callable] = {
 def _grade(question: str, **functions) -> dict[str, object]:
     namespace = {**CORRECT, **functions}
     namespace = {k: v for k, v in namespace.items() if v is not None}
-    results = run_cases(load_cases(question, HIDDEN), LocalSubmission(namespace))
-    return {r.name: r for r in results}
+    return {r.name: r for r in grade(namespace, question).values()}
 
 
 def _lost(results, case_name: str, *needles: str) -> None:

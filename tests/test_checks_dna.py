@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from a5kit import config  # noqa: E402
 from a5kit import motifs  # noqa: E402
 from a5kit import nbmeta  # noqa: E402
 from a5kit.checks import q3a as q3a_checks  # noqa: E402
@@ -28,6 +29,7 @@ from conftest import ROOT  # noqa: E402
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
 
 NOTEBOOK = ROOT / "solutions" / "02_dna_cnn.ipynb"
+pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
 QUESTIONS = nbmeta.autograded_questions(NOTEBOOK)  # its grade cells: a new question needs no edit here
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
@@ -75,6 +77,18 @@ def test_reference_solution_gets_full_points(reference, question):
     assert not failed(results), {n: r.output for n, r in results.items() if not r.passed}
     assert sum(r.score for r in results.values()) == pytest.approx(POINTS[question])
     assert any(r.hidden for r in results.values()) and any(not r.hidden for r in results.values())
+
+
+def test_a_public_case_that_scores_otherwise_in_the_autograders_replay_fails_the_test(reference):
+    """grade() replays every public case as the archive does and demands the same points, so a
+    function whose answer changes in replay is caught (this is what guards every mistaken copy)."""
+    encode = reference["one_hot_encode_dna"]
+
+    def one_hot_encode_dna(sequence):
+        return encode(sequence)[::-1] if config.mode() == "replay" else encode(sequence)
+
+    with pytest.raises(AssertionError, match="scores differently in the notebook and in the autograder's replay"):
+        grade(with_(reference, one_hot_encode_dna=one_hot_encode_dna), "q2a")
 
 
 def test_grade_cells_carry_the_points_of_their_cases(notebook):

@@ -28,6 +28,7 @@ from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  #
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
 
 NOTEBOOK = ROOT / "solutions" / "03_enformer.ipynb"
+pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 WRITTEN = nbmeta.graded_points(NOTEBOOK, autograded=False)  # the written answers, graded by hand
 

@@ -23,6 +23,7 @@ from a5kit import nbmeta
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
 NOTEBOOK = ROOT / "solutions" / "04_finetune.ipynb"
+pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
 QUESTIONS = nbmeta.autograded_questions(NOTEBOOK)  # its grade cells: a new question needs no edit here
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 
