@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from a5kit import config
 from a5kit.grader.intake import notebook_stem
 from a5kit.written_cells import Answer, WrittenCell, answer_in
 
@@ -224,7 +224,7 @@ def make_written_pdf(folder: str | Path = ".", out: str | Path = "written_answer
     then downloaded. Elsewhere it reads the notebooks in ``folder``. ``student`` (optional) is printed
     at the top of every page.
     """
-    if os.environ.get("A5KIT_AUTOGRADER"):
+    if config.under_autograder():
         print("make_written_pdf: not made while the autograder runs")
         return None
     if _in_colab():
