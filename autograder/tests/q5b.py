@@ -19,6 +19,11 @@ from a5kit.grader.precomputed import precomputed
 
 FALL_SEED, FALL_BATCH_SEED, FALL_STEPS, FALL_LR = 3, 40, 20, 3e-3
 GRADIENT_AGREEMENT = 0.95  # share of the head's weights an Adam step moves against the gradient (measured: 1.0)
+TRUNK_SEED, TRUNK_BATCH_SEED = 6, 60
+# Share of the trunk's clearly signed weights that a first unfrozen Adam step moves against the eval-mode gradient.
+# Training runs with dropout on, so its gradient differs a little: measured 0.91-0.94 over three dropout draws
+# (tiny Enformer, one 16-bin batch, the reference loop); random +-lr signs give 0.50.
+TRUNK_AGREEMENT = 0.75
 
 
 def _fall_data() -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +45,68 @@ def fall_embeddings() -> dict[str, np.ndarray]:
     finally:
         torch.set_num_threads(threads)
     return {"embeddings": E.astype(np.float32)}
+
+
+def _trunk_data() -> tuple[np.ndarray, np.ndarray]:
+    return task_data(seed=TRUNK_BATCH_SEED, batch=1, length=16 * 128)
+
+
+@precomputed
+def trunk_gradient() -> dict[str, np.ndarray]:
+    """A fixed head for tiny Enformer seed TRUNK_SEED, and the signs of the eval-mode gradient of the wrapper's loss on
+    the _trunk_data batch with respect to the trunk's weights, where it is clearly non-zero (flat indices over the
+    trunk's parameters in sorted name order). Needs torch and enformer_pytorch: computed when the autograder is built."""
+    import torch
+    from enformer_pytorch.finetune import HeadAdapterWrapper
+
+    from a5kit.kernel_server.probes import set_parameters, tiny_enformer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = HeadAdapterWrapper(enformer=tiny_enformer(seed=TRUNK_SEED, target_length=-1), num_tracks=3)
+        rng = np.random.default_rng(TRUNK_SEED)
+        shape = tuple(dict(model.named_parameters())[HEAD_WEIGHT].shape)
+        head = {HEAD_WEIGHT: rng.normal(scale=0.05, size=shape).astype(np.float32), HEAD_BIAS: np.zeros(shape[0], np.float32)}
+        set_parameters(model, head)
+        X, Y = _trunk_data()
+        model.eval()
+        model(torch.as_tensor(X), target=torch.as_tensor(Y), freeze_enformer=False).backward()
+        trunk = dict(sorted(split_parameters(dict(model.named_parameters()))[0].items()))
+        g = np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().double().numpy().ravel()
+                            for p in trunk.values()])
+    finally:
+        torch.set_num_threads(threads)
+    clear = np.flatnonzero(np.abs(g) > 1e-3 * np.abs(g).max())
+    return {"head_weight": head[HEAD_WEIGHT], "head_bias": head[HEAD_BIAS], "index": clear.astype(np.int64),
+            "sign": np.sign(g[clear]).astype(np.int8), "names": np.array(list(trunk)), "sizes": np.array([p.numel() for p in trunk.values()])}
+
+
+def check_trunk_step_follows_the_gradient(sub) -> None:
+    """One unfrozen step from a head the grader fixed: Adam moves each trunk weight by about trunk_lr against the sign of
+    its gradient, which the build recorded (eval mode); trunk noise of the right size, made without a gradient, does not."""
+    ref = trunk_gradient()
+    model = make_adapter(sub, num_tracks=3, seed=TRUNK_SEED)
+    sub.kit("set_parameters", model, {HEAD_WEIGHT: ref["head_weight"], HEAD_BIAS: ref["head_bias"]})
+    before = split_parameters(sub.kit("parameters", model))[0]
+    names = [str(n) for n in ref["names"]]
+    if sorted(before) != names or [before[n].size for n in names] != ref["sizes"].tolist():
+        raise RuntimeError("the tiny Enformer's parameters differ from the ones the autograder was built with: rebuild it")
+    X, Y = _trunk_data()
+    sub.kit("manual_seed", TRUNK_BATCH_SEED)
+    what = "finetune(model, [one batch], steps=1, lr=1e-3, freeze_enformer=False)"
+    with quiet(sub):
+        losses_of(sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=1, lr=1e-3, freeze_enformer=False), 1, what)
+    after = split_parameters(sub.kit("parameters", model))[0]
+    step = np.concatenate([(after[n].astype(np.float64) - before[n]).ravel() for n in names])[ref["index"]]
+    moved = step != 0
+    agree = float(np.mean(np.sign(step[moved]) == -ref["sign"][moved])) if moved.any() else 0.0
+    if agree < TRUNK_AGREEMENT:
+        raise Failure(
+            f"{what}: the trunk's first step does not follow the loss's gradient ({agree:.0%} of its clearly signed weights "
+            "moved against the gradient's sign; an Adam step after loss.backward() moves nearly all of them so): train the "
+            "trunk with torch.optim.Adam on the gradient of the wrapper's loss, not by another rule"
+        )
 
 
 def head_gradient(embeddings: np.ndarray, head: dict[str, np.ndarray], targets: np.ndarray) -> dict[str, np.ndarray]:
@@ -127,3 +194,4 @@ def unfrozen_trunk_is_trained_too(sub):
             f"with freeze_enformer=False, {worst} moved by {jumps[worst]:.3g} in 2 steps, more than 2 Adam steps at lr=1e-3 can "
             f"move a weight (about {limit:.3g} at most): update the weights only with torch.optim.Adam at the learning rates asked for"
         )
+    check_trunk_step_follows_the_gradient(sub)

@@ -83,6 +83,19 @@ def parameters(module: Any) -> dict[str, np.ndarray]:
     return {name: p.detach().cpu().float().numpy().copy() for name, p in module.named_parameters()}
 
 
+def set_parameters(module: Any, values: dict[str, Any]) -> None:
+    """Overwrite some named parameters of a torch module in place, e.g. a head that a case must know to judge a step."""
+    import torch
+
+    params = dict(module.named_parameters())
+    unknown = sorted(set(values) - set(params))
+    if unknown:
+        raise KeyError(f"the module has no parameters {unknown[:3]}")
+    with torch.no_grad():
+        for name, array in values.items():
+            params[name].copy_(torch.as_tensor(np.asarray(array), dtype=params[name].dtype))
+
+
 def holds_grad(module: Any) -> dict[str, bool]:
     """Which of a torch module's parameters hold a gradient (``.grad`` set by a backward pass)."""
     return {name: p.grad is not None for name, p in module.named_parameters()}
@@ -181,5 +194,5 @@ def _bind(table: dict[str, Any]):
     return bound, run
 
 
-PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, requires_grad, holds_grad, forward,
+PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, set_parameters, requires_grad, holds_grad, forward,
                                              embeddings, dropout_active, progress_bars, wraps, crop)})
