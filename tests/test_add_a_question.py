@@ -20,6 +20,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from a5kit.grader import results as results_mod
@@ -137,3 +138,80 @@ def test_a_submission_of_the_fifth_notebook_is_graded_with_q7s_public_and_hidden
     }, done.stdout + done.stderr
     assert doc["score"] == 3.0 and "graded 1 notebook (05_toy)" in doc["output"]
     assert "not found in the submission: 01_self_attention.ipynb" in doc["output"]  # the other four are still expected
+
+
+# -- q7 in an existing notebook: the notebook source and two new files; the consistency tests pass ---------------
+
+EXISTING = "solutions/02_dna_cnn.ipynb"
+REGENERATED = {"assignment5/02_dna_cnn.ipynb", "src/a5kit/checks/public_expected.npz"}  # what `make release` rewrites
+
+
+def _add_q7_cells(path: Path) -> None:
+    """A task, a solution and a grade cell for q7 (3 points), before the notebook's Submit section."""
+    nb = nbformat.read(path, as_version=4)
+
+    def meta(grade_id: str, **flags) -> dict:
+        return {"nbgrader": {"grade": False, "solution": False, "locked": True, "task": False, "schema_version": 3,
+                             "grade_id": grade_id, **flags}}
+
+    cells = [
+        nbformat.v4.new_markdown_cell("### Question 7 (3 points)\n\nWrite `add_one(x)`.", metadata=meta("q7-task")),
+        nbformat.v4.new_code_cell("def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n",
+                                  metadata=meta("q7-solution", solution=True, locked=False)),
+        nbformat.v4.new_code_cell('### BEGIN HIDDEN TESTS\na5kit.checking.use_hidden_tests()\n### END HIDDEN TESTS\ngrade("q7")',
+                                  metadata=meta("q7", grade=True, points=3)),
+    ]
+    submit = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "submit")
+    nb.cells[submit:submit] = cells
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def repo_with_q7_in_notebook_2(shared_tmp) -> Path:
+    """A copy of the repository (its tests too) where q7 joins notebook 2: its cells in the source, two new
+    modules, then `make release` (python -m a5kit.release) regenerates what it writes."""
+    copy = shared_tmp / "add-a-question" / "existing"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for top in (*COPIED, "tests", "assignment5"):
+        source = ROOT / top
+        if source.is_dir():
+            shutil.copytree(source, copy / top, ignore=ignore)
+        else:
+            shutil.copyfile(source, copy / top)
+    _add_q7_cells(copy / EXISTING)
+    (copy / "src" / "a5kit" / "checks" / "q7.py").write_text(PUBLIC_Q7)
+    (copy / "autograder" / "tests" / "q7.py").write_text(HIDDEN_Q7)
+    done = subprocess.run([sys.executable, "-m", "a5kit.release", "--root", str(copy), "--example",
+                           "--student-out", str(copy.parent / "student")],
+                          cwd=copy, env=_env(copy), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return copy
+
+
+def _all_files(root: Path) -> dict[str, str]:
+    found = _files(root)
+    for top in ("tests", "assignment5"):
+        for f in (root / top).rglob("*"):
+            if f.is_file() and "__pycache__" not in f.parts:
+                found[f.relative_to(root).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return found
+
+
+def test_adding_q7_to_notebook_2_edits_its_source_adds_two_modules_and_release_regenerates_the_rest(repo_with_q7_in_notebook_2):
+    before, after = _all_files(ROOT), _all_files(repo_with_q7_in_notebook_2)
+    assert set(after) - set(before) == {"src/a5kit/checks/q7.py", "autograder/tests/q7.py"}
+    assert set(before) - set(after) == set()
+    assert {path for path in before if before[path] != after[path]} == {EXISTING, *REGENERATED}
+
+
+def test_the_consistency_tests_pass_with_q7_in_notebook_2_and_grade_it(repo_with_q7_in_notebook_2):
+    """The suite's own consistency tests, run in the copy: no question list anywhere needed an edit."""
+    selected = ["tests/test_settings.py", "tests/test_checks_dna.py", "tests/test_release.py", "-k",
+                "q7 or grade_cells_carry or the_sources_give or committed_release_matches or stored_public_values "
+                "or grade_cell_points_equal or every_question_module_has"]
+    env = _env(repo_with_q7_in_notebook_2)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-rA", *selected],
+                          cwd=repo_with_q7_in_notebook_2, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "PASSED tests/test_checks_dna.py::test_reference_solution_gets_full_points[q7]" in done.stdout, done.stdout[-3000:]

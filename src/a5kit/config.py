@@ -55,7 +55,6 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("A5KIT_HIDDEN_TESTS", "", "folder of the hidden test modules, for nbgrader autograde (else autograder/tests above the cwd)"),
     Variable("A5KIT_EXPECTED", "", "folder of precomputed expected values (the autograder's expected/)"),
     Variable("A5KIT_STUDENT_USER", "", "user the notebooks run as, overriding grader.json's (tests, `make bench`)"),
-    Variable("A5KIT_KERNEL_NOTE", "", "a note from the kernel launcher to the kernel (set by the launcher)"),
     Variable("A5KIT_GRADER_PYTHON", "$ROOT/venv/bin/python", "interpreter run_autograder uses (read by that shell script)"),
     Variable("A5KIT_SETUP_PYTHON", "", "interpreter setup.sh tries first (read by that shell script)"),
     Variable("A5KIT_TEST_SHARED_DATA", "../shared/data", "reference data for the test suite (read by tests/conftest.py)"),
@@ -221,7 +220,3 @@ def student_user() -> str | None:
     """A5KIT_STUDENT_USER, which overrides grader.json's student user, if set."""
     return get("A5KIT_STUDENT_USER")
 
-
-def kernel_note() -> str | None:
-    """The kernel launcher's note to the kernel (A5KIT_KERNEL_NOTE), if any."""
-    return get("A5KIT_KERNEL_NOTE") or None

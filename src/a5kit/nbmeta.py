@@ -81,10 +81,6 @@ def is_solution(cell: Any) -> bool:
     return meta(cell).solution
 
 
-def is_graded(cell: Any) -> bool:
-    return meta(cell).grade
-
-
 def source(cell: Any) -> str:
     """A cell's source as one string (nbformat keeps a string, raw JSON may keep a list of lines)."""
     text = _get(cell, "source", "")
@@ -127,11 +123,6 @@ def graded_points(notebook: Any, autograded: bool | None = None) -> dict[str, fl
             continue
         found[m.grade_id] = m.points if m.points is not None else 0.0
     return found
-
-
-def solution_cells(notebook: Any) -> list[Any]:
-    """The code cells that hold a solution (between BEGIN/END SOLUTION in the source)."""
-    return [c for c in cells_of(notebook) if meta(c).solution and _get(c, "cell_type") == "code"]
 
 
 def notebook_points(paths: Iterable[Path], autograded: bool | None = True) -> dict[str, float]:

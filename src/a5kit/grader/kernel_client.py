@@ -75,7 +75,6 @@ class Outcome:
     status: str
     error: str = ""  # "NameError: name 'x' is not defined" for status error
     seconds: float = 0.0
-    output_chars: int = 0
 
     @property
     def ok(self) -> bool:
@@ -486,11 +485,11 @@ class StudentKernel:
         (a flood of prints) cannot make a finished cell look like an infinite loop.
         """
         assert self.kc is not None
-        chars, error, reply, seen = 0, "", None, False
+        error, reply, seen = "", None, False
         while True:
             now = time.monotonic()
             if now > deadline:
-                return Outcome("timeout", seconds=now - start, output_chars=chars)
+                return Outcome("timeout", seconds=now - start)
             if not seen and now - start > LOST_AFTER:
                 return Outcome("lost", "the notebook's kernel never started running it (a fault of the Jupyter kernel, not of "
                                        "the notebook); the kernel was restarted", now - start)
@@ -505,13 +504,13 @@ class StudentKernel:
                     if self.alive() and self.killed_because is None:  # dropped for size: the connection cannot be trusted
                         return Outcome("died", f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at "
                                                "once, which the grader does not accept; the kernel was restarted",
-                                       time.monotonic() - start, chars)
+                                       time.monotonic() - start)
                 if reply is not None:
                     if not error and reply.get("status") == "error":
                         error = f"{str(reply.get('ename', 'Error'))[:200]}: {str(reply.get('evalue', ''))[:KEEP_OUTPUT]}"
-                    return Outcome("error" if error else "ok", error, time.monotonic() - start, chars)
+                    return Outcome("error" if error else "ok", error, time.monotonic() - start)
                 if not self.alive() or self.killed_because is not None:
-                    return Outcome("died", self._death_reason(), time.monotonic() - start, chars)
+                    return Outcome("died", self._death_reason(), time.monotonic() - start)
                 continue
             except Exception as err:  # bad signature, bad JSON, wrong shape: nothing from it is used
                 detail = str(err) if isinstance(err, _Untrusted) else f"{type(err).__name__}"
@@ -521,13 +520,11 @@ class StudentKernel:
                 continue
             seen = True
             kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                chars += len(content["text"])
-            elif kind == "error":
+            if kind == "error":
                 error = f"{content.get('ename', 'Error')[:200]}: {content.get('evalue', '')[:KEEP_OUTPUT]}"[:KEEP_OUTPUT]
             elif kind == "status" and content["execution_state"] == "idle":
                 seconds = time.monotonic() - start
-                return Outcome("error" if error else "ok", error, seconds, chars)
+                return Outcome("error" if error else "ok", error, seconds)
 
     def _death_reason(self) -> str:
         if self.killed_because is not None:

@@ -93,7 +93,6 @@ def student_python(env: dict[str, str]) -> str:
         if candidate and os.access(candidate, os.X_OK):
             paths = [p for p in sys.path if p and not p.startswith(sys.base_prefix)]  # venv, editable installs
             env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-            env["A5KIT_KERNEL_NOTE"] = f"kernel runs on {candidate} (the grader's interpreter is not readable by the student user)"
             return candidate
     raise SystemExit(f"a5kit launcher: no Python interpreter that the student user can run: {sys.executable} is not reachable")
 

@@ -44,7 +44,7 @@ from typing import Any
 import nbformat
 
 from a5kit import config, nbmeta
-from a5kit import protocol as wire
+from a5kit import protocol
 from a5kit.checking.core import Case, Result, load_cases, run_case
 from a5kit.grader import settings as grader_settings
 from a5kit.grader.intake import check_notebook, collect
@@ -261,8 +261,8 @@ class KernelSubmission:
         if outcome.status == "error":
             raise CallFailed(name, f"the kernel could not run {shown}: {outcome.error.splitlines()[0][:300]}")
         try:
-            answer = wire.Answer.from_plain(wire.read_untrusted(self.kernel.responses, f"r{tag}.npz"), KEEP_MESSAGE)
-        except wire.WireError as err:
+            answer = protocol.Answer.from_plain(protocol.read_untrusted(self.kernel.responses, f"r{tag}.npz"), KEEP_MESSAGE)
+        except protocol.WireError as err:
             raise CallFailed(name, f"{shown}: {err}") from None
         return value_of(answer, name)
 
@@ -270,20 +270,20 @@ class KernelSubmission:
         """Write the request and have the kernel answer it; returns how that ended and the request's tag."""
         number = next(self._numbers) + 1000 * self.kernel.restarts
         tag = f"{self.question}-{number}"
-        wire.write(self.kernel.requests / f"r{tag}.npz", wire.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
+        protocol.write(self.kernel.requests / f"r{tag}.npz", protocol.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
         return self.kernel.execute(self.kernel.serve_code(tag), timeout), tag
 
 
-def value_of(answer: wire.Answer, name: str) -> Any:
+def value_of(answer: protocol.Answer, name: str) -> Any:
     """The value of an answer, or the exception a test expects for each other :class:`~a5kit.protocol.Status`."""
     status = answer.status
-    if status is wire.Status.VALUE:
+    if status is protocol.Status.VALUE:
         return answer.value
-    if status is wire.Status.MISSING:
+    if status is protocol.Status.MISSING:
         raise MissingFunction(answer.message)
-    if status in (wire.Status.STUDENT_ERROR, wire.Status.REFUSED):
+    if status in (protocol.Status.STUDENT_ERROR, protocol.Status.REFUSED):
         raise StudentError(answer.function or name, _remote_error(answer.error_type or "Exception", answer.message))
-    if status is wire.Status.STALE:
+    if status is protocol.Status.STALE:
         raise CallFailed(name, f"{name}(): {answer.message}")
     raise KitError(f"kit probe {name} failed in the kernel: {answer.message}")
 

@@ -24,7 +24,7 @@ import importlib.util
 from types import ModuleType
 
 from a5kit.kernel_server import probes as _probes_module
-from a5kit import protocol as wire
+from a5kit import protocol
 from a5kit.checking.plain import StaleHandle, from_plain, to_plain
 from a5kit.checking.submission import LocalSubmission, MissingFunction, StudentError
 
@@ -60,30 +60,30 @@ def _local() -> LocalSubmission:
     return _submission
 
 
-def _answer(request: wire.Request) -> wire.Answer:
+def _answer(request: protocol.Request) -> protocol.Answer:
     sub = _local()
     name, args, kwargs = request.name, request.args, request.kwargs
     try:
         if request.kind == "call":
-            return wire.Answer(wire.Status.VALUE, sub.call(name, *args, **kwargs))
-        return wire.Answer(wire.Status.VALUE, _kit(sub, name, args, kwargs))
+            return protocol.Answer(protocol.Status.VALUE, sub.call(name, *args, **kwargs))
+        return protocol.Answer(protocol.Status.VALUE, _kit(sub, name, args, kwargs))
     except MissingFunction as err:
-        return wire.Answer(wire.Status.MISSING, message=str(err))
+        return protocol.Answer(protocol.Status.MISSING, message=str(err))
     except StudentError as err:
-        return wire.Answer(wire.Status.STUDENT_ERROR, message=str(err.error), function=err.function, error_type=type(err.error).__name__)
+        return protocol.Answer(protocol.Status.STUDENT_ERROR, message=str(err.error), function=err.function, error_type=type(err.error).__name__)
     except StaleHandle as err:
-        return wire.Answer(wire.Status.STALE, message=str(err))
+        return protocol.Answer(protocol.Status.STALE, message=str(err))
     except Exception as err:  # a probe failed on what the student built (e.g. a non-module)
-        return wire.Answer(wire.Status.KIT_ERROR, message=f"{type(err).__name__}: {err}")
+        return protocol.Answer(protocol.Status.KIT_ERROR, message=f"{type(err).__name__}: {err}")
 
 
 def serve(requests: str, responses: str, number: int | str) -> None:
     """Answer request ``number``: read it, run it, write the plain-data answer."""
-    request = wire.Request.from_plain(wire.loads(Path(requests, f"r{number}.npz").read_bytes()))
+    request = protocol.Request.from_plain(protocol.loads(Path(requests, f"r{number}.npz").read_bytes()))
     answer = _answer(request)
     target = Path(responses, f"r{number}.npz")
     try:
-        wire.write(target, answer.to_plain())
-    except wire.WireError as err:
-        wire.write(target, wire.Answer(wire.Status.REFUSED, message=f"returned something that cannot be graded ({err})",
+        protocol.write(target, answer.to_plain())
+    except protocol.WireError as err:
+        protocol.write(target, protocol.Answer(protocol.Status.REFUSED, message=f"returned something that cannot be graded ({err})",
                                        function=request.name, error_type="TypeError").to_plain())

@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from a5kit.grader import precomputed as expected
+from a5kit.grader import precomputed
 
 
 def _module(calls: list[int]) -> types.ModuleType:
@@ -18,7 +18,7 @@ def _module(calls: list[int]) -> types.ModuleType:
         return {"x": np.arange(3)}
 
     answer.__module__ = module.__name__
-    module.answer = expected.precomputed(answer)
+    module.answer = precomputed.precomputed(answer)
     return module
 
 
@@ -29,12 +29,12 @@ def test_without_a_store_the_value_is_computed(monkeypatch):
 
 
 def test_precompute_writes_one_npz_per_value_named_by_question_and_function(tmp_path):
-    written = expected.precompute_module(_module([]), tmp_path)
+    written = precomputed.precompute_module(_module([]), tmp_path)
     assert [p.name for p in written] == ["q9z.answer.npz"]
 
 
 def test_with_a_store_the_value_is_loaded_not_computed(tmp_path, monkeypatch):
-    expected.precompute_module(_module([]), tmp_path)
+    precomputed.precompute_module(_module([]), tmp_path)
     monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
     calls: list[int] = []
     assert _module(calls).answer()["x"].tolist() == [0, 1, 2] and calls == []
@@ -42,7 +42,7 @@ def test_with_a_store_the_value_is_loaded_not_computed(tmp_path, monkeypatch):
 
 def test_a_store_missing_the_value_says_to_rebuild(tmp_path, monkeypatch):
     monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
-    with pytest.raises(expected.ExpectedMissing, match="make autograder"):
+    with pytest.raises(precomputed.ExpectedMissing, match="make autograder"):
         _module([]).answer()
 
 
@@ -53,9 +53,9 @@ def test_object_arrays_are_refused_because_they_would_need_pickle(tmp_path):
         return {"x": np.array([{}], dtype=object)}
 
     bad.__module__ = module.__name__
-    module.bad = expected.precomputed(bad)
+    module.bad = precomputed.precomputed(bad)
     with pytest.raises(TypeError, match="non-object"):
-        expected.precompute_module(module, tmp_path)
+        precomputed.precompute_module(module, tmp_path)
 
 
 def test_the_build_passes_its_parameters_explicitly_to_the_functions_that_name_them(tmp_path, monkeypatch):
