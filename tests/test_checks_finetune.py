@@ -568,12 +568,12 @@ def test_random_trunk_is_the_same_architecture_with_other_weights(tiny):
     assert not torch.equal(ours["stem.0.weight"], theirs["stem.0.weight"])
 
 
-def test_loss_falls_uses_embeddings_precomputed_at_build_time(reference, tmp_path, monkeypatch):
-    from a5kit.grader import precomputed as expected
+def test_q5b_uses_embeddings_and_trunk_gradient_signs_precomputed_at_build_time(reference, tmp_path, monkeypatch):
+    from a5kit.grader import precomputed
     from a5kit.checking.core import hidden_module
 
-    written = expected.precompute_module(hidden_module("q5b", HIDDEN), tmp_path)
-    assert [p.name for p in written] == ["q5b.fall_embeddings.npz"]
+    written = precomputed.precompute_module(hidden_module("q5b", HIDDEN), tmp_path)
+    assert sorted(p.name for p in written) == ["q5b.fall_embeddings.npz", "q5b.trunk_gradient.npz"]
     monkeypatch.setenv("A5KIT_EXPECTED", str(tmp_path))
     results = grade(reference, "q5b")
     assert not failed(results), {n: r.output for n, r in results.items() if not r.passed}
