@@ -62,12 +62,6 @@ def reference(notebook) -> dict:
     return reference_namespace(notebook, NOTEBOOK.name)
 
 
-
-
-
-
-
-
 # --- the reference gets everything ------------------------------------------------------------
 
 

@@ -49,12 +49,6 @@ def reference(notebook) -> dict:
     return reference_namespace(notebook, NOTEBOOK.name)
 
 
-
-
-
-
-
-
 # --- the reference gets everything ------------------------------------------------------------
 
 
