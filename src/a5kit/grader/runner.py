@@ -323,10 +323,10 @@ def _code_cells(path: Path) -> list[str]:
     return [c for c in cells if c.strip()]
 
 
-def grade_notebook(path: Path, questions: list[str], setup: GraderSetup, clock: Clock, notes: list[str], stats: dict[str, Any],
-                   progress: Progress | None = None) -> list[Result]:
-    """Grade one notebook in its own kernel; whatever goes wrong costs this notebook's questions only."""
-    cases = {q: load_cases(q, setup.hidden_tests) for q in questions}
+def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup, clock: Clock, notes: list[str],
+                   stats: dict[str, Any], progress: Progress | None = None) -> list[Result]:
+    """Grade one notebook in its own kernel (``cases``: its questions' cases); whatever goes wrong costs its questions only."""
+    questions = list(cases)
     stem = path.stem
     started, cpu0 = time.monotonic(), _children_cpu()
     env = {"A5KIT_MODE": "replay"}
@@ -507,19 +507,16 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
     with tempfile.TemporaryDirectory(prefix="a5kit-intake-") as work:
         expected = setup.notebooks or tuple(setup.questions)
         intake = collect(submission, Path(work), expected)
-        todo = []
-        for stem in expected:
-            questions = setup.questions.get(stem, [])
-            if questions:
-                todo.append((stem, questions))
-                progress.planned += [c for q in questions for c in load_cases(q, setup.hidden_tests)]
+        todo = [(stem, setup.questions[stem]) for stem in expected if setup.questions.get(stem)]
+        cases = {q: load_cases(q, setup.hidden_tests) for _, questions in todo for q in questions}  # once per submission
+        progress.planned += [c for _, questions in todo for q in questions for c in cases[q]]
         to_run = [stem for stem, _ in todo if intake.notebooks.get(stem) is not None]
         for stem, questions in todo:
             path = intake.notebooks.get(stem)
             problem = "not submitted" if path is None else check_notebook(path)
             if problem is not None:
                 reason = f"{stem}.ipynb {problem}" if path is None else f"{stem}.ipynb: {problem}"
-                lost = [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), reason)]
+                lost = [r for q in questions for r in _zero(cases[q], reason)]
                 results += lost
                 for result in lost:
                     progress.add(result)
@@ -529,12 +526,12 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
                     to_run.remove(stem)
                 continue
             if clock.remaining() <= 0:
-                lost = [r for q in questions for r in _zero(load_cases(q, setup.hidden_tests), "not graded: the grading time budget ran out")]
+                lost = [r for q in questions for r in _zero(cases[q], "not graded: the grading time budget ran out")]
                 results += lost
                 continue
             clock.begin_notebook(notebooks_left=len(to_run))
             to_run.remove(stem)
-            results += grade_notebook(path, questions, setup, clock, notes, stats, progress)
+            results += grade_notebook(path, {q: cases[q] for q in questions}, setup, clock, notes, stats, progress)
             graded.append(stem)
         notes = intake.notes + notes
     label = _cache_label(setup.cache)
