@@ -37,6 +37,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
+from a5kit.grader.launcher import FILE_SIZE_MB
 from a5kit.grader.memory import SHARED_TMP, Scope, Watchdog, remove_ipc, remove_owned, remove_tree
 from a5kit.grader.settings import KERNEL_DISK_MB, KERNEL_MEMORY_MB
 
@@ -90,7 +91,7 @@ class KernelSettings:
     # makes the grade depend on the torch build. Memory is bounded by what the student's processes
     # hold (the watchdog above, and the container's cgroup), not by what they reserve.
     address_space_mb: int = 0
-    file_mb: int = 256  # RLIMIT_FSIZE: one file at most this large
+    file_mb: int = FILE_SIZE_MB  # RLIMIT_FSIZE: one file at most this large
     disk_mb: int = KERNEL_DISK_MB  # all files of the student's user (home, responses/, /tmp, /var/tmp, /dev/shm) at most this large
     start_timeout: float = 60.0  # seconds for a kernel to answer its first request
     max_restarts: int = 5  # a notebook whose kernel dies more often than this is not graded further

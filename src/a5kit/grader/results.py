@@ -24,6 +24,8 @@ from a5kit.checking.core import Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 HIDDEN_VISIBILITY = "after_published"  # of hidden tests, unless grader.json says otherwise
+VISIBILITY_NOTES = {"after_published": "hidden tests show after grades are published", "after_due_date": "hidden tests show after the due date",
+                    "hidden": "hidden tests are not shown", "visible": "all tests are shown"}  # the summary's words for each
 FORMATS = ("text", "simple_format", "html", "md", "ansi")
 STATUSES = ("passed", "failed")
 SUMMARY_NAME = "Summary"

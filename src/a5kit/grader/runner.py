@@ -50,7 +50,7 @@ from a5kit.grader import settings as grader_settings
 from a5kit.grader.intake import check_notebook, collect
 from a5kit.grader.kernel_client import KernelDied, KernelSettings, Outcome, StudentKernel
 from a5kit.grader.memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
-from a5kit.grader.results import clean_text, results_json, write_results
+from a5kit.grader.results import VISIBILITY_NOTES, clean_text, results_json, write_results
 from a5kit.grader.settings import Limits, Settings
 from a5kit.checking.submission import KitError, MissingFunction, StudentError
 
@@ -536,8 +536,7 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
         notes = intake.notes + notes
     label = _cache_label(setup.cache)
     head = f"graded {len(graded)} notebook{'s' if len(graded) != 1 else ''}" + (f" ({', '.join(graded)})" if graded else "")
-    hidden_note = {"after_published": "hidden tests show after grades are published", "after_due_date": "hidden tests show after the due date",
-                   "hidden": "hidden tests are not shown", "visible": "all tests are shown"}[setup.hidden_visibility]
+    hidden_note = VISIBILITY_NOTES[setup.hidden_visibility]
     summary = "; ".join([head, *notes, hidden_note]) + (f"\n{label}" if label else "")
     doc = results_json(results, summary, round(time.monotonic() - clock.start, 2), setup.hidden_visibility)
     doc["extra_data"] = {"notebooks": stats}
