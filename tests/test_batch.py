@@ -98,6 +98,11 @@ exec(got or "")
 ''']
 SLOW_SOLUTION = ["import time\ntime.sleep(10)  # a slow first cell (imports)", ATTENTION]
 
+# four busy loops in detached children, for the 20 s its kernel stays busy (the kernel has no CPU limit)
+SPINNER = [STUB, "import subprocess, sys\nfor _ in range(4):\n    subprocess.Popen([sys.executable, '-c', 'while True: pass'], "
+           "start_new_session=True,\n                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)",
+           "import time\ntime.sleep(20)"]
+
 
 def copycat(originals: Path, victim: str) -> list[str]:
     """Runs the ``victim``'s notebook if it can find it: in the submissions folder, or where a runner (seen in /proc) reads it."""
@@ -254,7 +259,24 @@ def sniffed_shared_network(autograder_dir, shared_tmp) -> dict:
         return attack(open_tmp(shared_tmp), autograder_dir, {"a_sniffer": SNIFFER, "b_solution": SLOW_SOLUTION}, workers=2)
 
 
+@pytest.fixture(scope="module")
+def starved(autograder_dir, shared_tmp) -> dict:
+    """An isolated batch of two side by side: four busy loops of one student on this 2-core machine, and a solution."""
+    if not AS_ROOT:
+        pytest.skip("isolating students needs root")
+    return attack(open_tmp(shared_tmp), autograder_dir, {"a_spinner": SPINNER, "b_solution": [ATTENTION]}, workers=2)
+
+
 # -- students never reach each other ---------------------------------------------------------------
+
+
+@needs_root
+def test_busy_loops_of_one_student_cost_another_student_graded_at_the_same_time_nothing(starved):
+    """CPU starvation: nothing caps a kernel's CPU, so the other student's cells and cases only run slower; the
+    deadlines leave room for that, and the spinner's children die with its notebook."""
+    rows = table_rows(starved["console"])
+    assert float(rows["b_solution"][1]) == Q1A_POINTS, starved["console"]
+    assert starved["users_after"] == []
 
 
 @needs_root

@@ -521,3 +521,24 @@ def test_argmax_over_the_batch_axis_is_named(reference):
     results = grade(with_(reference, predict_tfs=predict_over_batch), "q3c")
     assert failed(results) == set(results)
     assert all("argmax over the sequences" in r.output for r in results.values()), [r.output for r in results.values()]
+
+
+def test_a_linear_model_without_convolution_is_told_it_needs_one(reference):
+    """Issue 22: logistic regression on the flattened one-hot (about 0.80) missed the bar with a generic message."""
+    def train_linear(X, y, epochs=10, seed=0):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(18 * 4, 5))
+        inputs, targets = torch.as_tensor(np.asarray(X), dtype=torch.float32), torch.as_tensor(np.asarray(y))
+        optimizer, losses = torch.optim.Adam(model.parameters(), lr=1e-2), []
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return model.eval(), losses
+
+    results = grade(with_(reference, train_cnn=train_linear), "q3c")
+    assert "validation_accuracy_above_public_bar" in failed(results)
+    assert "no convolution layer" in results["validation_accuracy_above_public_bar"].output
+    assert "no convolution layer" not in grade(reference, "q3c")["validation_accuracy_above_public_bar"].output

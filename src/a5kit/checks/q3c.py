@@ -73,9 +73,13 @@ def predict_tfs_returns_integer_class_indices(sub):
 @case(points=1)
 def validation_accuracy_above_public_bar(sub):
     X, y, _ = split("validation")
-    acc = accuracy(sub, trained_model(sub), X, y, "predict_tfs(model, X_val)")
+    model = trained_model(sub)
+    acc = accuracy(sub, model, X, y, "predict_tfs(model, X_val)")
     if acc < PUBLIC_BAR:
+        hint = ("" if sub.kit("has_convolution", model) else
+                ": your MotifCNN has no convolution layer; the task asks for filters that scan the sequence "
+                "(torch.nn.Conv1d(4, n_filters, kernel_size)), which a linear model on the flattened one-hot cannot do")
         raise Failure(
             f"validation accuracy {acc:.3f} after train_cnn(X_train, y_train, epochs={EPOCHS}, seed=0); "
-            f"it should reach at least {PUBLIC_BAR:.2f}"
+            f"it should reach at least {PUBLIC_BAR:.2f}{hint}"
         )

@@ -142,6 +142,13 @@ def dropout_active(module: Any) -> dict[str, bool]:
     return {name: bool(m.training) for name, m in module.named_modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
 
 
+def has_convolution(module: Any) -> bool:
+    """Whether a torch module has a convolution layer anywhere inside it (nn.Conv1d, Conv2d, ...)."""
+    import torch
+
+    return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
+
+
 def wraps(model: Any, enformer: Any) -> bool:
     """Whether ``model.enformer`` is the very object ``enformer`` (not a copy of it)."""
     return getattr(model, "enformer", None) is enformer
@@ -195,4 +202,4 @@ def _bind(table: dict[str, Any]):
 
 
 PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, set_parameters, requires_grad, holds_grad, forward,
-                                             embeddings, dropout_active, progress_bars, wraps, crop)})
+                                             embeddings, dropout_active, has_convolution, progress_bars, wraps, crop)})
