@@ -88,12 +88,14 @@ def tiny_cache(shared_tmp) -> Path:
 
 
 @pytest.fixture
-def public_cases_replay_alike(tiny_cache):
+def public_cases_replay_alike(request):
     """Every grade() of tests/notebook_checks.py also replays the public cases from the tiny cache and
-    demands the same points (the test modules of the notebooks' checks use it for all their tests)."""
+    demands the same points (the test modules of the notebooks' checks use it for all their tests).
+    The cache is asked for only when a grade() needs it: most of notebook 2's tests never do, and
+    need not wait while another worker records it."""
     import notebook_checks
 
-    notebook_checks.REPLAY_CACHE[:] = [tiny_cache]
+    notebook_checks.REPLAY_CACHE[:] = [lambda: request.getfixturevalue("tiny_cache")]
     yield
     notebook_checks.REPLAY_CACHE.clear()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
@@ -28,7 +28,7 @@ def reference_namespace(notebook: nbformat.NotebookNode, name: str) -> dict:
     return ns
 
 
-REPLAY_CACHE: list[Path] = []  # set by the `public_cases_replay_alike` fixture of conftest.py
+REPLAY_CACHE: list[Callable[[], Path]] = []  # set by the `public_cases_replay_alike` fixture of conftest.py
 
 
 def grade(namespace: dict, question: str, hidden: Path = HIDDEN) -> dict:
@@ -43,7 +43,7 @@ def grade(namespace: dict, question: str, hidden: Path = HIDDEN) -> dict:
         results = run_cases(cases, LocalSubmission(namespace))
     _close_figures()
     if REPLAY_CACHE and config.mode() != "replay" and reads:  # nothing read the mode: replay cannot differ
-        _check_replay_agrees([(c, r) for c, r in zip(cases, results) if not c.hidden], namespace, REPLAY_CACHE[0])
+        _check_replay_agrees([(c, r) for c, r in zip(cases, results) if not c.hidden], namespace, REPLAY_CACHE[0]())
     return {c.func.__name__: r for c, r in zip(cases, results)}
 
 
