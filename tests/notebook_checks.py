@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 
@@ -70,17 +71,9 @@ def _close_figures() -> None:
 
 
 def _check_replay_agrees(public: list, namespace: dict, cache: Path) -> None:
-    saved = {k: os.environ.get(k) for k in ("A5KIT_MODE", "A5KIT_CACHE")}
-    os.environ.update(A5KIT_MODE="replay", A5KIT_CACHE=str(cache))
-    try:
+    with mock.patch.dict(os.environ, A5KIT_MODE="replay", A5KIT_CACHE=str(cache)):
         replayed = run_cases([c for c, _ in public], LocalSubmission(namespace))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _close_figures()
+    _close_figures()
     differ = [f"{case.func.__name__}: {live.score:g} in the notebook ({live.output[:200]!r}), {again.score:g} in replay ({again.output[:200]!r})"
               for (case, live), again in zip(public, replayed) if live.score != again.score]
     assert not differ, "a public case scores differently in the notebook and in the autograder's replay:\n" + "\n".join(differ)

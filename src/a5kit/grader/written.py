@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from a5kit import nbmeta
-from a5kit.written_cells import STUB, Answer, Figure, answer_in, is_empty, written_cells
+from a5kit.written_cells import STUB, Answer, Figure, WrittenCell, answer_in, is_empty, written_cells
 
 __all__ = ["STUB", "Answer", "Figure", "Question", "answer_in", "blind_key", "is_empty", "pseudonym", "questions", "split_key"]
 
@@ -25,13 +25,9 @@ _RUBRIC = re.compile(r"^\*\*Rubric\b", re.M)
 
 
 @dataclass(frozen=True)
-class Question:
-    """A written question as the instructor's source notebook states it."""
+class Question(WrittenCell):
+    """A written question as the instructor's source notebook states it: its cell's facts, its key and rubric."""
 
-    id: str
-    notebook: str  # the notebook's stem, e.g. 01_self_attention
-    points: float
-    text: str
     key: str
     rubric: str  # "" when the key has no rubric part (then the key is the rubric)
 
