@@ -18,7 +18,7 @@ import pytest
 from a5kit import protocol as wire
 from a5kit.checking.plain import Handle
 from a5kit.checking.submission import KitError, MissingFunction, StudentError
-from a5kit.grader.runner import CallFailed, value_of
+from a5kit.grader.remote import CallFailed, value_of
 
 
 def roundtrip(obj):

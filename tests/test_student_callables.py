@@ -30,6 +30,7 @@ PLUMBING = {
     "a5kit.__main__", "a5kit._files", "a5kit.cache", "a5kit.config", "a5kit.data",
     "a5kit.grader.batch", "a5kit.grader.intake", "a5kit.grader.kernel_client", "a5kit.kernel_server.server",
     "a5kit.grader.launcher", "a5kit.grader.memory", "a5kit.grader.results", "a5kit.grader.runner", "a5kit.protocol",
+    "a5kit.grader.budget", "a5kit.grader.notebook_run", "a5kit.grader.remote",
 }
 WRITES_FILES = {"a5kit.motifs.write_dataset", "a5kit.motifs.write_tsv", "a5kit.motifs.main", "a5kit.checks.stored.write", "a5kit.inputs.record_all"}
 

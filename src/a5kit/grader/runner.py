@@ -5,12 +5,12 @@
 The trusted side (this process) finds the notebooks, starts a kernel per notebook as the student's
 user in replay mode, runs the notebook's code cells one at a time with a deadline, then runs each
 question's public and hidden cases here; a case reaches the student's functions only through
-:class:`KernelSubmission` (plain data over :mod:`a5kit.protocol`). Time is limited per cell,
+:class:`~a5kit.grader.remote.KernelSubmission` (plain data over :mod:`a5kit.protocol`). Time is limited per cell,
 per question, per notebook (an equal share of what is left, restarts and re-runs included) and in
 total; a dead kernel is restarted and the notebook's cells re-run, so a crash costs only what it
 touches, and anything unexpected while grading a notebook costs that notebook only. Between
 notebooks every process of the student's user is killed, then its kernel's folders, SysV IPC
-objects and temporary files are removed, on that notebook's time first (:meth:`Clock.cleanup_deadline`). A
+objects and temporary files are removed, on that notebook's time first (:meth:`~a5kit.grader.budget.Clock.cleanup_deadline`). A
 results.json is written whatever happens: at ``Limits.deadline`` (540 s, inside Gradescope's
 600) a timer thread writes what has been graded and ends the process.
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import itertools
 import json
 import logging
 import os
@@ -41,18 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from a5kit import config, nbmeta
-from a5kit import protocol
 from a5kit.checking.core import Case, Result, load_cases, run_case
 from a5kit.grader import settings as grader_settings
+from a5kit.grader.budget import Clock
 from a5kit.grader.intake import check_notebook, collect
-from a5kit.grader.kernel_client import KernelDied, KernelSettings, Outcome, StudentKernel
+from a5kit.grader.kernel_client import KernelDied, KernelSettings, StudentKernel
 from a5kit.grader.memory import SHARED_ACCOUNTS, adopt_orphans, claim_user
+from a5kit.grader.notebook_run import NotebookRun, code_cells
+from a5kit.grader.remote import KernelSubmission
 from a5kit.grader.results import VISIBILITY_NOTES, clean_text, results_json, write_results
 from a5kit.grader.settings import Limits, Settings
-from a5kit.checking.submission import KitError, MissingFunction, StudentError
 
 log = logging.getLogger("a5kit.grader")
 
@@ -74,218 +72,11 @@ class GraderSetup:
     exclusive_user: bool = True  # set by grade_submission: whether this grader holds the machine's lock on the user
 
 
-KEEP_MESSAGE = 2000  # characters of an error message from the kernel kept for a test's output
-CLEANUP_SECONDS = 20.0  # removing a notebook's files may run this far past its share; the rest goes at the next clean-up
-
-
-class CallFailed(StudentError):
-    """A call into the kernel that did not return an answer: timeout, dead kernel, bad answer."""
-
-    def __init__(self, function: str, message: str) -> None:
-        RuntimeError.__init__(self, message)
-        self.function = function
-        self.error = RuntimeError(message)
-
-
-def _remote_error(kind: str, message: str) -> BaseException:
-    """The student's exception, rebuilt by name for messages (builtins keep their class)."""
-    import builtins
-
-    cls = getattr(builtins, kind, None)
-    if isinstance(cls, type) and issubclass(cls, Exception):
-        try:
-            return cls(message)
-        except Exception:
-            pass
-    try:
-        return type(kind, (Exception,), {})(message)
-    except (TypeError, ValueError):  # a name no class can have (NUL bytes, ...)
-        return Exception(message)
 
 
 def questions_in(notebook: Path) -> list[str]:
     """The autograded questions of a source or release notebook: its nbgrader grade cells with tests."""
     return nbmeta.autograded_questions(notebook)
-
-
-class NotebookRun:
-    """A notebook's code cells in one kernel, re-run after a restart. State: the kernel and cell outcomes."""
-
-    def __init__(self, kernel: StudentKernel, cells: list[str], clock: Clock) -> None:
-        self.kernel, self.cells, self.clock = kernel, cells, clock
-        self.outcomes: list[Outcome | None] = [None] * len(cells)
-        self.restarts_seen = kernel.restarts
-
-    def run_all(self) -> None:
-        """Run every cell once, within the notebook's share of time for cells."""
-        for index, code in enumerate(self.cells):
-            timeout = self.clock.cell_timeout()
-            if self.kernel.broken is not None:
-                self.outcomes[index] = Outcome("skipped", self.kernel.broken)
-                continue
-            if timeout <= 0:
-                self.outcomes[index] = Outcome("skipped", "this notebook's share of the grading time ran out")
-                continue
-            for _ in range(2):  # a cell the kernel never read (lost) runs once more, in the fresh kernel
-                self.outcomes[index] = self.kernel.execute(code, timeout)
-                if self.kernel.restarts != self.restarts_seen:  # died, lost, or would not stop when interrupted
-                    self._redefine(upto=index)
-                if self.outcomes[index].status != "lost" or self.kernel.broken is not None:
-                    break
-                timeout = self.clock.cell_timeout()
-
-    def _redefine(self, upto: int) -> None:
-        """After a restart, run again the cells that finished before (not those that hung or crashed).
-
-        The re-runs count against the notebook's time; a kernel that dies again starts the loop over
-        (bounded by the kernel's restart limit).
-        """
-        while self.kernel.restarts != self.restarts_seen and self.kernel.broken is None:
-            self.restarts_seen = self.kernel.restarts
-            for index, code in enumerate(self.cells[:upto]):
-                previous = self.outcomes[index]
-                if previous is None or previous.status not in ("ok", "error"):
-                    continue
-                timeout = self.clock.cell_timeout(rerun=True)
-                if timeout <= 0:
-                    break
-                if self.kernel.execute(code, timeout).status in ("died", "broken"):
-                    self.outcomes[index] = Outcome("died", "the kernel died again when this cell was re-run")
-                    upto = index
-                    break
-
-    def recover(self) -> None:
-        """If the kernel was restarted during grading, define the notebook's functions again."""
-        if self.kernel.restarts != self.restarts_seen:
-            self._redefine(upto=len(self.cells))
-
-    def problems(self) -> list[str]:
-        lines = []
-        for index, outcome in enumerate(self.outcomes):
-            if outcome is None or outcome.ok:
-                continue
-            first = self.cells[index].strip().splitlines()[0][:60] if self.cells[index].strip() else ""
-            where = f"code cell {index + 1} ({first!r})"
-            if outcome.status == "timeout":
-                lines.append(f"{where} was stopped after {outcome.seconds:.0f} s (infinite loop?)")
-            elif outcome.status in ("died", "broken", "lost"):
-                lines.append(f"{where}: {outcome.error}")
-            elif outcome.status == "skipped":
-                lines.append(f"{where} was not run: {outcome.error}")
-            elif "NotImplementedError" not in outcome.error:
-                lines.append(f"{where} raised {outcome.error.splitlines()[0][:200] if outcome.error.strip() else 'an error'}")
-        return lines
-
-
-class Clock:
-    """The time budgets: the whole submission, each notebook's share, each question."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.start = time.monotonic()
-        self.notebook_start = self.start
-        self.notebook_deadline = self.start + limits.total
-        self.question_deadline = float("inf")
-
-    def remaining(self) -> float:
-        return self.limits.total - (time.monotonic() - self.start)
-
-    def begin_notebook(self, notebooks_left: int) -> float:
-        """Give the next notebook an equal share of the time left; returns its deadline (monotonic)."""
-        self.notebook_start = time.monotonic()
-        self.notebook_deadline = self.notebook_start + max(self.remaining(), 0.0) / max(notebooks_left, 1)
-        return self.notebook_deadline
-
-    def notebook_remaining(self) -> float:
-        return min(self.notebook_deadline - time.monotonic(), self.remaining())
-
-    def share_seconds(self) -> float:
-        return self.notebook_deadline - self.notebook_start
-
-    def cell_timeout(self, rerun: bool = False) -> float:
-        """Seconds the next cell may take: its limit, within the notebook's share for cells."""
-        cells_end = self.notebook_start + self.limits.cells_share * (self.notebook_deadline - self.notebook_start)
-        end = self.notebook_deadline if rerun else cells_end
-        return min(self.limits.cell, end - time.monotonic(), self.remaining())
-
-    def cleanup_deadline(self) -> float:
-        """Until when the clean-up after a notebook may run: what is left of its own share, at least ``CLEANUP_SECONDS``.
-
-        So the files a notebook made are removed on its own time first, and never for long on the others'.
-        """
-        return max(self.notebook_deadline, time.monotonic() + CLEANUP_SECONDS)
-
-    def begin_question(self) -> None:
-        self.question_deadline = time.monotonic() + self.limits.question
-
-    def call_timeout(self) -> float:
-        return min(self.question_deadline - time.monotonic(), self.notebook_remaining())
-
-
-class KernelSubmission:
-    """The Submission interface across the process boundary: requests and answers as plain-data files."""
-
-    def __init__(self, run: NotebookRun, question: str) -> None:
-        self.run, self.question = run, question
-        self.kernel = run.kernel
-        self._numbers = itertools.count(1)
-        self.timed_out = False
-
-    def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
-        return self._request("call", function, args, kwargs)
-
-    def kit(self, probe: str, *args: Any, **kwargs: Any) -> Any:
-        return self._request("kit", probe, args, kwargs)
-
-    def _request(self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        shown = f"{name}()"
-        timeout = self.run.clock.call_timeout()
-        if timeout <= 0:
-            self.timed_out = True
-            raise CallFailed(name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s")
-        for _ in range(2):  # a request the kernel never read (lost) runs once more, in the redefined notebook
-            outcome, tag = self._send(kind, name, args, kwargs, timeout)
-            self.run.recover()
-            timeout = self.run.clock.call_timeout()
-            if outcome.status != "lost" or self.kernel.broken is not None or timeout <= 0:
-                break
-        if outcome.status in ("broken", "skipped"):
-            raise CallFailed(name, f"{shown} was not run: {outcome.error}")
-        if outcome.status == "timeout":
-            self.timed_out = True
-            raise CallFailed(name, f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here")
-        if outcome.status == "lost":
-            raise CallFailed(name, f"{shown} was not run: {outcome.error}; question {self.question} stops here")
-        if outcome.status == "died":
-            raise CallFailed(name, f"{shown} killed the notebook's kernel ({outcome.error}); it was restarted to grade the rest")
-        if outcome.status == "error":
-            raise CallFailed(name, f"the kernel could not run {shown}: {outcome.error.splitlines()[0][:300]}")
-        try:
-            answer = protocol.Answer.from_plain(protocol.read_untrusted(self.kernel.responses, f"r{tag}.npz"), KEEP_MESSAGE)
-        except protocol.WireError as err:
-            raise CallFailed(name, f"{shown}: {err}") from None
-        return value_of(answer, name)
-
-    def _send(self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> tuple[Outcome, str]:
-        """Write the request and have the kernel answer it; returns how that ended and the request's tag."""
-        number = next(self._numbers) + 1000 * self.kernel.restarts
-        tag = f"{self.question}-{number}"
-        protocol.write(self.kernel.requests / f"r{tag}.npz", protocol.Request(kind, name, args, kwargs).to_plain())  # type: ignore[arg-type]
-        return self.kernel.execute(self.kernel.serve_code(tag), timeout), tag
-
-
-def value_of(answer: protocol.Answer, name: str) -> Any:
-    """The value of an answer, or the exception a test expects for each other :class:`~a5kit.protocol.Status`."""
-    status = answer.status
-    if status is protocol.Status.VALUE:
-        return answer.value
-    if status is protocol.Status.MISSING:
-        raise MissingFunction(answer.message)
-    if status in (protocol.Status.STUDENT_ERROR, protocol.Status.REFUSED):
-        raise StudentError(answer.function or name, _remote_error(answer.error_type or "Exception", answer.message))
-    if status is protocol.Status.STALE:
-        raise CallFailed(name, f"{name}(): {answer.message}")
-    raise KitError(f"kit probe {name} failed in the kernel: {answer.message}")
 
 
 def log_check_error(result: Result) -> None:
@@ -310,19 +101,6 @@ def _zero(cases: list[Case], reason: str) -> list[Result]:
     return [Result(c.question, c.name, 0.0, c.points, c.hidden, reason) for c in cases]
 
 
-def _as_text(source: Any) -> str:
-    """Cell source as text that can be sent to the kernel: lone surrogates (\\ud800) become U+FFFD."""
-    text = "".join(source) if isinstance(source, list) else str(source)
-    return clean_text(text, len(text))
-
-
-def _code_cells(path: Path) -> list[str]:
-    """The non-empty code cells of a notebook that :func:`check_notebook` accepted."""
-    nb = nbformat.read(path, as_version=4)
-    cells = [_as_text(c.source) for c in nb.cells if c.cell_type == "code"]
-    return [c for c in cells if c.strip()]
-
-
 def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup, clock: Clock, notes: list[str],
                    stats: dict[str, Any], progress: Progress | None = None) -> list[Result]:
     """Grade one notebook in its own kernel (``cases``: its questions' cases); whatever goes wrong costs its questions only."""
@@ -345,7 +123,7 @@ def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup,
         except KernelDied as err:
             notes.append(f"{stem}: {err}")
             return [r for q in questions for r in _zero(cases[q], str(err))]
-        run = NotebookRun(kernel, _code_cells(path), clock)
+        run = NotebookRun(kernel, code_cells(path), clock)
         run.run_all()
         problems = run.problems()
         for question in questions:
