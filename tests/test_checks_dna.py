@@ -532,6 +532,15 @@ def test_a_linear_model_without_convolution_is_told_it_needs_one(reference):
     assert "no convolution layer" not in grade(reference, "q3c")["validation_accuracy_above_public_bar"].output
 
 
+
+def test_the_convolution_probe_answers_for_any_model_a_student_returns():
+    from a5kit.kernel_server.probes import has_convolution
+
+    assert has_convolution(torch.nn.Sequential(torch.nn.Conv1d(4, 8, 9), torch.nn.ReLU()))
+    assert not has_convolution(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(72, 5)))
+    assert not has_convolution(object())  # not a torch module: it has none either, and the probe does not fail
+
+
 # Last in this file: it needs the tiny cache, which another worker is usually still recording when this file starts.
 def test_a_public_case_that_scores_otherwise_in_the_autograders_replay_fails_the_test(reference):
     """grade() replays every public case as the archive does and demands the same points, so a

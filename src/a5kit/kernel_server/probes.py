@@ -146,6 +146,8 @@ def has_convolution(module: Any) -> bool:
     """Whether a torch module has a convolution layer anywhere inside it (nn.Conv1d, Conv2d, ...)."""
     import torch
 
+    if not isinstance(module, torch.nn.Module):  # a student's model of another kind has none either
+        return False
     return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
 
 
