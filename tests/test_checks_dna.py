@@ -532,7 +532,6 @@ def test_a_linear_model_without_convolution_is_told_it_needs_one(reference):
     assert "no convolution layer" not in grade(reference, "q3c")["validation_accuracy_above_public_bar"].output
 
 
-
 def test_the_convolution_probe_answers_for_any_model_a_student_returns():
     from a5kit.kernel_server.probes import has_convolution
 
