@@ -493,7 +493,7 @@ def test_a_finetune_that_never_computes_a_gradient_loses_both_hidden_cases(refer
 
 def test_the_trunk_gradient_check_passes_whatever_dropout_draws(reference):
     """The reference's unfrozen step trains with dropout on; the recorded signs are of the eval-mode gradient. The check
-    holds for other dropout draws than the case's own seed (measured agreement 0.91-0.94; the bar is 0.75)."""
+    holds for other dropout draws than the case's own seed (measured agreement 0.907-0.922; the bar is 0.75)."""
     trunk_case = load_cases("q5b", HIDDEN)
     check = next(c for c in trunk_case if c.func.__name__ == "unfrozen_trunk_is_trained_too").func.__globals__["check_trunk_step_follows_the_gradient"]
     for seed in (1, 2, 3):
