@@ -175,14 +175,12 @@ def write_public_expected(root: Path) -> Path:
 
 def written_questions(root: Path) -> list[dict]:
     """The written questions of ``solutions/`` in page order (id, notebook, points, task text): the student PDF's pages."""
-    from .written_cells import written_cells
+    from .grader.written import questions
 
-    rows = []
-    for path in sorted((root / "solutions").glob("*.ipynb")):
-        rows += [{"id": q.id, "notebook": q.notebook, "points": q.points, "text": q.text} for _, q in written_cells(path, path.stem)]
-    if not rows:
-        raise ReleaseError(f"no written questions (graded Markdown answer cells) in {root / 'solutions'}")
-    return rows
+    try:
+        return [{"id": q.id, "notebook": q.notebook, "points": q.points, "text": q.text} for q in questions(root / "solutions")]
+    except FileNotFoundError as err:
+        raise ReleaseError(str(err)) from None
 
 
 def write_written_questions(root: Path) -> Path:

@@ -15,11 +15,12 @@ written-pdf NOTEBOOK...`` does the same from a shell.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import textwrap
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,16 @@ class Page:
     question: WrittenCell
     answer: Answer
     cut: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
-def questions() -> list[WrittenCell]:
-    """The written questions in page order, as ``make release`` recorded them from the instructor's notebooks."""
+@functools.cache
+def questions() -> tuple[WrittenCell, ...]:
+    """The written questions in page order, as ``make release`` recorded them from the instructor's notebooks (read once)."""
     try:
         rows = json.loads(QUESTIONS_FILE.read_text())
     except (OSError, ValueError) as err:
         raise RuntimeError(f"cannot read {QUESTIONS_FILE} ({err}): reinstall the course package") from None
-    return [WrittenCell(r["id"], r["notebook"], float(r["points"]), r["text"]) for r in rows]
+    return tuple(WrittenCell(r["id"], r["notebook"], float(r["points"]), r["text"]) for r in rows)
 
 
 def read_notebooks(files: Mapping[str, bytes]) -> tuple[dict[str, dict | None], list[str]]:
@@ -88,6 +89,11 @@ def pages(notebooks: Mapping[str, dict | None] | None) -> list[Page]:
             answer = answer_in(notebooks[question.notebook], question.id)
         result.append(Page(question, answer))
     return result
+
+
+def _missing(status: str) -> str:
+    """What a page says instead of an answer."""
+    return MISSING.get(status, f"(no answer: {status})")
 
 
 def _plain(text: str) -> str:
@@ -141,7 +147,7 @@ def _draw(page: Page, number: int, total: int, student: str) -> Any:
         put(["Answer:"], 10, weight="bold")
         y = MARGIN + figure_space
     elif answer.status != "answered":
-        put([MISSING.get(answer.status, f"(no answer: {answer.status})")], 10, style="italic")
+        put([_missing(answer.status)], 10, style="italic")
     else:
         for points in ANSWER_POINTS:
             lines = _wrap(answer.text.strip(), points, inner)
@@ -196,7 +202,7 @@ def summary(page_list: list[Page]) -> list[str]:
     lines = []
     for number, page in enumerate(page_list, 1):
         if page.answer.status not in ("answered", "template"):
-            lines.append(f"page {number} ({page.question.id}): {MISSING.get(page.answer.status, page.answer.status)}")
+            lines.append(f"page {number} ({page.question.id}): {_missing(page.answer.status)}")
         elif page.cut:
             lines.append(f"page {number} ({page.question.id}): {page.cut} lines of the answer did not fit; shorten it")
     return lines
@@ -207,6 +213,14 @@ def build(files: Mapping[str, bytes], out: Path, student: str = "") -> tuple[Pat
     notebooks, notes = read_notebooks(files)
     page_list = pages(notebooks)
     return render(page_list, out, student), notes + summary(page_list)
+
+
+def _report(path: Path, notes: list[str]) -> Path:
+    """Tell the student what was written and which pages to look at."""
+    print(f"wrote {path}: {len(questions())} pages, one per written question, in order")
+    for note in notes:
+        print("  check:", note)
+    return path
 
 
 def _in_colab() -> bool:
@@ -234,10 +248,7 @@ def make_written_pdf(folder: str | Path = ".", out: str | Path = "written_answer
         chosen = colab_files.upload()
     else:
         chosen = {path.name: path.read_bytes() for path in sorted(Path(folder).glob("*.ipynb"))}
-    path, notes = build(chosen, Path(out), student)
-    print(f"wrote {path}: {len(questions())} pages, one per written question, in order")
-    for note in notes:
-        print("  check:", note)
+    path = _report(*build(chosen, Path(out), student))
     if _in_colab():
         colab_files.download(str(path))
     return path
@@ -261,8 +272,5 @@ def main(argv: Iterable[str] | None = None) -> int:
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")
-    path, notes = build({p.name: p.read_bytes() for p in args.notebooks}, args.out, args.student)
-    print(f"wrote {path}: {len(questions())} pages, one per written question, in order")
-    for note in notes:
-        print("  check:", note)
+    _report(*build({p.name: p.read_bytes() for p in args.notebooks}, args.out, args.student))
     return 0
