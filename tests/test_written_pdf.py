@@ -74,7 +74,7 @@ def test_every_written_question_gets_its_page_in_order_whatever_the_submission_h
                                                     "unreadable notebook"]
     assert {p.answer.status for p in pages[5:]} == {"no notebook"}
     assert "page 2 (q1d_written): (no answer: the answer cell was deleted or its grade id changed)" in notes
-    assert "02_dna_cnn.ipynb: not a notebook (it is not JSON)" in notes
+    assert "02_dna_cnn.ipynb: not a notebook (it is not a JSON notebook)" in notes
 
 
 def test_a_page_holds_the_answer_and_only_the_figures_of_its_own_question():
@@ -147,3 +147,8 @@ def test_outside_colab_the_notebooks_are_read_from_a_folder(tmp_path, monkeypatc
     out = written_pdf.make_written_pdf(folder=tmp_path, out=tmp_path / "written.pdf")
     assert out is not None and page_count(out) == 11
     assert "page 11 (q5e): (no answer: the answer cell is empty)" in capsys.readouterr().out
+
+
+def test_a_file_that_is_json_but_not_a_notebook_gets_its_page_and_a_note(tmp_path):
+    out, notes = written_pdf.build({"03_enformer.ipynb": b"[1, 2]"}, tmp_path / "written.pdf")
+    assert page_count(out) == 11 and "03_enformer.ipynb: not a notebook (it is not a JSON notebook)" in notes

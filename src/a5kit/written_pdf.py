@@ -68,10 +68,12 @@ def read_notebooks(files: Mapping[str, bytes]) -> tuple[dict[str, dict | None], 
             notes.append(f"{name}: not one of the assignment's notebooks ({', '.join(stems)}); not used")
             continue
         try:
-            found[stem] = json.loads(data)
+            notebook = json.loads(data)
         except ValueError:
-            found[stem] = None
-            notes.append(f"{name}: not a notebook (it is not JSON)")
+            notebook = None
+        found[stem] = notebook if isinstance(notebook, dict) else None
+        if found[stem] is None:
+            notes.append(f"{name}: not a notebook (it is not a JSON notebook)")
     return found, notes
 
 
