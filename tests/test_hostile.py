@@ -684,3 +684,22 @@ def test_a_busy_child_and_200_forked_sleepers_cost_their_notebook_only_and_leave
     doc = grade(tmp_path, tiny_cache, student_user, files, cell=60)
     assert score(doc, "q1a") == FULL["q1a"] and score(doc, "q2a") == FULL["q2a"], doc["output"]
     assert nothing_left_of(student_user)
+
+
+def test_a_kernel_restarted_after_a_watchdog_kill_is_not_reported_dead_for_the_old_reason(monkeypatch):
+    """The kill reason belongs to the kernel it killed. CI (stops 25, 26): a restarted kernel whose helper
+    took over 0.2 s to load (a loaded machine) was reported dead with its predecessor's reason, and the
+    rest of a correct notebook scored 0. The helper is made slow here so the window is always open."""
+    from a5kit.grader import kernel_client
+    from a5kit.grader.kernel_client import KernelSettings, StudentKernel
+
+    monkeypatch.setattr(kernel_client, "LOAD_SERVER", "import time\ntime.sleep(1)\n" + kernel_client.LOAD_SERVER)
+    kernel = StudentKernel(KernelSettings(memory_mb=300, start_timeout=60))
+    try:
+        kernel.start()
+        hog = kernel.execute("x = bytes(400 * 2**20).replace(bytes(1), bytes([1]))", timeout=60)
+        assert hog.status == "died" and "300 MB" in hog.error
+        assert kernel.broken is None, kernel.broken
+        assert kernel.restarts == 1 and kernel.execute("y = 1", timeout=60).ok
+    finally:
+        kernel.shutdown()

@@ -275,6 +275,7 @@ class StudentKernel:
         if timeout <= 1:
             raise KernelDied("the notebook's time ran out before its kernel could be started")
         self.starts += 1
+        self.killed_because = None  # the reason the last kernel was killed is not this one's (its watchdog is stopped)
         self.home = self._fresh_home()
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
