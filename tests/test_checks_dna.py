@@ -393,7 +393,7 @@ def test_a_missing_function_costs_only_its_cases(reference):
 # --- q3b / q3c: the CNN -------------------------------------------------------------------------
 
 
-def make_train_cnn(reference, *, seeded=True, use_seed=True, per_batch=False, learn=True):
+def make_train_cnn(reference, *, seeded=True, use_seed=True, per_batch=False, learn=True, clear=True):
     """Variants of the reference training loop with one typical mistake each."""
     MotifCNN = reference["MotifCNN"]
 
@@ -408,7 +408,8 @@ def make_train_cnn(reference, *, seeded=True, use_seed=True, per_batch=False, le
         for _ in range(epochs):
             total = 0.0
             for batch in torch.randperm(len(inputs), generator=generator).split(64):
-                optimizer.zero_grad()
+                if clear:
+                    optimizer.zero_grad()
                 loss = torch.nn.functional.cross_entropy(model(inputs[batch]), targets[batch])
                 loss.backward()
                 optimizer.step()
@@ -430,6 +431,31 @@ def test_ignoring_the_seed_argument_loses_the_other_seed_case(reference):
     results = grade(with_(reference, train_cnn=make_train_cnn(reference, use_seed=False)), "q3b")
     assert failed(results) == {"another_seed_gives_other_losses", "another_seed_gives_another_run"}
     assert "another seed must give another run" in results["another_seed_gives_other_losses"].output
+
+
+def test_gradients_never_cleared_lose_only_the_zero_grad_case_which_names_it(reference):
+    """Without optimizer.zero_grad() Adam still trains the small CNN (issue 22): only this case can tell."""
+    results = grade(with_(reference, train_cnn=make_train_cnn(reference, clear=False)), "q3b")
+    assert failed(results) == {"gradients_are_cleared_before_each_backward"}
+    assert "optimizer.zero_grad()" in results["gradients_are_cleared_before_each_backward"].output
+
+
+def test_gradients_cleared_in_place_or_through_the_model_pass_the_zero_grad_case(reference):
+    MotifCNN = reference["MotifCNN"]
+
+    def train_cnn(X, y, epochs=10, seed=0):
+        torch.manual_seed(seed)
+        model = MotifCNN()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        inputs, targets = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
+        for step, batch in enumerate(torch.arange(len(inputs)).split(64)):
+            optimizer.zero_grad(set_to_none=False) if step % 2 else model.zero_grad()
+            torch.nn.functional.cross_entropy(model(inputs[batch]), targets[batch]).backward()
+            optimizer.step()
+        return model, [1.0] * epochs
+
+    results = grade(with_(reference, train_cnn=train_cnn), "q3b")
+    assert "gradients_are_cleared_before_each_backward" not in failed(results)
 
 
 def test_losses_as_autograd_tensors_are_told_to_use_item_in_a_public_check(reference):
@@ -555,3 +581,19 @@ def test_a_public_case_that_scores_otherwise_in_the_autograders_replay_fails_the
 
     with pytest.raises(AssertionError, match="scores differently in the notebook and in the autograder's replay"):
         grade(with_(reference, one_hot_encode_dna=one_hot_encode_dna), "q2a")
+
+
+def test_the_gradient_watch_counts_kept_gradients_and_leaves_no_hook_behind():
+    from a5kit.kernel_server.probes import watch_gradients
+
+    model = torch.nn.Linear(3, 2)
+    watch_gradients(True)
+    try:
+        for _ in range(3):  # never cleared: the 2nd and 3rd backward find the last gradient of both parameters
+            model(torch.ones(4, 3)).sum().backward()
+    finally:
+        seen = watch_gradients(False)
+    assert seen == {"cleared": 2, "kept": 4}
+    assert not model.weight._backward_hooks and not model.bias._backward_hooks
+    model(torch.ones(4, 3)).sum().backward()
+    assert watch_gradients(False) == {"cleared": 0, "kept": 0}

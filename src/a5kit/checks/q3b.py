@@ -79,3 +79,19 @@ def same_seed_gives_identical_losses(sub):
 @case(points=0.25)
 def another_seed_gives_other_losses(sub):
     check_seeds_differ(sub, 0, 2)
+
+
+@case(points=0.25)
+def gradients_are_cleared_before_each_backward(sub):
+    X, y, _ = split("training")
+    sub.kit("watch_gradients", True)
+    try:
+        sub.call("train_cnn", X[:SMALL], y[:SMALL], epochs=1, seed=0)
+    finally:
+        seen = sub.kit("watch_gradients", False)
+    if seen["kept"]:
+        raise Failure(
+            f"train_cnn(X[:{SMALL}], y[:{SMALL}], epochs=1, seed=0): {seen['kept']} parameter gradients were added to the previous "
+            "batch's instead of replacing them: PyTorch accumulates gradients in .grad, so call optimizer.zero_grad() "
+            "before each loss.backward()"
+        )

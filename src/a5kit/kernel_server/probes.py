@@ -151,6 +151,47 @@ def has_convolution(module: Any) -> bool:
     return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
 
 
+_GRADIENT_WATCH: dict[str, Any] = {}
+
+
+def watch_gradients(enabled: bool) -> dict[str, int]:
+    """Start (True) or stop (False) watching backward passes in this process; returns the counts so far.
+
+    While on, each parameter of every module that runs forward gets a hook that fires when its
+    gradient is computed, before PyTorch adds it to ``.grad``: ``kept`` counts gradients that found
+    the last step's ``.grad`` still there (not cleared, so they add up), ``cleared`` those that found
+    none or zeros. Architecture and optimiser do not matter. Stopping removes every hook.
+    """
+    import torch
+
+    state = _GRADIENT_WATCH
+    if enabled and not state:
+        seen: set[int] = set()
+        counts = {"cleared": 0, "kept": 0}
+        handles: list[Any] = []
+
+        def on_gradient(param: Any) -> Any:
+            def hook(grad: Any) -> None:
+                old = param.grad
+                counts["kept" if old is not None and bool(torch.any(old != 0)) else "cleared"] += 1
+            return hook
+
+        def on_forward(module: Any, inputs: Any) -> None:
+            for param in module.parameters(recurse=False):
+                if param.requires_grad and id(param) not in seen:
+                    seen.add(id(param))
+                    handles.append(param.register_hook(on_gradient(param)))
+
+        handles.append(torch.nn.modules.module.register_module_forward_pre_hook(on_forward))
+        state.update(handles=handles, counts=counts)
+    seen_so_far = dict(state.get("counts", {"cleared": 0, "kept": 0}))
+    if not enabled and state:
+        for handle in state["handles"]:
+            handle.remove()
+        state.clear()
+    return seen_so_far
+
+
 def wraps(model: Any, enformer: Any) -> bool:
     """Whether ``model.enformer`` is the very object ``enformer`` (not a copy of it)."""
     return getattr(model, "enformer", None) is enformer
@@ -204,4 +245,4 @@ def _bind(table: dict[str, Any]):
 
 
 PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, set_parameters, requires_grad, holds_grad, forward,
-                                             embeddings, dropout_active, has_convolution, progress_bars, wraps, crop)})
+                                             embeddings, dropout_active, has_convolution, watch_gradients, progress_bars, wraps, crop)})
