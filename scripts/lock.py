@@ -27,9 +27,10 @@ import re
 import subprocess
 import sys
 import tempfile
-import tomllib
 import venv
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH = "torch==2.13.0"
@@ -43,8 +44,16 @@ CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton|setuptools|pip)$", re.I)
 
 # pip settings that only say how to reach the registry (certificates, timeouts, cache); everything
 # else a machine's configuration adds (local indexes, find-links, constraints) is dropped.
-KEPT_PIP_SETTINGS = ("PIP_CERT", "PIP_CLIENT_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR",
-                     "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_RETRIES", "PIP_PROGRESS_BAR")
+KEPT_PIP_SETTINGS = (
+    "PIP_CERT",
+    "PIP_CLIENT_CERT",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_CACHE_DIR",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_RETRIES",
+    "PIP_PROGRESS_BAR",
+)
 
 
 def registry_env(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -106,9 +115,27 @@ def resolve(requirements: list[str], constraints: dict[str, str], python: str) -
         req, con, report = Path(tmp) / "req.txt", Path(tmp) / "con.txt", Path(tmp) / "report.json"
         req.write_text("\n".join(requirements) + "\n")
         con.write_text("".join(f"{n}=={v}\n" for n, v in constraints.items()))
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--progress-bar", "off",
-               "--python-version", python, "--only-binary=:all:", "--target", str(Path(tmp) / "target"),
-               "-r", str(req), "-c", str(con), "--report", str(report)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--progress-bar",
+            "off",
+            "--python-version",
+            python,
+            "--only-binary=:all:",
+            "--target",
+            str(Path(tmp) / "target"),
+            "-r",
+            str(req),
+            "-c",
+            str(con),
+            "--report",
+            str(report),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, env=registry_env())
         if result.returncode != 0:
             raise ResolutionFailed(result.stdout + result.stderr)
@@ -124,7 +151,10 @@ class ResolutionFailed(RuntimeError):
 def culprit(message: str, constraints: dict[str, str]) -> str | None:
     """The constrained package pip's failure names (no build for this Python, or a conflict)."""
     by_key = {canonical(n): n for n in constraints}
-    patterns = (r"The user requested \(constraint\) ([\w.\-]+)==", r"(?:satisfies the requirement|distribution found for) ([\w.\-]+)==")
+    patterns = (
+        r"The user requested \(constraint\) ([\w.\-]+)==",
+        r"(?:satisfies the requirement|distribution found for) ([\w.\-]+)==",
+    )
     for pattern in patterns:
         for match in re.finditer(pattern, message):
             if canonical(match.group(1)) in by_key:
@@ -180,7 +210,16 @@ COLAB_LIST = ROOT / "requirements" / "colab-2026-08-19.txt"  # googlecolab/backe
 COLAB_PYTHON = "3.13"
 COLAB_SETUP = ROOT / "src" / "a5kit" / "colab_setup.py"
 # enformer-pytorch 0.8.12's requirements without its exact transformers pin (it is installed --no-deps).
-ENFORMER_NEEDS = ["discrete-key-value-bottleneck-pytorch>=0.0.8", "einops>=0.3", "numpy", "polars", "pyfaidx", "pyyaml", "torch>=1.6", "torchmetrics"]
+ENFORMER_NEEDS = [
+    "discrete-key-value-bottleneck-pytorch>=0.0.8",
+    "einops>=0.3",
+    "numpy",
+    "polars",
+    "pyfaidx",
+    "pyyaml",
+    "torch>=1.6",
+    "torchmetrics",
+]
 
 
 def colab_constraints(path: Path = COLAB_LIST) -> dict[str, str]:
@@ -217,7 +256,9 @@ def write_colab_pins(pins: list[str]) -> None:
     """Rewrite COLAB_PINS in src/a5kit/colab_setup.py."""
     text = COLAB_SETUP.read_text()
     body = "".join(f'    "{p}",\n' for p in pins)
-    new, count = re.subn(r"COLAB_PINS: tuple\[str, \.\.\.\] = \(\n.*?\n\)", f"COLAB_PINS: tuple[str, ...] = (\n{body})", text, flags=re.S)
+    new, count = re.subn(
+        r"COLAB_PINS: tuple\[str, \.\.\.\] = \(\n.*?\n\)", f"COLAB_PINS: tuple[str, ...] = (\n{body})", text, flags=re.S
+    )
     if count != 1:
         raise SystemExit(f"COLAB_PINS not found in {COLAB_SETUP}")
     COLAB_SETUP.write_text(new.replace('COLAB_LIST = "colab-2026-08-19.txt"', f'COLAB_LIST = "{COLAB_LIST.name}"'))
@@ -243,7 +284,9 @@ def main() -> None:
         current = [line for line in grader.read_text().splitlines() if line and not line.startswith("#")]
         lines = grader_lock(current)
         grader.write_text(HEADER + "\n".join(lines) + "\n")
-        print(f"grader.lock: {len(lines)} lines, {sum(OLD_MARKER in line for line in lines)} for Python {OLD_PYTHON} only")
+        print(
+            f"grader.lock: {len(lines)} lines, {sum(OLD_MARKER in line for line in lines)} for Python {OLD_PYTHON} only"
+        )
         return
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"run `make lock` with Python 3.11 (the locks' main Python); this is {sys.version.split()[0]}")

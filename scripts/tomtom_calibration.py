@@ -22,7 +22,15 @@ from a5kit import motif_match as mm
 
 MYOD1 = "MA0499.3"
 MYOD1_SITE = "GCGCAGCTGTCCTGA"  # notebook 3, Q4d
-SETTINGS = [(1.5, 0.5, True), (1.5, 0.5, False), (1.75, 0.5, False), (2.0, 0.5, False), (1.5, 1.0, False), (1.75, 1.0, False), (2.0, 1.0, False)]
+SETTINGS = [
+    (1.5, 0.5, True),
+    (1.5, 0.5, False),
+    (1.75, 0.5, False),
+    (2.0, 0.5, False),
+    (1.5, 1.0, False),
+    (1.75, 1.0, False),
+    (2.0, 1.0, False),
+]
 
 
 def log_odds(ppm: np.ndarray) -> np.ndarray:
@@ -51,7 +59,9 @@ def families() -> list[set[str]]:
     """TF families of the matrices, in ``jaspar_matrices()`` order (pyjaspar annotations)."""
     from pyjaspar import jaspardb
 
-    motifs = jaspardb(release=mm.JASPAR_RELEASE).fetch_motifs(collection=mm.COLLECTION, tax_group=[mm.TAX_GROUP], all_versions=False)
+    motifs = jaspardb(release=mm.JASPAR_RELEASE).fetch_motifs(
+        collection=mm.COLLECTION, tax_group=[mm.TAX_GROUP], all_versions=False
+    )
     by_id = {m.matrix_id: set(m.tf_family or []) for m in motifs}
     return [by_id[i] for i in mm.jaspar_matrices()[0]]
 
@@ -64,7 +74,9 @@ def measure(n_null: int = 200, seed: int = 0) -> list[dict[str, float]]:
     myod1_pwm = log_odds(matrices[ids.index(MYOD1)])
     strong = rng.normal(scale=0.05, size=(4, 15))
     strong[:, 3 : 3 + myod1_pwm.shape[1]] += 0.5 * myod1_pwm
-    nulls = [rng.normal(scale=0.1, size=(4, 15)) for _ in range(n_null)] + list(mm.shuffled_filters(strong, n_null, seed=1))
+    nulls = [rng.normal(scale=0.1, size=(4, 15)) for _ in range(n_null)] + list(
+        mm.shuffled_filters(strong, n_null, seed=1)
+    )
     clean = [log_odds(m) for m in matrices]
     noisy = []
     for w in clean:
@@ -77,7 +89,11 @@ def measure(n_null: int = 200, seed: int = 0) -> list[dict[str, float]]:
             es = [e_values(w, ic_max, ic_trim, sidak) for w in group]
             best = np.array([np.inf if e is None else e.min() for e in es])
             row[f"{label}_n(E<1)"] = np.mean([0 if e is None else np.sum(e < 1) for e in es])
-            row[f"{label}<1"], row[f"{label}<0.05"], row[f"{label}_min"] = np.mean(best < 1), np.mean(best < 0.05), best.min()
+            row[f"{label}<1"], row[f"{label}<0.05"], row[f"{label}_min"] = (
+                np.mean(best < 1),
+                np.mean(best < 0.05),
+                best.min(),
+            )
         for label, group in (("clean", clean), ("noisy", noisy)):
             self_top = family_top = self_sig = 0
             for i, w in enumerate(group):
@@ -89,10 +105,17 @@ def measure(n_null: int = 200, seed: int = 0) -> list[dict[str, float]]:
                 family_top += top == i or bool(fam[top] & fam[i])
                 self_sig += e[i] <= 1e-4
             n = len(group)
-            row[f"{label}_self"], row[f"{label}_family"], row[f"{label}_E<=1e-4"] = self_top / n, family_top / n, self_sig / n
+            row[f"{label}_self"], row[f"{label}_family"], row[f"{label}_E<=1e-4"] = (
+                self_top / n,
+                family_top / n,
+                self_sig / n,
+            )
         for label, w in (("myod1_pwm", myod1_pwm), ("myod1_strong", strong), ("myod1_site", one_hot(MYOD1_SITE))):
             e = e_values(w, ic_max, ic_trim, sidak)
-            row[f"{label}_E"], row[f"{label}_rank"] = float(e[ids.index(MYOD1)]), float(1 + np.sum(e < e[ids.index(MYOD1)]))
+            row[f"{label}_E"], row[f"{label}_rank"] = (
+                float(e[ids.index(MYOD1)]),
+                float(1 + np.sum(e < e[ids.index(MYOD1)])),
+            )
         rows.append(row)
     return rows
 
@@ -100,7 +123,9 @@ def measure(n_null: int = 200, seed: int = 0) -> list[dict[str, float]]:
 def table(rows: list[dict[str, float]]) -> str:
     """The measurements as a markdown table."""
     keys = list(rows[0])
-    fmt = lambda k, v: ("yes" if v else "no") if k == "sidak" else (f"{v:.2g}" if k.endswith(("_E", "_min")) else f"{v:.3g}")  # noqa: E731
+    fmt = lambda k, v: (
+        ("yes" if v else "no") if k == "sidak" else (f"{v:.2g}" if k.endswith(("_E", "_min")) else f"{v:.3g}")
+    )
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(k, r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines)

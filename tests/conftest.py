@@ -105,7 +105,12 @@ def _record_tiny_cache(folder: Path, downloads: Path) -> Path:
     env.update(HF_HUB_OFFLINE="1", A5KIT_DATA_DIR=str(downloads))
     if (SHARED_DATA / "targets_human.txt").exists():  # the track table of notebook 3, as `make cache` gets it
         env["A5KIT_DATA_MIRROR"] = str(SHARED_DATA)
-    subprocess.run([sys.executable, "-m", "a5kit", "cache", "--out", str(folder), "--tiny"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "a5kit", "cache", "--out", str(folder), "--tiny"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return folder
 
 
@@ -120,8 +125,11 @@ def _record_tiny_cache(folder: Path, downloads: Path) -> Path:
 
 
 def _is_xdist_controller(config) -> bool:
-    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None)) \
+    return (
+        not hasattr(config, "workerinput")
+        and bool(getattr(config.option, "numprocesses", None))
         and getattr(config.option, "dist", "no") != "no"
+    )
 
 
 def pytest_configure(config):
@@ -136,7 +144,9 @@ def pytest_configure(config):
         # and removes build/bdist.* when done, so two workers building at once break each other.
         # Each worker's builds (and their subprocesses') go to a folder of its own instead.
         builds = Path(tempfile.mkdtemp(prefix=f"a5kit-test-{config.workerinput['workerid']}-build-"))
-        (builds / "setup.cfg").write_text(f"[build]\nbuild_base = {builds / 'build'}\n[egg_info]\negg_base = {builds}\n")
+        (builds / "setup.cfg").write_text(
+            f"[build]\nbuild_base = {builds / 'build'}\n[egg_info]\negg_base = {builds}\n"
+        )
         os.environ["DIST_EXTRA_CONFIG"] = str(builds / "setup.cfg")
         config.stash[_BUILD_DIR] = builds
 

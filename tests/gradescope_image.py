@@ -18,8 +18,35 @@ from pathlib import Path
 
 from conftest import ROOT
 
-TOOLS = ("bash", "env", "grep", "cut", "basename", "dirname", "ls", "head", "sed", "rm", "chmod", "id", "cat", "mkdir",
-         "tr", "uname", "sh", "useradd", "userdel", "sort", "wc", "tail", "date", "sleep", "kill", "ps", "mktemp")
+TOOLS = (
+    "bash",
+    "env",
+    "grep",
+    "cut",
+    "basename",
+    "dirname",
+    "ls",
+    "head",
+    "sed",
+    "rm",
+    "chmod",
+    "id",
+    "cat",
+    "mkdir",
+    "tr",
+    "uname",
+    "sh",
+    "useradd",
+    "userdel",
+    "sort",
+    "wc",
+    "tail",
+    "date",
+    "sleep",
+    "kill",
+    "ps",
+    "mktemp",
+)
 
 
 def _lock():
@@ -37,8 +64,11 @@ def python_310() -> str | None:
     for candidate in [shutil.which("python3.10"), *sorted(pyenv.glob("versions/3.10.*/bin/python3.10"))]:
         if not candidate:
             continue
-        probe = subprocess.run([str(candidate), "-c", "import sys; print(sys.executable, sys.version_info[:2] == (3, 10))"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [str(candidate), "-c", "import sys; print(sys.executable, sys.version_info[:2] == (3, 10))"],
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0 and probe.stdout.split()[-1:] == ["True"]:
             return probe.stdout.split()[0]
     return None
@@ -87,8 +117,11 @@ def pip_cache() -> str:
 
 def setup_env(root: Path, path: str) -> dict[str, str]:
     """setup.sh's environment: AUTOGRADER_ROOT, the tools' PATH, pip with the registry alone."""
-    base = {k: v for k, v in os.environ.items() if k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "LANG")
-            or k.startswith("PIP_")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "LANG") or k.startswith("PIP_")
+    }
     env = _lock().registry_env(base)
     env.update(PATH=path, AUTOGRADER_ROOT=str(root), HOME=str(root), PIP_CACHE_DIR=pip_cache())
     return env
@@ -97,5 +130,10 @@ def setup_env(root: Path, path: str) -> dict[str, str]:
 def run_setup(root: Path, path: str, log: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run the archive's setup.sh under ``root`` as Gradescope does (as root), its output in ``log``."""
     with log.open("w") as out:
-        return subprocess.run(["bash", str(root / "source" / "setup.sh")], env=setup_env(root, path),
-                              stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+        return subprocess.run(
+            ["bash", str(root / "source" / "setup.sh")],
+            env=setup_env(root, path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )

@@ -11,10 +11,10 @@ from pathlib import Path
 from unittest import mock
 
 import nbformat
+from conftest import ROOT
 
 from a5kit import config, nbmeta
 from a5kit.checking import LocalSubmission, load_cases, run_cases
-from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"
 
@@ -74,9 +74,14 @@ def _check_replay_agrees(public: list, namespace: dict, cache: Path) -> None:
     with mock.patch.dict(os.environ, A5KIT_MODE="replay", A5KIT_CACHE=str(cache)):
         replayed = run_cases([c for c, _ in public], LocalSubmission(namespace))
     _close_figures()
-    differ = [f"{case.func.__name__}: {live.score:g} in the notebook ({live.output[:200]!r}), {again.score:g} in replay ({again.output[:200]!r})"
-              for (case, live), again in zip(public, replayed) if live.score != again.score]
-    assert not differ, "a public case scores differently in the notebook and in the autograder's replay:\n" + "\n".join(differ)
+    differ = [
+        f"{case.func.__name__}: {live.score:g} in the notebook ({live.output[:200]!r}), {again.score:g} in replay ({again.output[:200]!r})"
+        for (case, live), again in zip(public, replayed)
+        if live.score != again.score
+    ]
+    assert not differ, "a public case scores differently in the notebook and in the autograder's replay:\n" + "\n".join(
+        differ
+    )
 
 
 def failed(results: dict) -> set[str]:

@@ -31,7 +31,9 @@ def student_user() -> Iterator[str]:
         yield "nobody"
         return
     name = f"a5t{secrets.token_hex(4)}"
-    subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
+    subprocess.run(
+        [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True
+    )
     try:
         yield name
     finally:

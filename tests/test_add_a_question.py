@@ -22,11 +22,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ROOT
+from test_settings import toy_notebook
 
 from a5kit.grader import results as results_mod
 from a5kit.grader import settings as gs
-from conftest import ROOT
-from test_settings import toy_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -95,9 +95,27 @@ def _env(repo: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def built_with_q7(repo_with_q7, tiny_cache) -> Path:
     out = repo_with_q7.parent / "dist"
-    done = subprocess.run([sys.executable, "-m", "a5kit.autograder", "--root", str(repo_with_q7), "--cache", str(tiny_cache),
-                           "--out", str(out), "--hidden-seed", "2026", "--example"],
-                          cwd=repo_with_q7, env=_env(repo_with_q7), capture_output=True, text=True, timeout=1500)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "a5kit.autograder",
+            "--root",
+            str(repo_with_q7),
+            "--cache",
+            str(tiny_cache),
+            "--out",
+            str(out),
+            "--hidden-seed",
+            "2026",
+            "--example",
+        ],
+        cwd=repo_with_q7,
+        env=_env(repo_with_q7),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return out / "autograder.zip"
 
@@ -128,7 +146,9 @@ def test_a_submission_of_the_fifth_notebook_is_graded_with_q7s_public_and_hidden
     shutil.copyfile(repo_with_q7 / "solutions" / "05_toy.ipynb", root / "submission" / "Copy of 05_toy.ipynb")
     env = _env(repo_with_q7)
     env.update(AUTOGRADER_ROOT=str(root), A5KIT_GRADER_PYTHON=sys.executable, A5KIT_STUDENT_USER="nobody")
-    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=900
+    )
     doc = json.loads((root / "results" / "results.json").read_text())
     results_mod.validate(doc)
     q7 = {t["name"]: t for t in doc["tests"] if t["name"].startswith("q7:")}
@@ -151,15 +171,28 @@ def _add_q7_cells(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
 
     def meta(grade_id: str, **flags) -> dict:
-        return {"nbgrader": {"grade": False, "solution": False, "locked": True, "task": False, "schema_version": 3,
-                             "grade_id": grade_id, **flags}}
+        return {
+            "nbgrader": {
+                "grade": False,
+                "solution": False,
+                "locked": True,
+                "task": False,
+                "schema_version": 3,
+                "grade_id": grade_id,
+                **flags,
+            }
+        }
 
     cells = [
         nbformat.v4.new_markdown_cell("### Question 7 (3 points)\n\nWrite `add_one(x)`.", metadata=meta("q7-task")),
-        nbformat.v4.new_code_cell("def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n",
-                                  metadata=meta("q7-solution", solution=True, locked=False)),
-        nbformat.v4.new_code_cell('### BEGIN HIDDEN TESTS\na5kit.checking.use_hidden_tests()\n### END HIDDEN TESTS\ngrade("q7")',
-                                  metadata=meta("q7", grade=True, points=3)),
+        nbformat.v4.new_code_cell(
+            "def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n",
+            metadata=meta("q7-solution", solution=True, locked=False),
+        ),
+        nbformat.v4.new_code_cell(
+            '### BEGIN HIDDEN TESTS\na5kit.checking.use_hidden_tests()\n### END HIDDEN TESTS\ngrade("q7")',
+            metadata=meta("q7", grade=True, points=3),
+        ),
     ]
     submit = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "submit")
     nb.cells[submit:submit] = cells
@@ -181,9 +214,23 @@ def repo_with_q7_in_notebook_2(shared_tmp) -> Path:
     _add_q7_cells(copy / EXISTING)
     (copy / "src" / "a5kit" / "checks" / "q7.py").write_text(PUBLIC_Q7)
     (copy / "autograder" / "tests" / "q7.py").write_text(HIDDEN_Q7)
-    done = subprocess.run([sys.executable, "-m", "a5kit.release", "--root", str(copy), "--example",
-                           "--student-out", str(copy.parent / "student")],
-                          cwd=copy, env=_env(copy), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "a5kit.release",
+            "--root",
+            str(copy),
+            "--example",
+            "--student-out",
+            str(copy.parent / "student"),
+        ],
+        cwd=copy,
+        env=_env(copy),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return copy
 
@@ -197,7 +244,9 @@ def _all_files(root: Path) -> dict[str, str]:
     return found
 
 
-def test_adding_q7_to_notebook_2_edits_its_source_adds_two_modules_and_release_regenerates_the_rest(repo_with_q7_in_notebook_2):
+def test_adding_q7_to_notebook_2_edits_its_source_adds_two_modules_and_release_regenerates_the_rest(
+    repo_with_q7_in_notebook_2,
+):
     before, after = _all_files(ROOT), _all_files(repo_with_q7_in_notebook_2)
     assert set(after) - set(before) == {"src/a5kit/checks/q7.py", "autograder/tests/q7.py"}
     assert set(before) - set(after) == set()
@@ -206,12 +255,25 @@ def test_adding_q7_to_notebook_2_edits_its_source_adds_two_modules_and_release_r
 
 def test_the_consistency_tests_pass_with_q7_in_notebook_2_and_grade_it(repo_with_q7_in_notebook_2):
     """The suite's own consistency tests, run in the copy: no question list anywhere needed an edit."""
-    selected = ["tests/test_settings.py", "tests/test_checks_dna.py", "tests/test_release.py", "-k",
-                "q7 or grade_cells_carry or the_sources_give or committed_release_matches or stored_public_values "
-                "or grade_cell_points_equal or every_question_module_has"]
+    selected = [
+        "tests/test_settings.py",
+        "tests/test_checks_dna.py",
+        "tests/test_release.py",
+        "-k",
+        "q7 or grade_cells_carry or the_sources_give or committed_release_matches or stored_public_values "
+        "or grade_cell_points_equal or every_question_module_has",
+    ]
     env = _env(repo_with_q7_in_notebook_2)
     env.pop("PYTEST_XDIST_WORKER", None)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-rA", *selected],
-                          cwd=repo_with_q7_in_notebook_2, env=env, capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-rA", *selected],
+        cwd=repo_with_q7_in_notebook_2,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "PASSED tests/test_checks_dna.py::test_reference_solution_gets_full_points[q7]" in done.stdout, done.stdout[-3000:]
+    assert "PASSED tests/test_checks_dna.py::test_reference_solution_gets_full_points[q7]" in done.stdout, done.stdout[
+        -3000:
+    ]

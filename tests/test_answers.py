@@ -7,10 +7,10 @@ import re
 import shutil
 
 import pytest
+from conftest import ROOT
 
 from a5kit import answers
 from a5kit.cache import TINY_NOTE
-from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 

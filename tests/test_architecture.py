@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 SRC = ROOT / "src"
@@ -57,7 +56,10 @@ def test_checking_imports_neither_the_grader_nor_the_wire():
     assert _into("a5kit.checking", "a5kit.grader") == [] and _into("a5kit.checking", "a5kit.protocol") == []
 
 
-@pytest.mark.parametrize(("target", "allowed"), [("a5kit.kernel_server", "a5kit.kernel_server.probes"), ("a5kit.checks", "a5kit.checks.stored")])
+@pytest.mark.parametrize(
+    ("target", "allowed"),
+    [("a5kit.kernel_server", "a5kit.kernel_server.probes"), ("a5kit.checks", "a5kit.checks.stored")],
+)
 def test_checking_imports_only_one_module_of_the_server_and_of_the_content_and_only_lazily(target, allowed):
     found = _into("a5kit.checking", target)
     assert found and all(name == allowed and lazy for _, name, lazy in found), found
@@ -77,6 +79,9 @@ def test_the_grader_never_imports_the_kernel_server():
 
 def test_only_nbmeta_reads_nbgrader_cell_metadata():
     """nbmeta is the only reader of nbgrader cell metadata (the "nbgrader" key of a cell's metadata)."""
-    readers = [p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
-               if re.search(r"""\[["']nbgrader["']\]|get\(["']nbgrader["']""", p.read_text()) and p.name != "nbmeta.py"]
+    readers = [
+        p.relative_to(SRC).as_posix()
+        for p in SRC.rglob("*.py")
+        if re.search(r"""\[["']nbgrader["']\]|get\(["']nbgrader["']""", p.read_text()) and p.name != "nbmeta.py"
+    ]
     assert readers == []

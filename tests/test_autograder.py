@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, SHARED_DATA
 
 from a5kit import autograder, motifs, nbmeta
-from a5kit.grader import settings as grader_settings
-from a5kit.grader import results as results_mod
 from a5kit.checking.core import load_cases
+from a5kit.grader import results as results_mod
+from a5kit.grader import settings as grader_settings
 from a5kit.grader.runner import questions_in
-from conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.slow
 HIDDEN = ROOT / "autograder" / "tests"
@@ -65,9 +65,14 @@ def test_archive_holds_exactly_the_intended_files(built, names, tiny_cache):
     manifest = json.loads((tiny_cache / "manifest.json").read_text())
     expected_files = {f"expected/{p.name}" for p in (built.parent / "autograder" / "expected").iterdir()}
     wanted = {
-        "setup.sh", "run_autograder", "requirements.txt", "grader.json",
-        *(f"tests/{p.name}" for p in HIDDEN.glob("q*.py")), "tests/reference.py",
-        "cache/manifest.json", *(f"cache/{e['file']}" for e in manifest["entries"].values()),
+        "setup.sh",
+        "run_autograder",
+        "requirements.txt",
+        "grader.json",
+        *(f"tests/{p.name}" for p in HIDDEN.glob("q*.py")),
+        "tests/reference.py",
+        "cache/manifest.json",
+        *(f"cache/{e['file']}" for e in manifest["entries"].values()),
         *expected_files,
     }
     wheels = {n for n in names if n.startswith("a5kit-") and n.endswith(".whl")}
@@ -81,7 +86,9 @@ def test_scripts_at_the_archive_root_are_executable(built):
 
 
 def test_requirements_are_the_grader_pins(built):
-    assert (built.parent / "autograder" / "requirements.txt").read_text() == (ROOT / "requirements" / "grader.lock").read_text()
+    assert (built.parent / "autograder" / "requirements.txt").read_text() == (
+        ROOT / "requirements" / "grader.lock"
+    ).read_text()
 
 
 def test_grader_config_lists_every_autograded_question_and_says_the_cache_is_tiny(built):
@@ -136,10 +143,12 @@ def test_grading_needs_no_torch_in_the_trusted_process(built, shared_tmp):
     root = _root_with(built, shared_tmp / "no-torch", sorted((ROOT / "solutions").glob("*.ipynb")))
     source = root / "source"
     blocked = ("torch", "transformers", "enformer_pytorch", "pyjaspar", "memelite", "kipoiseq")
-    code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
-            "from a5kit.grader.runner import main\n"
-            f"sys.exit(main([{str(root / 'submission')!r}, {str(root / 'out.json')!r}, '--tests', {str(source / 'tests')!r}, "
-            f"'--expected', {str(source / 'expected')!r}, '--cache', {str(source / 'cache')!r}, '--config', {str(source / 'grader.json')!r}, '--user', 'nobody']))")
+    code = (
+        f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
+        "from a5kit.grader.runner import main\n"
+        f"sys.exit(main([{str(root / 'submission')!r}, {str(root / 'out.json')!r}, '--tests', {str(source / 'tests')!r}, "
+        f"'--expected', {str(source / 'expected')!r}, '--cache', {str(source / 'cache')!r}, '--config', {str(source / 'grader.json')!r}, '--user', 'nobody']))"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=600)
     doc = json.loads((root / "out.json").read_text())

@@ -23,13 +23,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from a5kit import nbmeta
-from a5kit.grader import batch
-from a5kit.grader import isolation
-from a5kit.grader.settings import STUDENT_USER, Limits, Notebook, Question, Settings
 from conftest import ROOT
 from test_runner import ATTENTION, notebook
+
+from a5kit import nbmeta
+from a5kit.grader import batch, isolation
+from a5kit.grader.settings import STUDENT_USER, Limits, Notebook, Question, Settings
 
 AS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="isolating students needs root (user switch)")
@@ -40,7 +39,7 @@ STUB = "import numpy as np\ndef scaled_dot_product_attention(q, k, v, causal=Tru
 
 # runs detached (setsid) for up to 240 s: over and over, every kernel whose connection file it can
 # read gets a broken q1a (the attack of issue 11 that cost a solution all its points)
-DAEMON = r'''
+DAEMON = r"""
 import os, time
 from jupyter_client import BlockingKernelClient
 clients, end = {}, time.time() + 240
@@ -58,7 +57,7 @@ while time.time() < end:
     for kc in clients.values():
         kc.execute("def scaled_dot_product_attention(*a, **k):\n    raise RuntimeError('sabotaged by another submission')")
     time.sleep(0.2)
-'''
+"""
 
 SABOTEUR = [
     STUB,
@@ -70,7 +69,9 @@ SABOTEUR = [
 
 # listens to every IOPUB socket of a batch student's kernel (a PUB socket asks no key) and runs the
 # classmate's code it sees broadcast; only batch users' ports, so other graders on the machine do not count
-SNIFFER = [STUB, r'''
+SNIFFER = [
+    STUB,
+    r"""
 import json, os, pwd, time, zmq
 ours = {u.pw_uid for u in pwd.getpwall() if u.pw_name.startswith("a5student-")} - {os.getuid()}
 ctx, seen, socks, got = zmq.Context(), set(), [], None
@@ -95,18 +96,24 @@ while time.time() < end and got is None:
                 got = json.loads(f)["code"]
     time.sleep(0.02)
 exec(got or "")
-''']
+""",
+]
 SLOW_SOLUTION = ["import time\ntime.sleep(10)  # a slow first cell (imports)", ATTENTION]
 
 # four busy loops in detached children, for the 20 s its kernel stays busy (the kernel has no CPU limit)
-SPINNER = [STUB, "import subprocess, sys\nfor _ in range(4):\n    subprocess.Popen([sys.executable, '-c', 'while True: pass'], "
-           "start_new_session=True,\n                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)",
-           "import time\ntime.sleep(20)"]
+SPINNER = [
+    STUB,
+    "import subprocess, sys\nfor _ in range(4):\n    subprocess.Popen([sys.executable, '-c', 'while True: pass'], "
+    "start_new_session=True,\n                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)",
+    "import time\ntime.sleep(20)",
+]
 
 
 def copycat(originals: Path, victim: str) -> list[str]:
     """Runs the ``victim``'s notebook if it can find it: in the submissions folder, or where a runner (seen in /proc) reads it."""
-    return [STUB, f'''
+    return [
+        STUB,
+        f"""
 import glob, json, os
 places = [{str(originals)!r}]
 for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -128,18 +135,22 @@ for place in places:
             source = "".join(cell["source"])
             if cell["cell_type"] == "code" and "def scaled_dot_product_attention" in source and "NotImplementedError" not in source:
                 exec(source)
-''']
+""",
+    ]
 
 
 def snoop(hidden: Path) -> list[str]:
     """Defines the solution only when the hidden tests (or expected values) can be read."""
-    return [ATTENTION.replace("def scaled_dot_product_attention", "def _solution"), f'''
+    return [
+        ATTENTION.replace("def scaled_dot_product_attention", "def _solution"),
+        f"""
 import os
 def scaled_dot_product_attention(q, k, v, causal=True):
     open(os.path.join({str(hidden)!r}, "tests", "q1a.py")).read()
     os.listdir(os.path.join({str(hidden)!r}, "expected"))
     return _solution(q, k, v, causal)
-''']
+""",
+    ]
 
 
 def make_autograder(folder: Path, cache: Path) -> Path:
@@ -149,8 +160,11 @@ def make_autograder(folder: Path, cache: Path) -> Path:
     (folder / "expected").mkdir(mode=0o755)
     (folder / "expected" / "q1a.json").write_text("{}")
     (folder / "cache").symlink_to(cache)
-    Settings(notebooks=(Notebook("01_self_attention", (Question("q1a", Q1A_POINTS),)),),
-             limits=Limits(cell=60.0, question=120.0, total=300.0), user=STUDENT_USER).write(folder / "grader.json")
+    Settings(
+        notebooks=(Notebook("01_self_attention", (Question("q1a", Q1A_POINTS),)),),
+        limits=Limits(cell=60.0, question=120.0, total=300.0),
+        user=STUDENT_USER,
+    ).write(folder / "grader.json")
     for path in (folder, folder / "tests", folder / "expected"):
         path.chmod(0o755)
     return folder
@@ -183,7 +197,7 @@ def table_rows(out: str) -> dict[str, list[str]]:
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("student "))
     rows = {}
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             break
         cells = line.split()
@@ -202,14 +216,18 @@ def our_users() -> list[str]:
     return [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(f"{isolation.PREFIX}-{os.getpid()}-")]
 
 
-def attack(root: Path, autograder: Path, students: dict[str, list[str] | None], workers: int, unsafe_as_me: bool = False) -> dict:
+def attack(
+    root: Path, autograder: Path, students: dict[str, list[str] | None], workers: int, unsafe_as_me: bool = False
+) -> dict:
     """Grade ``students`` with `make grade`'s command; the console, the output folder and our users after."""
     folder = submissions(root, students)
     out = root / "grades"
     console = io.StringIO()
     with contextlib.redirect_stdout(console):
-        code = batch.main([str(folder), "--autograder", str(autograder), "--out", str(out), "--workers", str(workers)]
-                          + (["--unsafe-as-me"] if unsafe_as_me else []))
+        code = batch.main(
+            [str(folder), "--autograder", str(autograder), "--out", str(out), "--workers", str(workers)]
+            + (["--unsafe-as-me"] if unsafe_as_me else [])
+        )
     return {"code": code, "console": console.getvalue(), "out": out, "users_after": our_users(), "folder": folder}
 
 
@@ -219,8 +237,17 @@ def attacked(autograder_dir, shared_tmp) -> dict:
     if not AS_ROOT:
         pytest.skip("isolating students needs root")
     root = open_tmp(shared_tmp)
-    return attack(root, autograder_dir, {"a_saboteur": SABOTEUR, "b_solution": [ATTENTION], "c_copycat": copycat(root / "submissions", "b_solution"),
-                                         "d_snoop": snoop(autograder_dir)}, workers=2)
+    return attack(
+        root,
+        autograder_dir,
+        {
+            "a_saboteur": SABOTEUR,
+            "b_solution": [ATTENTION],
+            "c_copycat": copycat(root / "submissions", "b_solution"),
+            "d_snoop": snoop(autograder_dir),
+        },
+        workers=2,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +262,12 @@ def shared_user(shared_tmp, tiny_cache) -> dict:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(isolation, "is_root", lambda: False)
             patch.setenv("A5KIT_STUDENT_USER", record.pw_name)
-            students = {"1_copycat": copycat(root / "submissions", "4_solution"), "2_snoop": snoop(autograder), "3_saboteur": SABOTEUR, "4_solution": [ATTENTION]}
+            students = {
+                "1_copycat": copycat(root / "submissions", "4_solution"),
+                "2_snoop": snoop(autograder),
+                "3_saboteur": SABOTEUR,
+                "4_solution": [ATTENTION],
+            }
             return attack(root, autograder, students, workers=1, unsafe_as_me=True)
     finally:
         isolation.remove_user(record.pw_name)  # and the daemon
@@ -256,7 +288,9 @@ def sniffed_shared_network(autograder_dir, shared_tmp) -> dict:
         pytest.skip("isolating students needs root")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(isolation, "own_network_works", lambda: "disabled by the test")
-        return attack(open_tmp(shared_tmp), autograder_dir, {"a_sniffer": SNIFFER, "b_solution": SLOW_SOLUTION}, workers=2)
+        return attack(
+            open_tmp(shared_tmp), autograder_dir, {"a_sniffer": SNIFFER, "b_solution": SLOW_SOLUTION}, workers=2
+        )
 
 
 @pytest.fixture(scope="module")
@@ -363,8 +397,14 @@ def test_control_with_the_folders_left_open_the_copycat_and_the_snoop_score(shar
 def test_kill_all_reaches_a_process_that_left_its_session_and_group(tmp_path):
     record = isolation.create_user(isolation.user_name(99))
     try:
-        subprocess.run(["/bin/sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 &"],
-                       user=record.pw_uid, group=record.pw_gid, extra_groups=[], cwd="/", timeout=60)
+        subprocess.run(
+            ["/bin/sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 &"],
+            user=record.pw_uid,
+            group=record.pw_gid,
+            extra_groups=[],
+            cwd="/",
+            timeout=60,
+        )
         assert isolation.processes_of(record.pw_uid)
         assert isolation.kill_all(record) >= 1
         assert isolation.processes_of(record.pw_uid) == []
@@ -399,11 +439,20 @@ def test_remove_files_also_removes_the_student_users_sysv_shared_memory_queues_a
     if python is None:
         pytest.skip("no system python3 for the student user")
     record = isolation.create_user(isolation.user_name(97))
-    make = ("import ctypes; libc = ctypes.CDLL(None); IPC_CREAT = 0o1000\n"
-            "assert min(libc.shmget(0, 2**20, IPC_CREAT | 0o600), libc.msgget(0, IPC_CREAT | 0o600), libc.semget(0, 2, IPC_CREAT | 0o600)) >= 0")
+    make = (
+        "import ctypes; libc = ctypes.CDLL(None); IPC_CREAT = 0o1000\n"
+        "assert min(libc.shmget(0, 2**20, IPC_CREAT | 0o600), libc.msgget(0, IPC_CREAT | 0o600), libc.semget(0, 2, IPC_CREAT | 0o600)) >= 0"
+    )
     try:
-        subprocess.run([python, "-I", "-c", make], user=record.pw_uid, group=record.pw_gid, extra_groups=[], cwd="/",
-                       check=True, timeout=60)
+        subprocess.run(
+            [python, "-I", "-c", make],
+            user=record.pw_uid,
+            group=record.pw_gid,
+            extra_groups=[],
+            cwd="/",
+            check=True,
+            timeout=60,
+        )
         assert len(sysv_ipc_of(record.pw_uid)) == 3
         isolation.remove_files(record.pw_uid, roots=(tmp_path,))
         assert sysv_ipc_of(record.pw_uid) == []
@@ -420,7 +469,9 @@ def test_a_command_in_its_own_network_cannot_reach_a_port_open_outside():
     with socket.create_server(("127.0.0.1", 0)) as server:
         probe = f"import socket; socket.create_connection(('127.0.0.1', {server.getsockname()[1]}), timeout=10)"
         outside = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-        inside = subprocess.run(isolation.with_own_network([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=120)
+        inside = subprocess.run(
+            isolation.with_own_network([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=120
+        )
     assert outside.returncode == 0 and "ConnectionRefusedError" in inside.stderr
 
 
@@ -451,11 +502,18 @@ def _fake_runner(monkeypatch, code: str) -> None:
     monkeypatch.setattr(batch, "runner_command", lambda *args, **kwargs: [sys.executable, "-c", code])
 
 
-def test_a_crashed_runner_is_reported_with_its_exit_code_and_last_stderr_line_in_the_console(tmp_path, bare_autograder, monkeypatch, capsys):
-    _fake_runner(monkeypatch, "import sys; print('Traceback ...', file=sys.stderr); print('MemoryError: boom', file=sys.stderr); sys.exit(3)")
+def test_a_crashed_runner_is_reported_with_its_exit_code_and_last_stderr_line_in_the_console(
+    tmp_path, bare_autograder, monkeypatch, capsys
+):
+    _fake_runner(
+        monkeypatch,
+        "import sys; print('Traceback ...', file=sys.stderr); print('MemoryError: boom', file=sys.stderr); sys.exit(3)",
+    )
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = submissions(tmp_path, {"ann": [STUB]})
-    code = batch.main([str(folder), "--autograder", str(bare_autograder), "--out", str(tmp_path / "grades"), "--unsafe-as-me"])
+    code = batch.main(
+        [str(folder), "--autograder", str(bare_autograder), "--out", str(tmp_path / "grades"), "--unsafe-as-me"]
+    )
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("ann "))
     assert "runner crashed (exit 3)" in row and "MemoryError: boom" in row
@@ -482,8 +540,14 @@ def test_a_runner_that_hangs_is_stopped_and_reported(tmp_path, bare_autograder, 
 
 
 def test_a_grader_error_inside_the_runner_is_not_a_silent_zero(tmp_path):
-    doc = {"score": 0, "output": "the autograder itself failed (TypeError: x); please tell your instructor.", "tests": []}
-    problem = batch.runner_problem(0, "Traceback (most recent call last):\nTypeError: x\n", _write(tmp_path / "r.json", doc))
+    doc = {
+        "score": 0,
+        "output": "the autograder itself failed (TypeError: x); please tell your instructor.",
+        "tests": [],
+    }
+    problem = batch.runner_problem(
+        0, "Traceback (most recent call last):\nTypeError: x\n", _write(tmp_path / "r.json", doc)
+    )
     assert problem.startswith("grader error") and "TypeError: x" in problem
 
 
@@ -520,13 +584,15 @@ def test_unsafe_as_me_says_so_above_the_table_and_in_every_row(tmp_path, bare_au
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("student "))
     assert lines[header - 1].startswith("UNSAFE: not root")
-    assert all("UNSAFE: ran as" in line for line in lines[header + 2:header + 4])
+    assert all("UNSAFE: ran as" in line for line in lines[header + 2 : header + 4])
 
 
 # -- the class report ---------------------------------------------------------------------------------
 
 
-def _doc(q1a: float, message: str = "", notebooks: tuple[str, ...] = ("01_self_attention",), summary: str = "graded") -> dict:
+def _doc(
+    q1a: float, message: str = "", notebooks: tuple[str, ...] = ("01_self_attention",), summary: str = "graded"
+) -> dict:
     tests = [{"name": "q1a: rows sum to one", "score": q1a, "max_score": 4.0, "output": message}]
     return {"score": q1a, "output": summary, "tests": tests, "extra_data": {"notebooks": {n: {} for n in notebooks}}}
 
@@ -550,10 +616,18 @@ def test_the_class_report_counts_the_commonest_check_messages_once_per_student()
 
 
 def test_the_class_report_names_students_whose_notebooks_did_not_run():
-    page = _report({"ann": _doc(4.0), "bob": _doc(0.0, notebooks=(), summary="01_self_attention.ipynb: invalid JSON"),
-                    "cy": {"score": 0, "tests": []}}, problems={"cy": "runner crashed (exit 3): MemoryError"})
+    page = _report(
+        {
+            "ann": _doc(4.0),
+            "bob": _doc(0.0, notebooks=(), summary="01_self_attention.ipynb: invalid JSON"),
+            "cy": {"score": 0, "tests": []},
+        },
+        problems={"cy": "runner crashed (exit 3): MemoryError"},
+    )
     section = page.split("did not run</h2>", 1)[1]
-    assert "bob" in section and "invalid JSON" in section and "runner crashed (exit 3)" in section and "ann" not in section
+    assert (
+        "bob" in section and "invalid JSON" in section and "runner crashed (exit 3)" in section and "ann" not in section
+    )
 
 
 def test_make_grade_writes_the_class_report_next_to_grades_csv(tmp_path, bare_autograder, monkeypatch):

@@ -10,18 +10,20 @@ from collections.abc import Callable
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from conftest import ROOT
+from notebook_checks import grade
 
-from a5kit import nbmeta  # noqa: E402
-from a5kit.checking import load_cases  # noqa: E402
-from conftest import ROOT  # noqa: E402
-from notebook_checks import grade  # noqa: E402
+from a5kit import nbmeta
+from a5kit.checking import load_cases
 
 HIDDEN = ROOT / "autograder" / "tests"
 NOTEBOOK = ROOT / "solutions" / "01_self_attention.ipynb"
-pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
+pytestmark = pytest.mark.usefixtures(
+    "public_cases_replay_alike"
+)  # the notebook and the autograder give the same points
 QUESTIONS = tuple(nbmeta.autograded_questions(NOTEBOOK))  # its grade cells: a new question needs no edit here
 ROWS = "rows sum to one also for batched inputs and large scores"  # q1a's public case for both
 
@@ -148,7 +150,7 @@ def test_grade_cells_are_worth_their_cases_and_public_checks_are_a_minority():
 
 
 def test_missing_scale_loses_the_reference_case_and_the_gpt2_case(tiny):
-    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, scale=False)  # noqa: E731
+    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, scale=False)
     results = _grade("q1a", scaled_dot_product_attention=wrong)
     _lost(results, "matches softmax of scaled scores without mask", "not divided by sqrt(d_k)")
     # tiny GPT-2 is non-uniform enough that the missing scale shows on the model's own attention
@@ -157,7 +159,7 @@ def test_missing_scale_loses_the_reference_case_and_the_gpt2_case(tiny):
 
 
 def test_missing_causal_mask_loses_the_mask_case(tiny):
-    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, False)  # noqa: E731
+    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, False)
     results = _grade("q1a", scaled_dot_product_attention=wrong)
     _lost(results, "causal mask zeroes the upper triangle", "causal mask is missing")
     _lost(results, "reproduces gpt2 layer0 attention for all 12 heads", "causal mask is missing")
@@ -165,14 +167,14 @@ def test_missing_causal_mask_loses_the_mask_case(tiny):
 
 
 def test_softmax_over_the_wrong_axis_loses_the_row_sum_case(tiny):
-    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, axis=-2)  # noqa: E731
+    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, axis=-2)
     results = _grade("q1a", scaled_dot_product_attention=wrong)
     _lost(results, ROWS, "wrong axis")
     _lost(results, "matches softmax of scaled scores without mask", "wrong axis")
 
 
 def test_naive_exp_overflows_on_large_logits_and_loses_the_stability_cases_public_and_hidden(tiny):
-    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, stable=False)  # noqa: E731
+    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, stable=False)
     with np.errstate(over="ignore", invalid="ignore"):
         results = _grade("q1a", scaled_dot_product_attention=wrong)
     _lost(results, "large logits are numerically stable", "overflow", "row's maximum")
@@ -181,7 +183,7 @@ def test_naive_exp_overflows_on_large_logits_and_loses_the_stability_cases_publi
 
 
 def test_k_dot_T_fails_only_on_batched_inputs_public_and_hidden_and_says_swapaxes(tiny):
-    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, transpose=None)  # noqa: E731
+    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal, transpose=None)
     results = _grade("q1a", scaled_dot_product_attention=wrong)
     _lost(results, "batched inputs use the last two axes", "np.swapaxes(k, -1, -2)")
     _lost(results, ROWS, "np.swapaxes(k, -1, -2)")
@@ -189,7 +191,7 @@ def test_k_dot_T_fails_only_on_batched_inputs_public_and_hidden_and_says_swapaxe
 
 
 def test_returning_only_the_weights_is_reported(tiny):
-    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal)[0]  # noqa: E731
+    wrong = lambda q, k, v, causal=True: scaled_dot_product_attention(q, k, v, causal)[0]
     results = _grade("q1a", scaled_dot_product_attention=wrong)
     assert all(r.score == 0 for r in results.values())
     assert "must return a pair (weights, output)" in results[ROWS].output
@@ -197,7 +199,9 @@ def test_returning_only_the_weights_is_reported(tiny):
 
 def test_a_missing_function_costs_only_its_question(tiny):
     results = _grade("q1a", scaled_dot_product_attention=None)
-    assert all(r.score == 0 and "no function named scaled_dot_product_attention()" in r.output for r in results.values())
+    assert all(
+        r.score == 0 and "no function named scaled_dot_product_attention()" in r.output for r in results.values()
+    )
     assert all(r.passed for r in _grade("q1b", scaled_dot_product_attention=None).values())
 
 
@@ -205,36 +209,44 @@ def test_a_missing_function_costs_only_its_question(tiny):
 
 
 def test_transposed_heatmap_loses_the_image_cases(tiny):
-    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, title, transpose=True)  # noqa: E731
+    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, title, transpose=True)
     results = _grade("q1b", plot_attention=wrong)
     _lost(results, "heatmap shows the matrix queries as rows", "transposed")
     _lost(results, "gpt2 heatmap of the passive sentence", "transposed")
-    _passed(results, "tick labels are the tokens", "title argument sets the title", "attention matrix picks the layer and head")
+    _passed(
+        results,
+        "tick labels are the tokens",
+        "title argument sets the title",
+        "attention matrix picks the layer and head",
+    )
 
 
 def test_missing_tick_labels_lose_the_tick_case(tiny):
-    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, title, ticks=False)  # noqa: E731
+    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, title, ticks=False)
     results = _grade("q1b", plot_attention=wrong)
     _lost(results, "tick labels are the tokens", "tick labels do not show the tokens", "set_xticks")
     _passed(results, "heatmap shows the matrix queries as rows", "title argument sets the title")
 
 
 def test_ignoring_the_title_loses_the_title_case(tiny):
-    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax)  # noqa: E731
+    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax)
     results = _grade("q1b", plot_attention=wrong)
     _lost(results, "title argument becomes the axes title", "no title", "set_title")  # public
     _lost(results, "title argument sets the title", "set_title")  # hidden, another title
-    assert {n for n, r in results.items() if not r.passed} == {"title argument becomes the axes title", "title argument sets the title"}
+    assert {n for n, r in results.items() if not r.passed} == {
+        "title argument becomes the axes title",
+        "title argument sets the title",
+    }
 
 
 def test_a_changed_title_is_told_to_use_the_argument_as_given(tiny):
-    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, f"Attention: {title}")  # noqa: E731
+    wrong = lambda matrix, tokens, ax=None, title=None: plot_attention(matrix, tokens, ax, f"Attention: {title}")
     results = _grade("q1b", plot_attention=wrong)
     _lost(results, "title argument becomes the axes title", "'Attention: layer 2, head 1', expected 'layer 2, head 1'")
 
 
 def test_one_based_layer_index_loses_the_picking_cases(tiny):
-    wrong = lambda attentions, layer, head: np.asarray(attentions)[layer - 1, head]  # noqa: E731
+    wrong = lambda attentions, layer, head: np.asarray(attentions)[layer - 1, head]
     results = _grade("q1b", attention_matrix=wrong)
     _lost(results, "attention matrix picks the layer and head", "off by one", "numbered from 0")
     _lost(results, "gpt2 matrices for every layer and head", "off by one")
@@ -242,17 +254,21 @@ def test_one_based_layer_index_loses_the_picking_cases(tiny):
 
 
 def test_swapped_layer_and_head_are_named(tiny):
-    wrong = lambda attentions, layer, head: np.asarray(attentions)[head, layer]  # noqa: E731
+    wrong = lambda attentions, layer, head: np.asarray(attentions)[head, layer]
     results = _grade("q1b", attention_matrix=wrong)
     _lost(results, "attention matrix picks the layer and head", "layer and head are swapped")
 
 
 def test_numpys_own_index_error_does_not_name_the_argument(tiny):
-    wrong = lambda attentions, layer, head: np.asarray(attentions)[layer, head]  # noqa: E731
+    wrong = lambda attentions, layer, head: np.asarray(attentions)[layer, head]
     results = _grade("q1b", attention_matrix=wrong)
-    _lost(results, "layer out of range raises index error naming the layer", "should say that the layer is out of range")
+    _lost(
+        results, "layer out of range raises index error naming the layer", "should say that the layer is out of range"
+    )
     _lost(results, "head out of range raises index error naming the head", "should say that the head is out of range")
-    _lost(results, "attention matrix picks the layer and head", "should say that the layer is out of range")  # public, too
+    _lost(
+        results, "attention matrix picks the layer and head", "should say that the layer is out of range"
+    )  # public, too
     _passed(results, "gpt2 matrices for every layer and head")
 
 
@@ -260,8 +276,11 @@ def test_missing_plot_function_costs_only_the_plot_cases(tiny):
     results = _grade("q1b", plot_attention=None)
     lost = {n for n, r in results.items() if not r.passed}
     assert lost == {
-        "heatmap shows the matrix queries as rows", "tick labels are the tokens", "title argument becomes the axes title",
-        "title argument sets the title", "gpt2 heatmap of the passive sentence",
+        "heatmap shows the matrix queries as rows",
+        "tick labels are the tokens",
+        "title argument becomes the axes title",
+        "title argument sets the title",
+        "gpt2 heatmap of the passive sentence",
     }
     assert all("no function named plot_attention()" in results[n].output for n in lost)
     assert sum(r.score for r in results.values()) == sum(r.max_score for n, r in results.items() if n not in lost) == 2
@@ -277,34 +296,40 @@ def test_checks_close_the_figures_they_make_the_student_draw(tiny):
 
 
 def test_reversed_direction_is_named(tiny):
-    wrong = lambda tokens, attentions, q, k: attention_between(tokens, attentions, k, q)  # noqa: E731
+    wrong = lambda tokens, attentions, q, k: attention_between(tokens, attentions, k, q)
     results = _grade("q1d", attention_between=wrong)
     _lost(results, "mean over heads from query to key per layer", "direction is reversed")
     _lost(results, "gpt2 word pairs in both sentences")
 
 
 def test_sum_over_heads_is_named(tiny):
-    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, reduce=lambda a, i, j: a[:, :, i, j].sum(1))  # noqa: E731
+    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, reduce=lambda a, i, j: a[:, :, i, j].sum(1))
     _lost(_grade("q1d", attention_between=wrong), "mean over heads from query to key per layer", "summed over heads")
 
 
 def test_mean_over_layers_is_named_by_the_shape(tiny):
-    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, reduce=lambda a, i, j: a[:, :, i, j].mean(0))  # noqa: E731
-    _lost(_grade("q1d", attention_between=wrong), "mean over heads from query to key per layer", "averaged over the layers instead of the heads")
+    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, reduce=lambda a, i, j: a[:, :, i, j].mean(0))
+    _lost(
+        _grade("q1d", attention_between=wrong),
+        "mean over heads from query to key per layer",
+        "averaged over the layers instead of the heads",
+    )
 
 
 def test_case_sensitive_matching_loses_the_case_insensitive_case(tiny):
-    position = lambda tokens, word: _position(tokens, word, lower=False)  # noqa: E731
-    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=position)  # noqa: E731
+    position = lambda tokens, word: _position(tokens, word, lower=False)
+    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=position)
     results = _grade("q1d", attention_between=wrong)
     _lost(results, "words match case insensitively without the space marker", "case-insensitively")
-    _lost(results, "mean over heads from query to key per layer", "case-insensitively")  # the public case asks for "MAT"
+    _lost(
+        results, "mean over heads from query to key per layer", "case-insensitively"
+    )  # the public case asks for "MAT"
     _passed(results, "gpt2 word pairs in both sentences")
 
 
 def test_keeping_the_space_marker_is_named(tiny):
-    position = lambda tokens, word: _position(tokens, word, strip=False)  # noqa: E731
-    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=position)  # noqa: E731
+    position = lambda tokens, word: _position(tokens, word, strip=False)
+    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=position)
     results = _grade("q1d", attention_between=wrong)
     _lost(results, "mean over heads from query to key per layer", "removing the Ġ space marker")
 
@@ -328,21 +353,36 @@ def test_absent_word_must_raise_value_error_naming_it(tiny):
 
     results = _grade("q1d", attention_between=silent)
     _lost(results, "a word not in the sentence raises value error naming it", "expected ValueError")
-    _lost(results, "a word that is not a token raises value error naming it", "expected ValueError", "'dog' is not one of the tokens")  # public
+    _lost(
+        results,
+        "a word that is not a token raises value error naming it",
+        "expected ValueError",
+        "'dog' is not one of the tokens",
+    )  # public
 
     def key_error(tokens, attentions, query_word, key_word):
         index = {t.replace("Ġ", "").lower(): i for i, t in reversed(list(enumerate(tokens)))}
         return np.asarray(attentions)[:, :, index[query_word.lower()], index[key_word.lower()]].mean(1)  # KeyError
 
-    _lost(_grade("q1d", attention_between=key_error), "a word that is not a token raises value error naming it", "raised KeyError; expected ValueError naming 'dog'")
+    _lost(
+        _grade("q1d", attention_between=key_error),
+        "a word that is not a token raises value error naming it",
+        "raised KeyError; expected ValueError naming 'dog'",
+    )
 
 
 def test_the_last_occurrence_of_a_repeated_word_is_named_in_a_public_check(tiny):
     def last(tokens, word):
         return max(i for i, t in enumerate(tokens) if t.replace("Ġ", "").lower() == word.lower())
 
-    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=last)  # noqa: E731
+    wrong = lambda tokens, att, q, k: attention_between(tokens, att, q, k, position=last)
     results = _grade("q1d", attention_between=wrong)
-    _lost(results, "a repeated word counts at its first occurrence", "counts at its first occurrence; this is the value at its last")
-    _lost(results, "words match case insensitively without the space marker", "first occurrence")  # hidden: "the" on GPT-2 and as a key
+    _lost(
+        results,
+        "a repeated word counts at its first occurrence",
+        "counts at its first occurrence; this is the value at its last",
+    )
+    _lost(
+        results, "words match case insensitively without the space marker", "first occurrence"
+    )  # hidden: "the" on GPT-2 and as a key
     _passed(results, "mean over heads from query to key per layer")

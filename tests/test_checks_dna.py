@@ -11,25 +11,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
-from a5kit import config  # noqa: E402
-from a5kit import motifs  # noqa: E402
-from a5kit import nbmeta  # noqa: E402
-from a5kit.checks import q3a as q3a_checks  # noqa: E402
-from a5kit.checks.q3b import EPOCHS  # noqa: E402
-from a5kit.checks.q3c import PUBLIC_BAR  # noqa: E402
-from a5kit.checking import load_cases  # noqa: E402
-from a5kit.checking.core import hidden_module, reference_module  # noqa: E402
-from conftest import ROOT  # noqa: E402
-from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
+from a5kit import (
+    config,
+    motifs,
+    nbmeta,
+)
+from a5kit.checking import load_cases
+from a5kit.checking.core import hidden_module, reference_module
+from a5kit.checks import q3a as q3a_checks
+from a5kit.checks.q3b import EPOCHS
+from a5kit.checks.q3c import PUBLIC_BAR
 
 NOTEBOOK = ROOT / "solutions" / "02_dna_cnn.ipynb"
-pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
+pytestmark = pytest.mark.usefixtures(
+    "public_cases_replay_alike"
+)  # the notebook and the autograder give the same points
 QUESTIONS = nbmeta.autograded_questions(NOTEBOOK)  # its grade cells: a new question needs no edit here
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
@@ -77,7 +81,9 @@ def test_grade_cells_carry_the_points_of_their_cases(notebook):
     assert list(POINTS) == QUESTIONS
     for question, points in POINTS.items():
         assert sum(c.points for c in load_cases(question, HIDDEN)) == points
-    for question, points in nbmeta.graded_points(notebook, autograded=False).items():  # the task says what the cell gives
+    for question, points in nbmeta.graded_points(
+        notebook, autograded=False
+    ).items():  # the task says what the cell gives
         assert f"{points:g} points" in nbmeta.source(nbmeta.find(notebook, f"{question}-task")), question
     assert set(nbmeta.graded_points(notebook, autograded=False)) == {"q2c", "q3b-written", "q3c-written"}
 
@@ -104,8 +110,11 @@ def test_one_hot_in_another_column_order_is_told_the_order(reference):
     encode = reference["one_hot_encode_dna"]
     results = grade(with_(reference, one_hot_encode_dna=lambda s: encode(s)[:, [0, 1, 3, 2]]), "q2a")
     assert failed(results) == {
-        "returns_length_by_4_in_acgt_column_order", "lowercase_letters_mean_the_same_bases", "n_becomes_a_row_of_zeros",
-        "lowercase_is_accepted", "long_random_sequence_matches_reference",
+        "returns_length_by_4_in_acgt_column_order",
+        "lowercase_letters_mean_the_same_bases",
+        "n_becomes_a_row_of_zeros",
+        "lowercase_is_accepted",
+        "long_random_sequence_matches_reference",
     }
     assert "must be A, C, G, T" in results["returns_length_by_4_in_acgt_column_order"].output
 
@@ -117,18 +126,30 @@ def test_n_not_zeros_loses_the_n_cases(reference):
         return out
 
     results = grade(with_(reference, one_hot_encode_dna=quarter_for_n), "q2a")
-    assert failed(results) == {"n_becomes_a_row_of_zeros", "lowercase_is_accepted", "n_is_all_zeros", "long_random_sequence_matches_reference"}
+    assert failed(results) == {
+        "n_becomes_a_row_of_zeros",
+        "lowercase_is_accepted",
+        "n_is_all_zeros",
+        "long_random_sequence_matches_reference",
+    }
     assert all("N must encode as all zeros" in results[n].output for n in failed(results))
 
 
 def test_upper_case_only_encoder_loses_the_public_lowercase_n_and_bad_letter_cases(reference):
-    strict = lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]  # noqa: E731
+    strict = lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]
     results = grade(with_(reference, one_hot_encode_dna=strict), "q2a")
     public = {n for n in failed(results) if not results[n].hidden}
-    assert public == {"lowercase_letters_mean_the_same_bases", "n_becomes_a_row_of_zeros", "another_letter_raises_value_error_naming_it_and_its_position"}
+    assert public == {
+        "lowercase_letters_mean_the_same_bases",
+        "n_becomes_a_row_of_zeros",
+        "another_letter_raises_value_error_naming_it_and_its_position",
+    }
     assert "lowercase letters are bases too" in results["lowercase_letters_mean_the_same_bases"].output
     assert "N is an unknown base, not an error" in results["n_becomes_a_row_of_zeros"].output
-    assert "should name the invalid character 'U'" in results["another_letter_raises_value_error_naming_it_and_its_position"].output
+    assert (
+        "should name the invalid character 'U'"
+        in results["another_letter_raises_value_error_naming_it_and_its_position"].output
+    )
 
 
 def test_a_one_based_position_in_the_error_is_told_positions_are_0_based(reference):
@@ -139,14 +160,23 @@ def test_a_one_based_position_in_the_error_is_told_positions_are_0_based(referen
         return reference["one_hot_encode_dna"](sequence)
 
     results = grade(with_(reference, one_hot_encode_dna=one_based), "q2a")
-    assert failed(results) == {"another_letter_raises_value_error_naming_it_and_its_position", "other_letters_raise_value_error_naming_letter_and_position"}
+    assert failed(results) == {
+        "another_letter_raises_value_error_naming_it_and_its_position",
+        "other_letters_raise_value_error_naming_letter_and_position",
+    }
     assert "positions are 0-based" in results["another_letter_raises_value_error_naming_it_and_its_position"].output
 
 
 def test_silently_zeroing_unknown_letters_loses_only_the_value_error_case(reference):
     results = grade(with_(reference, one_hot_encode_dna=REF.one_hot), "q2a")
-    assert failed(results) == {"another_letter_raises_value_error_naming_it_and_its_position", "other_letters_raise_value_error_naming_letter_and_position"}
-    assert "returned; expected ValueError naming 'U' at position 5" in results["another_letter_raises_value_error_naming_it_and_its_position"].output
+    assert failed(results) == {
+        "another_letter_raises_value_error_naming_it_and_its_position",
+        "other_letters_raise_value_error_naming_letter_and_position",
+    }
+    assert (
+        "returned; expected ValueError naming 'U' at position 5"
+        in results["another_letter_raises_value_error_naming_it_and_its_position"].output
+    )
 
 
 def test_float64_loses_only_the_dtype_case(reference):
@@ -246,7 +276,11 @@ PUBLIC_PCA = "pca_2d_standardises_and_keeps_constant_features_finite"
 
 def test_pca_without_standardising_is_told_so(reference):
     results = grade(with_(reference, pca_2d=lambda X: _pca_numpy(X, scale=False)), "q3a")
-    assert failed(results) == {PUBLIC_PCA, "pca_matches_standardised_pca_on_the_training_set", "constant_features_become_zeros_not_nan"}
+    assert failed(results) == {
+        PUBLIC_PCA,
+        "pca_matches_standardised_pca_on_the_training_set",
+        "constant_features_become_zeros_not_nan",
+    }
     assert "without standardising" in results[PUBLIC_PCA].output
     assert "without standardising" in results["pca_matches_standardised_pca_on_the_training_set"].output
 
@@ -383,7 +417,11 @@ def test_plot_pca_with_seaborn_hue_or_a_colormap_passes(reference):
 
 def test_a_missing_function_costs_only_its_cases(reference):
     results = grade(with_(reference, plot_pca=None), "q3a")
-    assert failed(results) == {"plot_pca_has_a_legend_with_the_five_tfs", "plot_pca_gives_each_tf_its_own_colour", "plot_pca_draws_every_point_coloured_by_tf"}
+    assert failed(results) == {
+        "plot_pca_has_a_legend_with_the_five_tfs",
+        "plot_pca_gives_each_tf_its_own_colour",
+        "plot_pca_draws_every_point_coloured_by_tf",
+    }
     assert "no function named plot_pca()" in results["plot_pca_has_a_legend_with_the_five_tfs"].output
     results = grade(with_(reference, predict_tfs=None), "q3c")
     assert failed(results) == set(results)  # all q3c cases need predict_tfs ...
@@ -469,7 +507,9 @@ def test_losses_as_autograd_tensors_are_told_to_use_item_in_a_public_check(refer
     assert "train_cnn_returns_model_and_one_loss_per_epoch" in failed(results)
     assert "loss.item()" in results["train_cnn_returns_model_and_one_loss_per_epoch"].output
     evaluation = grade(with_(reference, train_cnn=train_returning_tensors), "q3c")
-    assert not failed(evaluation), "q3c judges the trained model only: one mistake in the losses must not cost q3c too (issue 22)"
+    assert not failed(evaluation), (
+        "q3c judges the trained model only: one mistake in the losses must not cost q3c too (issue 22)"
+    )
 
 
 def test_per_batch_losses_are_told_to_average_per_epoch(reference):
@@ -510,7 +550,7 @@ def test_reference_accuracy_constant_is_what_the_reference_scores(reference):
     X_test, y_test = test_set["X"], test_set["y"]
     accuracy = float(np.mean(reference["predict_tfs"](model, X_test) == y_test))
     assert accuracy == pytest.approx(q3c.REFERENCE_ACCURACY, abs=0.01)
-    assert q3c.THRESHOLD == pytest.approx(q3c.REFERENCE_ACCURACY - q3c.MARGIN) and 0 < q3c.MARGIN <= 0.1
+    assert pytest.approx(q3c.REFERENCE_ACCURACY - q3c.MARGIN) == q3c.THRESHOLD and 0 < q3c.MARGIN <= 0.1
     assert PUBLIC_BAR <= q3c.THRESHOLD
     assert len(losses) == EPOCHS and losses[-1] < math.log(5)
 
@@ -528,6 +568,7 @@ def test_the_reference_passes_the_hidden_threshold_on_another_hidden_seed(refere
 
 def test_argmax_over_the_batch_axis_is_named(reference):
     """Issue 22: argmax over the sequences gave a generic shape message."""
+
     def predict_over_batch(model, X):
         with torch.no_grad():
             return model(torch.as_tensor(np.asarray(X), dtype=torch.float32)).argmax(dim=0).numpy()
@@ -539,6 +580,7 @@ def test_argmax_over_the_batch_axis_is_named(reference):
 
 def test_a_linear_model_without_convolution_is_told_it_needs_one(reference):
     """Issue 22: logistic regression on the flattened one-hot (about 0.80) missed the bar with a generic message."""
+
     def train_linear(X, y, epochs=10, seed=0):
         torch.manual_seed(seed)
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(18 * 4, 5))

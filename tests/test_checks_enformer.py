@@ -13,22 +13,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+from conftest import ROOT, SHARED_DATA
+from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
-from a5kit import cache, data, inputs, models, motif_match, nbmeta  # noqa: E402
-from a5kit.checks import q4a as q4a_checks  # noqa: E402
-from a5kit.checking import load_cases  # noqa: E402
-from a5kit.checking.core import reference_module  # noqa: E402
-from conftest import ROOT, SHARED_DATA  # noqa: E402
-from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_  # noqa: E402
+from a5kit import cache, data, inputs, models, motif_match, nbmeta
+from a5kit.checking import load_cases
+from a5kit.checking.core import reference_module
+from a5kit.checks import q4a as q4a_checks
 
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
 
 NOTEBOOK = ROOT / "solutions" / "03_enformer.ipynb"
-pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
+pytestmark = pytest.mark.usefixtures(
+    "public_cases_replay_alike"
+)  # the notebook and the autograder give the same points
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 WRITTEN = nbmeta.graded_points(NOTEBOOK, autograded=False)  # the written answers, graded by hand
 
@@ -71,7 +73,20 @@ def test_grade_cells_carry_the_points_of_their_cases(notebook):
 
 def test_notebook_states_shapes_tracks_and_definitions(notebook):
     text = "\n".join(c.source for c in notebook.cells)
-    for fact in ("(200, 5313)", "5,313", "128 bp", "35,140,086", "4767", "2280", "(896, 2)", "sum of absolute", "reverse complement", "1-based", "Huang", "Sasse"):
+    for fact in (
+        "(200, 5313)",
+        "5,313",
+        "128 bp",
+        "35,140,086",
+        "4767",
+        "2280",
+        "(896, 2)",
+        "sum of absolute",
+        "reverse complement",
+        "1-based",
+        "Huang",
+        "Sasse",
+    ):
         assert fact in text, fact
     assert tuple(inputs.VARIANT_TRACKS) == (4767, 2280) and inputs.CHR11_TARGET_LENGTH == 200
 
@@ -96,7 +111,11 @@ def _extremes(axis_mean=0, peak="max"):
 
 def test_transposed_predictions_are_told_to_average_over_bins(reference):
     results = grade(with_(reference, track_extremes=_extremes(axis_mean=1)), "q4a")
-    assert failed(results) == {"finds_planted_extremes", "finds_planted_extremes_in_another_shape", "extremes_of_enformer_chr11_predictions"}
+    assert failed(results) == {
+        "finds_planted_extremes",
+        "finds_planted_extremes_in_another_shape",
+        "extremes_of_enformer_chr11_predictions",
+    }
     assert all("(bins, tracks)" in results[n].output for n in failed(results))
 
 
@@ -108,6 +127,7 @@ def test_peak_argmax_over_the_wrong_axis_is_named(reference):
 
 def test_peak_by_flat_argmax_is_told_it_is_a_flattened_position(reference):
     """Issue 22: argmax without an axis was called 'bin indices'."""
+
     def flat_peak(predictions):
         p = np.asarray(predictions, dtype=float)
         return int(p.mean(axis=0).argmax()), int(p.mean(axis=0).argmin()), int(p.argmax())
@@ -151,7 +171,9 @@ def test_logo_matrix_not_transposed_is_told_so(reference):
 
 def test_logo_matrix_by_reshape_is_told_to_transpose(reference):
     """Issue 22: reshape(-1, 4) has the right shape and the wrong numbers."""
-    results = grade(with_(reference, logo_matrix=lambda weights, index: np.asarray(weights)[index].reshape(-1, 4)), "q4b")
+    results = grade(
+        with_(reference, logo_matrix=lambda weights, index: np.asarray(weights)[index].reshape(-1, 4)), "q4b"
+    )
     assert failed(results) == set(results)
     assert all("reshape(-1, 4)" in r.output and ".T" in r.output for r in results.values())
 
@@ -159,11 +181,17 @@ def test_logo_matrix_by_reshape_is_told_to_transpose(reference):
 def test_strongest_filter_by_signed_sum_or_max_is_told_to_sum_absolute_values(reference):
     signed = with_(reference, strongest_filter=lambda w: int(np.asarray(w, dtype=float).sum(axis=(1, 2)).argmax()))
     results = grade(signed, "q4c")
-    for name in ("strongest_filter_returns_the_largest_total_absolute_weight", "strongest_filter_uses_absolute_weights_summed_over_the_filter"):
+    for name in (
+        "strongest_filter_returns_the_largest_total_absolute_weight",
+        "strongest_filter_uses_absolute_weights_summed_over_the_filter",
+    ):
         assert "use absolute values" in results[name].output
     peak = with_(reference, strongest_filter=lambda w: int(np.abs(np.asarray(w)).max(axis=(1, 2)).argmax()))
     results = grade(peak, "q4c")
-    for name in ("strongest_filter_returns_the_largest_total_absolute_weight", "strongest_filter_uses_absolute_weights_summed_over_the_filter"):
+    for name in (
+        "strongest_filter_returns_the_largest_total_absolute_weight",
+        "strongest_filter_uses_absolute_weights_summed_over_the_filter",
+    ):
         assert "single largest |w|" in results[name].output
 
 
@@ -190,7 +218,9 @@ def _top_hit_of(strongest):
 
 
 @pytest.mark.parametrize("mistake", ["signed sum", "filter 0"])
-def test_q4c_scores_the_same_in_the_notebook_and_in_replay_when_strongest_filter_is_wrong(reference, tiny_cache, monkeypatch, mistake):
+def test_q4c_scores_the_same_in_the_notebook_and_in_replay_when_strongest_filter_is_wrong(
+    reference, tiny_cache, monkeypatch, mistake
+):
     """The grade cell (tiny or live) and the autograder (replay of a recorded cache) give the same points:
     top_jaspar_hit is judged on the filter the student's own strongest_filter picks, so replay must hold
     Tomtom for every filter (issue 22: 1/3 in the notebook, 0/3 from the autograder)."""
@@ -221,7 +251,9 @@ def _closest(strands=2, slide=True, other_strand=None):
 
 def test_closest_filter_on_one_strand_only_is_told_to_score_both(reference):
     results = grade(with_(reference, closest_filter=_closest(strands=1)), "q4d")
-    assert {"closest_filter_finds_a_match_on_the_reverse_strand", "closest_filter_scores_both_strands"} <= failed(results)
+    assert {"closest_filter_finds_a_match_on_the_reverse_strand", "closest_filter_scores_both_strands"} <= failed(
+        results
+    )
     assert "reverse complement" in results["closest_filter_finds_a_match_on_the_reverse_strand"].output
     assert "reverse complement" in results["closest_filter_scores_both_strands"].output
     assert "closest_filter_slides_along_the_motif" not in failed(results)
@@ -230,6 +262,7 @@ def test_closest_filter_on_one_strand_only_is_told_to_score_both(reference):
 
 def test_closest_filter_with_summed_strands_is_not_told_it_scored_one_strand(reference):
     """Issue 22: adding the two strands' scores was called 'forward strand only'."""
+
     def summed(weights, motif):
         w = np.asarray(weights, dtype=float)
         return int((REF.strand_scores(w, motif) + REF.strand_scores(w, REF.revcomp(motif))).argmax())
@@ -241,6 +274,7 @@ def test_closest_filter_with_summed_strands_is_not_told_it_scored_one_strand(ref
 
 def test_closest_filter_by_a_normalised_score_is_told_to_use_the_raw_score(reference):
     """Issue 22: the task asks for the raw alignment score; a score divided by the filter norm passed every case."""
+
     def normalised(weights, motif):
         w = np.asarray(weights, dtype=float)
         best = np.maximum(REF.strand_scores(w, motif), REF.strand_scores(w, REF.revcomp(motif)))
@@ -276,15 +310,22 @@ def test_filter_alignment_reports_the_strand_and_offset_of_the_grader_sheet_and_
     for index in range(len(weights)):
         best = answers.best_alignment(weights, index, motif)
         assert motif_match.filter_alignment(weights, index, motif) == (best["strand"], best["offset"])
+
     def spike(kmer: str, first_column: int, width: int = 5) -> np.ndarray:
         w = np.zeros((1, 4, width))
         for j, base in enumerate(kmer):
             w[0, "ACGT".index(base), first_column + j] = 1.0
         return w
 
-    assert motif_match.filter_alignment(spike("TCAGG", 0), 0, motif) == ("-", 0)  # only in the reverse complement TCAGGACAGCTGCGC
+    assert motif_match.filter_alignment(spike("TCAGG", 0), 0, motif) == (
+        "-",
+        0,
+    )  # only in the reverse complement TCAGGACAGCTGCGC
     assert motif_match.filter_alignment(spike("GCGCA", 0), 0, motif) == ("+", 0)
-    assert motif_match.filter_alignment(spike("TGA", 0), 0, motif) == ("+", -12)  # the site's last 3 bases on the filter's first columns
+    assert motif_match.filter_alignment(spike("TGA", 0), 0, motif) == (
+        "+",
+        -12,
+    )  # the site's last 3 bases on the filter's first columns
 
 
 # --- q6 -----------------------------------------------------------------------------------------
@@ -302,9 +343,15 @@ def test_zero_based_position_slip_is_told_positions_are_1_based(reference):
 
     for slipped in (apply_slipped, apply_slipped_checked):
         results = grade(with_(reference, apply_variant=slipped), "q6")
-        assert {"apply_variant_changes_the_base_at_the_1_based_position", "apply_variant_on_the_rs11644125_window"} <= failed(results)
+        assert {
+            "apply_variant_changes_the_base_at_the_1_based_position",
+            "apply_variant_on_the_rs11644125_window",
+        } <= failed(results)
         assert "1-based" in results["apply_variant_changes_the_base_at_the_1_based_position"].output
-        assert not failed(results) & {"variant_effect_sums_alt_minus_ref_over_the_bins", "reverse_complement_of_a_short_sequence"}
+        assert not failed(results) & {
+            "variant_effect_sums_alt_minus_ref_over_the_bins",
+            "reverse_complement_of_a_short_sequence",
+        }
 
 
 def test_apply_variant_without_the_reference_check_loses_only_that_case(reference):
@@ -319,7 +366,10 @@ def test_apply_variant_without_the_reference_check_loses_only_that_case(referenc
 def test_alt_minus_ref_sign_flipped_is_told_so(reference):
     effect = reference["variant_effect"]
     results = grade(with_(reference, variant_effect=lambda r, a, t, b: effect(a, r, t, b)), "q6")
-    assert failed(results) == {"variant_effect_sums_alt_minus_ref_over_the_bins", "variant_effect_on_other_tracks_and_bins"}
+    assert failed(results) == {
+        "variant_effect_sums_alt_minus_ref_over_the_bins",
+        "variant_effect_on_other_tracks_and_bins",
+    }
     assert all("sign is flipped" in results[n].output for n in failed(results))
 
 
@@ -345,7 +395,10 @@ def test_reverse_without_complement_is_told_so(reference):
 
 def test_a_missing_function_costs_only_its_cases(reference):
     results = grade(with_(reference, variant_effect=None), "q6")
-    assert failed(results) == {"variant_effect_sums_alt_minus_ref_over_the_bins", "variant_effect_on_other_tracks_and_bins"}
+    assert failed(results) == {
+        "variant_effect_sums_alt_minus_ref_over_the_bins",
+        "variant_effect_on_other_tracks_and_bins",
+    }
     assert "no function named variant_effect()" in results["variant_effect_on_other_tracks_and_bins"].output
 
 
@@ -391,7 +444,9 @@ def test_variant_sequences_differ_only_where_they_should():
     assert seqs[("shift +2 bp", "alt")][centre - 2] == "T" and seqs[("shift +2 bp", "ref")].endswith("NN")
     # bin arithmetic of the notebook: the variant is in output bin 448 forward and after flipping rc
     flank = (len(ref) - models.ENFORMER_MAX_BINS * models.ENFORMER_BIN_SIZE) // 2
-    assert (centre - flank) // 128 == 448 and models.ENFORMER_MAX_BINS - 1 - (len(ref) - 1 - centre - flank) // 128 == 448
+    assert (centre - flank) // 128 == 448 and models.ENFORMER_MAX_BINS - 1 - (
+        len(ref) - 1 - centre - flank
+    ) // 128 == 448
     assert 448 in inputs.CENTRE_BINS
 
 
@@ -418,7 +473,9 @@ def test_tomtom_runs_offline_in_tiny_mode_and_replays_without_memelite(monkeypat
     ids, names, _ = motif_match.jaspar_matrices()
     assert len(ids) > 800 and all(i.startswith("MA") for i in ids)  # JASPAR2024 CORE vertebrates, bundled
     assert len(hits["matrix_id"]) == motif_match.N_HITS and np.all(np.diff(hits["p_value"]) >= 0)
-    assert set(hits["strand"]) <= {"+", "-"} and all(names[ids.index(m)] == n for m, n in zip(hits["matrix_id"], hits["name"]))
+    assert set(hits["strand"]) <= {"+", "-"} and all(
+        names[ids.index(m)] == n for m, n in zip(hits["matrix_id"], hits["name"])
+    )
     entry = cache.Cache(cache_dir).entries_for("tomtom_jaspar")[0]
     assert entry["tiny"] and entry["input_sha256"] == cache.array_sha256(np.asarray(query, dtype=np.float32))
     monkeypatch.setenv("A5KIT_MODE", "replay")
@@ -458,19 +515,45 @@ def test_notebook_replays_from_a_recorded_tiny_cache_without_memelite_or_pyjaspa
     added = sum(f.stat().st_size for f in (tmp_path / "cache").glob("*.npz"))
     assert added < 10e6
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("import sys; print('HEAVY', [m for m in ('memelite', 'pyjaspar', 'numba') if m in sys.modules])"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import sys; print('HEAVY', [m for m in ('memelite', 'pyjaspar', 'numba') if m in sys.modules])"
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
-    env.update(A5KIT_MODE="replay", A5KIT_CACHE=str(tmp_path / "cache"), A5KIT_DATA_DIR=str(tmp_path / "empty"), HF_HUB_OFFLINE="1", MPLBACKEND="Agg", A5KIT_HIDDEN_TESTS=str(HIDDEN))
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute(env=env)
-    errors = [(c.id, o.ename, o.evalue[:200]) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    env.update(
+        A5KIT_MODE="replay",
+        A5KIT_CACHE=str(tmp_path / "cache"),
+        A5KIT_DATA_DIR=str(tmp_path / "empty"),
+        HF_HUB_OFFLINE="1",
+        MPLBACKEND="Agg",
+        A5KIT_HIDDEN_TESTS=str(HIDDEN),
+    )
+    nbclient.NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    ).execute(env=env)
+    errors = [
+        (c.id, o.ename, o.evalue[:200]) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert errors == []
-    scores = [float(o.data["text/plain"]) for c in nb.cells if nbmeta.meta(c).autograded for o in c.outputs if o.output_type == "execute_result"]
+    scores = [
+        float(o.data["text/plain"])
+        for c in nb.cells
+        if nbmeta.meta(c).autograded
+        for o in c.outputs
+        if o.output_type == "execute_result"
+    ]
     assert sum(scores) == pytest.approx(sum(POINTS.values()))
     assert "HEAVY []" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
 
 
 def test_replacing_the_first_matching_base_is_named_by_a_public_check(reference):
     """Issue 22: str.replace(ref, alt, 1) changes the first match anywhere; the public input has a C before the variant's."""
+
     def first_match(sequence, start, position, ref, alt):
         if sequence[position - 1 - start] != ref:
             raise ValueError("reference base mismatch")
@@ -480,13 +563,25 @@ def test_replacing_the_first_matching_base_is_named_by_a_public_check(reference)
     public = "apply_variant_changes_the_base_at_the_1_based_position"
     assert public in failed(results) and "str.replace(ref, alt, 1)" in results[public].output
     assert not results[public].hidden
-    assert not failed(results) & {"apply_variant_raises_value_error_when_the_reference_base_differs", "variant_effect_sums_alt_minus_ref_over_the_bins"}
+    assert not failed(results) & {
+        "apply_variant_raises_value_error_when_the_reference_base_differs",
+        "variant_effect_sums_alt_minus_ref_over_the_bins",
+    }
 
 
-@pytest.mark.parametrize("mistake, named", [
-    (lambda ref, alt, tracks, bins: np.abs(np.asarray(alt, float) - ref)[bins][:, tracks].sum(axis=0), "|alt - ref|"),
-    (lambda ref, alt, tracks, bins: (np.asarray(alt, float) - ref)[:, tracks].sum(axis=0), "only over the given bins"),
-])
+@pytest.mark.parametrize(
+    "mistake, named",
+    [
+        (
+            lambda ref, alt, tracks, bins: np.abs(np.asarray(alt, float) - ref)[bins][:, tracks].sum(axis=0),
+            "|alt - ref|",
+        ),
+        (
+            lambda ref, alt, tracks, bins: (np.asarray(alt, float) - ref)[:, tracks].sum(axis=0),
+            "only over the given bins",
+        ),
+    ],
+)
 def test_variant_effect_with_absolute_values_or_every_bin_is_named(reference, mistake, named):
     """Issue 22: |Δ| and a sum over every bin got a generic 'values differ' message."""
     results = grade(with_(reference, variant_effect=mistake), "q6")

@@ -5,25 +5,28 @@ kit's task (windows, motif-count targets, model choice per mode) is what the not
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 
 import nbformat
 import numpy as np
 import pytest
 import torch
-from enformer_pytorch.finetune import HeadAdapterWrapper
-
-from a5kit import finetune_data, models
-from a5kit.checks import q5a as q5a_checks
-from a5kit.checks.q5c import pearson_per_track
-from a5kit.checking import LocalSubmission, load_cases
-from a5kit.kernel_server.probes import forward, parameters, tiny_enformer
 from conftest import ROOT
-from a5kit import nbmeta
+from enformer_pytorch.finetune import HeadAdapterWrapper
 from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
+from a5kit import finetune_data, models, nbmeta
+from a5kit.checking import LocalSubmission, load_cases
+from a5kit.checks import q5a as q5a_checks
+from a5kit.checks.q5c import pearson_per_track
+from a5kit.kernel_server.probes import forward, parameters, tiny_enformer
+
 NOTEBOOK = ROOT / "solutions" / "04_finetune.ipynb"
-pytestmark = pytest.mark.usefixtures("public_cases_replay_alike")  # the notebook and the autograder give the same points
+pytestmark = pytest.mark.usefixtures(
+    "public_cases_replay_alike"
+)  # the notebook and the autograder give the same points
 QUESTIONS = nbmeta.autograded_questions(NOTEBOOK)  # its grade cells: a new question needs no edit here
 POINTS = nbmeta.graded_points(NOTEBOOK, autograded=True)  # the grade cells' nbgrader points: the one source
 
@@ -45,12 +48,6 @@ def notebook() -> nbformat.NotebookNode:
 def reference(notebook) -> dict:
     """The namespace of the notebook's setup cell and solution cells: the reference solution."""
     return reference_namespace(notebook, NOTEBOOK.name)
-
-
-
-
-
-
 
 
 # --- the reference gets everything ------------------------------------------------------------
@@ -88,7 +85,7 @@ def test_motif_counts_match_a_regex_count_per_bin():
     for b in range(8):
         # occurrences starting in the bin; they may run into the next bin
         chunk = sequence[b * 128 : b * 128 + 128 + 5]
-        starts = lambda p: sum(1 for m in re.finditer(f"(?=({p}))", chunk) if m.start() < 128)  # noqa: E731
+        starts = lambda p, chunk=chunk: sum(1 for m in re.finditer(f"(?=({p}))", chunk) if m.start() < 128)
         assert counts[b].tolist() == [starts("CG"), starts("AAAA|TTTT"), starts("CA[ACGT][ACGT]TG")]
     assert finetune_data.motif_counts("CGAAAAACAGCTG" + "G" * 115).tolist() == [[1, 2, 1]]
     with pytest.raises(ValueError, match="multiple of 128"):
@@ -100,7 +97,7 @@ def test_windows_are_six_adjacent_training_tiles_a_gap_and_two_held_out_tiles_of
     train, held_out = finetune_data.TRAIN_WINDOWS, finetune_data.HELD_OUT_WINDOWS
     assert len(w) == 8 and all(x.chrom == "chr11" and len(x) == 12_800 for x in w)
     assert train + held_out == w and len(train) == 6
-    assert all(a.end == b.start for a, b in zip(train, train[1:])) and held_out[0].end == held_out[1].start
+    assert all(a.end == b.start for a, b in itertools.pairwise(train)) and held_out[0].end == held_out[1].start
     assert held_out[0].start - train[-1].end == 12_800  # no held-out bin borders a training bin
     assert w[0].start + w[-1].end == 2 * 35_140_086  # centred on the Fig. 1d locus
 
@@ -144,7 +141,13 @@ def test_the_auto_set_target_length_caveat_holds_for_the_installed_enformer_pyto
 
 
 def test_a_head_of_the_wrong_size_is_told_num_tracks(reference):
-    results = grade(with_(reference, make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(enformer=enformer, num_tracks=1)), "q5a")
+    results = grade(
+        with_(
+            reference,
+            make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(enformer=enformer, num_tracks=1),
+        ),
+        "q5a",
+    )
     assert failed(results) == set(results)
     assert "num_tracks = 3" in results["adapter_predicts_batch_by_bins_by_tracks"].output
 
@@ -159,12 +162,22 @@ def test_wrapping_another_enformer_or_no_wrapper_is_explained(reference):
 
     results = grade(with_(reference, make_head_adapter=lambda enformer, num_tracks: enformer), "q5a")
     assert failed(results) == set(results)
-    assert "should return an enformer_pytorch.finetune.HeadAdapterWrapper" in results["adapter_predicts_batch_by_bins_by_tracks"].output
+    assert (
+        "should return an enformer_pytorch.finetune.HeadAdapterWrapper"
+        in results["adapter_predicts_batch_by_bins_by_tracks"].output
+    )
 
 
 def test_a_head_without_softplus_loses_the_output_case(reference):
-    results = grade(with_(reference, make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(
-        enformer=enformer, num_tracks=num_tracks, output_activation=None)), "q5a")
+    results = grade(
+        with_(
+            reference,
+            make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(
+                enformer=enformer, num_tracks=num_tracks, output_activation=None
+            ),
+        ),
+        "q5a",
+    )
     assert failed(results) == {"adapter_predicts_batch_by_bins_by_tracks"}
     assert "softplus" in results["adapter_predicts_batch_by_bins_by_tracks"].output
 
@@ -172,14 +185,27 @@ def test_a_head_without_softplus_loses_the_output_case(reference):
 # --- q5b ------------------------------------------------------------------------------------------
 
 
-def make_finetune(*, pass_freeze=True, always_freeze=False, step=True, as_tensors=False, one_pass=False, head_only=False,
-                  trunk_always_eval=False):
+def make_finetune(
+    *,
+    pass_freeze=True,
+    always_freeze=False,
+    step=True,
+    as_tensors=False,
+    one_pass=False,
+    head_only=False,
+    trunk_always_eval=False,
+):
     """Variants of the reference loop with one typical mistake each."""
 
     def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
         groups = [{"params": list(model.to_tracks.parameters()), "lr": lr}]
         if not head_only:
-            groups.append({"params": [p for p in model.enformer.parameters() if p.requires_grad], "lr": lr / 10 if trunk_lr is None else trunk_lr})
+            groups.append(
+                {
+                    "params": [p for p in model.enformer.parameters() if p.requires_grad],
+                    "lr": lr / 10 if trunk_lr is None else trunk_lr,
+                }
+            )
         optimizer = torch.optim.Adam(groups)
         model.train()
         if freeze_enformer or always_freeze or trunk_always_eval:
@@ -258,7 +284,11 @@ def test_one_learning_rate_for_head_and_trunk_loses_the_public_case(reference):
 
 def test_not_calling_optimizer_step_loses_the_learning_cases(reference):
     results = grade(with_(reference, finetune=make_finetune(step=False)), "q5b")
-    learning = {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"}
+    learning = {
+        "frozen_trunk_stays_fixed_while_the_head_learns",
+        "loss_falls_over_the_steps",
+        "unfrozen_trunk_is_trained_too",
+    }
     assert failed(results) == learning | {"finetune_returns_one_float_loss_per_step"}
     assert all("optimizer.step()" in results[n].output for n in learning)
 
@@ -307,13 +337,24 @@ def test_evaluate_variants_are_explained(reference):
         with torch.no_grad():
             return pearson_per_track(model(torch.as_tensor(X)).numpy(), Y)
 
-    expected = {squared: "r squared", per_window: "averaged the r of each window", all_tracks_together: "one r per track",
-                train_mode: "model.eval()", no_crop: "set_target_length(targets.shape[1])"}
+    expected = {
+        squared: "r squared",
+        per_window: "averaged the r of each window",
+        all_tracks_together: "one r per track",
+        train_mode: "model.eval()",
+        no_crop: "set_target_length(targets.shape[1])",
+    }
     for variant, message in expected.items():
         results = grade(with_(reference, evaluate=variant), "q5c")
         assert failed(results), variant.__name__
-        assert any(message in r.output for r in results.values() if not r.passed), (variant.__name__, {n: r.output for n, r in results.items()})
-    assert failed(grade(with_(reference, evaluate=no_crop), "q5c")) == {"evaluate_gives_pearson_r_per_track", "evaluate_works_on_an_adapter_that_still_crops_to_896_bins"}
+        assert any(message in r.output for r in results.values() if not r.passed), (
+            variant.__name__,
+            {n: r.output for n, r in results.items()},
+        )
+    assert failed(grade(with_(reference, evaluate=no_crop), "q5c")) == {
+        "evaluate_gives_pearson_r_per_track",
+        "evaluate_works_on_an_adapter_that_still_crops_to_896_bins",
+    }
 
 
 def test_pearson_reference_matches_numpy():
@@ -344,7 +385,11 @@ def test_the_loss_falls_margin_is_what_the_reference_reaches(reference):
 
     manual_seed(40)
     model = HeadAdapterWrapper(enformer=tiny_enformer(seed=3, target_length=-1), num_tracks=3)
-    losses = np.array(reference["finetune"](model, tensor_batches([q5a_checks.task_data(seed=40, batch=2, length=2048)]), 20, 3e-3, freeze_enformer=True))
+    losses = np.array(
+        reference["finetune"](
+            model, tensor_batches([q5a_checks.task_data(seed=40, batch=2, length=2048)]), 20, 3e-3, freeze_enformer=True
+        )
+    )
     assert losses[:5].mean() - losses[-5:].mean() > 0.3
 
 
@@ -354,8 +399,15 @@ def test_the_loss_falls_margin_is_what_the_reference_reaches(reference):
 def test_wrapping_a_deepcopy_loses_the_public_q5a_case(reference):
     import copy
 
-    results = grade(with_(reference, make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(
-        enformer=copy.deepcopy(enformer), num_tracks=num_tracks)), "q5a")
+    results = grade(
+        with_(
+            reference,
+            make_head_adapter=lambda enformer, num_tracks: HeadAdapterWrapper(
+                enformer=copy.deepcopy(enformer), num_tracks=num_tracks
+            ),
+        ),
+        "q5a",
+    )
     assert "adapter_predicts_batch_by_bins_by_tracks" in failed(results)
     assert "copy.deepcopy" in results["adapter_predicts_batch_by_bins_by_tracks"].output
 
@@ -452,7 +504,9 @@ def test_a_finetune_that_adds_noise_to_the_head_and_fabricates_falling_losses_lo
 
     results = grade(with_(reference, finetune=fake), "q5b")
     assert failed(results) == set(results)  # all of q5b's points
-    assert "does not follow the loss's gradient" in results["loss_falls_over_the_steps"].output  # noise is not a gradient step
+    assert (
+        "does not follow the loss's gradient" in results["loss_falls_over_the_steps"].output
+    )  # noise is not a gradient step
     assert "Adam" in results["unfrozen_trunk_is_trained_too"].output
 
 
@@ -488,15 +542,21 @@ def test_a_finetune_that_never_computes_a_gradient_loses_both_hidden_cases(refer
     results = grade(with_(reference, finetune=_fit_without_gradients), "q5b")
     assert {"loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"} <= failed(results)
     assert "does not follow the loss's gradient" in results["loss_falls_over_the_steps"].output
-    assert "the trunk's first step does not follow the loss's gradient (5" in results["unfrozen_trunk_is_trained_too"].output
+    assert (
+        "the trunk's first step does not follow the loss's gradient (5"
+        in results["unfrozen_trunk_is_trained_too"].output
+    )
 
 
 def test_the_trunk_gradient_check_passes_whatever_dropout_draws(reference):
     """The reference's unfrozen step trains with dropout on; the recorded signs are of the eval-mode gradient. The check
     holds for other dropout draws than the case's own seed (measured agreement 0.907-0.922; the bar is 0.75)."""
     trunk_case = load_cases("q5b", HIDDEN)
-    check = next(c for c in trunk_case if c.func.__name__ == "unfrozen_trunk_is_trained_too").func.__globals__["check_trunk_step_follows_the_gradient"]
+    check = next(c for c in trunk_case if c.func.__name__ == "unfrozen_trunk_is_trained_too").func.__globals__[
+        "check_trunk_step_follows_the_gradient"
+    ]
     for seed in (1, 2, 3):
+
         def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None, seed=seed):
             torch.manual_seed(seed)  # another dropout mask than the case's
             return reference["finetune"](model, batches, steps, lr, freeze_enformer, trunk_lr)
@@ -511,14 +571,15 @@ def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):
 
     def moving(module):
         out = real(module)
-        return {k: v + 1.0 if k.startswith("to_tracks") or "stem.0." in k or "transformer." in k else v for k, v in out.items()}
+        return {
+            k: v + 1.0 if k.startswith("to_tracks") or "stem.0." in k or "transformer." in k else v
+            for k, v in out.items()
+        }
 
     def attack(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
         probes.parameters = moving  # by name: the bound table does not see it
-        try:
+        with contextlib.suppress(TypeError):
             probes.PROBES["parameters"] = moving  # the table itself: read-only
-        except TypeError:
-            pass
         return [2.0 - 0.05 * i for i in range(steps)]
 
     try:
@@ -526,12 +587,16 @@ def test_a_finetune_that_replaces_the_parameters_probe_loses_q5b(reference):
     finally:
         probes.parameters = real
     assert probes.PROBES["parameters"] is real
-    assert {"frozen_trunk_stays_fixed_while_the_head_learns", "loss_falls_over_the_steps", "unfrozen_trunk_is_trained_too"} <= failed(results)
+    assert {
+        "frozen_trunk_stays_fixed_while_the_head_learns",
+        "loss_falls_over_the_steps",
+        "unfrozen_trunk_is_trained_too",
+    } <= failed(results)
 
 
 def test_kernel_side_runs_a_private_copy_of_the_probes():
-    import a5kit.kernel_server.server as kernel_side
     import a5kit.kernel_server.probes as probes
+    import a5kit.kernel_server.server as kernel_side
 
     assert kernel_side._PROBES is not probes and kernel_side._run_probe is not probes.run
     assert set(kernel_side._PROBES.PROBES) == set(probes.PROBES)
@@ -545,14 +610,20 @@ def test_the_experiment_reads_out_both_frozen_trunks_to_convergence_and_runs_the
         if cell.cell_type == "code" and (meta.grade_id in ("setup", "q5-data", "q5-experiment") or meta.solution):
             exec(compile(cell.source.replace("plt.show()", "plt.close('all')"), f"04:{cell.id}", "exec"), ns)
     runs = ns["runs"]
-    assert list(runs) == ["random trunk, frozen: ridge read-out (control)", "pretrained trunk, frozen: ridge read-out",
-                          "pretrained trunk, frozen: your finetune", "whole model: your finetune"]
+    assert list(runs) == [
+        "random trunk, frozen: ridge read-out (control)",
+        "pretrained trunk, frozen: ridge read-out",
+        "pretrained trunk, frozen: your finetune",
+        "whole model: your finetune",
+    ]
     for name, run in runs.items():
         r, train = np.asarray(run["test_r"]), np.asarray(run["train_r"])
         assert r.shape == train.shape == (finetune_data.NUM_TRACKS,) and np.all(np.isfinite(r)), name
     for name in list(runs)[:2]:  # the read-outs come with their interval
         r, ci = np.asarray(runs[name]["test_r"]), np.asarray(runs[name]["test_ci"])
-        assert ci.shape == (finetune_data.NUM_TRACKS, 2) and np.all(ci[:, 0] <= r + 1e-9) and np.all(r <= ci[:, 1] + 1e-9), name
+        assert (
+            ci.shape == (finetune_data.NUM_TRACKS, 2) and np.all(ci[:, 0] <= r + 1e-9) and np.all(r <= ci[:, 1] + 1e-9)
+        ), name
     assert len(runs["whole model: your finetune"]["losses"]) == finetune_data.STEPS
     assert runs["random trunk, frozen: ridge read-out (control)"]["losses"] == []
 
@@ -569,8 +640,8 @@ def test_random_trunk_is_the_same_architecture_with_other_weights(tiny):
 
 
 def test_q5b_uses_embeddings_and_trunk_gradient_signs_precomputed_at_build_time(reference, tmp_path, monkeypatch):
-    from a5kit.grader import precomputed
     from a5kit.checking.core import hidden_module
+    from a5kit.grader import precomputed
 
     written = precomputed.precompute_module(hidden_module("q5b", HIDDEN), tmp_path)
     assert sorted(p.name for p in written) == ["q5b.fall_embeddings.npz", "q5b.trunk_gradient.npz"]
@@ -615,34 +686,90 @@ def _mistakes(reference):
 
     return {
         # (question, sentence of the task text): (function name, mistaken implementation, public case, message fragment)
-        ("q5a", "Returns an **`enformer_pytorch.finetune.HeadAdapterWrapper`**"):
-            ("make_head_adapter", lambda enformer, num_tracks: enformer, "adapter_predicts_batch_by_bins_by_tracks", "HeadAdapterWrapper"),
-        ("q5a", "wraps **this** `enformer` (not a\n  copy"):
-            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=copy.deepcopy(e), num_tracks=n), "adapter_predicts_batch_by_bins_by_tracks", "copy.deepcopy"),
-        ("q5a", "with a new head of `num_tracks` outputs"):
-            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=1), "adapter_predicts_batch_by_bins_by_tracks", "num_tracks"),
-        ("q5a", "then a softplus"):
-            ("make_head_adapter", lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=n, output_activation=None), "adapter_predicts_batch_by_bins_by_tracks", "softplus"),
-        ("q5b", "Runs exactly `steps` optimisation steps"):
-            ("finetune", make_finetune(one_pass=True), "finetune_returns_one_float_loss_per_step", "one loss per optimisation step"),
-        ("q5b", "**two parameter groups**"):
-            ("finetune", make_finetune(head_only=True), "finetune_returns_one_float_loss_per_step", "parameter group"),
-        ("q5b", "the trunk's weights must not change"):
-            ("finetune", make_finetune(pass_freeze=False), "frozen_trunk_stays_fixed_while_the_head_learns", "trunk weights changed"),
-        ("q5b", "runs in **evaluation mode**"):
-            ("finetune", dropout_on, "frozen_trunk_stays_fixed_while_the_head_learns", "model.enformer.eval()"),
-        ("q5b", "`freeze_enformer=False` trains the whole model in\n  training mode (dropout on)"):
-            ("finetune", make_finetune(trunk_always_eval=True), "finetune_returns_one_float_loss_per_step", "model.train()"),
-        ("q5b", "**a list of `steps` Python floats**"):
-            ("finetune", make_finetune(as_tensors=True), "finetune_returns_one_float_loss_per_step", "loss.item()"),
-        ("q5b", "model(sequence, target=target, freeze_enformer=freeze_enformer)"):
-            ("finetune", make_finetune(step=False), "frozen_trunk_stays_fixed_while_the_head_learns", "optimizer.step()"),
-        ("q5c", "**in evaluation mode**"):
-            ("evaluate", train_mode, "evaluate_gives_pearson_r_per_track", "model.eval()"),
-        ("q5c", "model.enformer.set_target_length(targets.shape[1])"):
-            ("evaluate", no_crop, "evaluate_gives_pearson_r_per_track", "set_target_length(targets.shape[1])"),
-        ("q5c", "**all bins of all windows pooled**"):
-            ("evaluate", pooled_wrong, "evaluate_gives_pearson_r_per_track", "pool all bins"),
+        ("q5a", "Returns an **`enformer_pytorch.finetune.HeadAdapterWrapper`**"): (
+            "make_head_adapter",
+            lambda enformer, num_tracks: enformer,
+            "adapter_predicts_batch_by_bins_by_tracks",
+            "HeadAdapterWrapper",
+        ),
+        ("q5a", "wraps **this** `enformer` (not a\n  copy"): (
+            "make_head_adapter",
+            lambda e, n: HeadAdapterWrapper(enformer=copy.deepcopy(e), num_tracks=n),
+            "adapter_predicts_batch_by_bins_by_tracks",
+            "copy.deepcopy",
+        ),
+        ("q5a", "with a new head of `num_tracks` outputs"): (
+            "make_head_adapter",
+            lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=1),
+            "adapter_predicts_batch_by_bins_by_tracks",
+            "num_tracks",
+        ),
+        ("q5a", "then a softplus"): (
+            "make_head_adapter",
+            lambda e, n: HeadAdapterWrapper(enformer=e, num_tracks=n, output_activation=None),
+            "adapter_predicts_batch_by_bins_by_tracks",
+            "softplus",
+        ),
+        ("q5b", "Runs exactly `steps` optimisation steps"): (
+            "finetune",
+            make_finetune(one_pass=True),
+            "finetune_returns_one_float_loss_per_step",
+            "one loss per optimisation step",
+        ),
+        ("q5b", "**two parameter groups**"): (
+            "finetune",
+            make_finetune(head_only=True),
+            "finetune_returns_one_float_loss_per_step",
+            "parameter group",
+        ),
+        ("q5b", "the trunk's weights must not change"): (
+            "finetune",
+            make_finetune(pass_freeze=False),
+            "frozen_trunk_stays_fixed_while_the_head_learns",
+            "trunk weights changed",
+        ),
+        ("q5b", "runs in **evaluation mode**"): (
+            "finetune",
+            dropout_on,
+            "frozen_trunk_stays_fixed_while_the_head_learns",
+            "model.enformer.eval()",
+        ),
+        ("q5b", "`freeze_enformer=False` trains the whole model in\n  training mode (dropout on)"): (
+            "finetune",
+            make_finetune(trunk_always_eval=True),
+            "finetune_returns_one_float_loss_per_step",
+            "model.train()",
+        ),
+        ("q5b", "**a list of `steps` Python floats**"): (
+            "finetune",
+            make_finetune(as_tensors=True),
+            "finetune_returns_one_float_loss_per_step",
+            "loss.item()",
+        ),
+        ("q5b", "model(sequence, target=target, freeze_enformer=freeze_enformer)"): (
+            "finetune",
+            make_finetune(step=False),
+            "frozen_trunk_stays_fixed_while_the_head_learns",
+            "optimizer.step()",
+        ),
+        ("q5c", "**in evaluation mode**"): (
+            "evaluate",
+            train_mode,
+            "evaluate_gives_pearson_r_per_track",
+            "model.eval()",
+        ),
+        ("q5c", "model.enformer.set_target_length(targets.shape[1])"): (
+            "evaluate",
+            no_crop,
+            "evaluate_gives_pearson_r_per_track",
+            "set_target_length(targets.shape[1])",
+        ),
+        ("q5c", "**all bins of all windows pooled**"): (
+            "evaluate",
+            pooled_wrong,
+            "evaluate_gives_pearson_r_per_track",
+            "pool all bins",
+        ),
     }
 
 

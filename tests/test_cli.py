@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SHARED_DATA
 
 from a5kit.demo import PARTLY_WRONG
-from conftest import ROOT, SHARED_DATA
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,18 @@ def demo_output() -> str:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "HF_HUB_OFFLINE": "1", "A5KIT_DATA_DIR": str(tmp / "dl")}
     if (SHARED_DATA / "targets_human.txt").exists():  # as `make demo` exports it
         env["A5KIT_DATA_MIRROR"] = str(SHARED_DATA)
-    if "DIST_EXTRA_CONFIG" in os.environ:  # under pytest-xdist: this worker's own wheel build folder (tests/conftest.py)
+    if (
+        "DIST_EXTRA_CONFIG" in os.environ
+    ):  # under pytest-xdist: this worker's own wheel build folder (tests/conftest.py)
         env["DIST_EXTRA_CONFIG"] = os.environ["DIST_EXTRA_CONFIG"]
     result = subprocess.run(
         # a relative workdir, as `make demo` passes it
         [sys.executable, "-m", "a5kit", "demo", "--workdir", os.path.relpath(tmp / "work", ROOT)],
-        capture_output=True, text=True, env=env, timeout=900, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=ROOT,
     )
     solution = tmp / "work" / "grades" / "results" / "solution.json"
     summary = json.loads(solution.read_text())["output"] if solution.exists() else ""
@@ -57,7 +63,7 @@ def _table(out: str) -> dict[str, dict[str, float]]:
     start = _table_start(lines)
     header = lines[start].split()
     rows = {}
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             break
         cells = line.split()
@@ -73,9 +79,9 @@ def test_demo_grades_the_three_example_submissions_with_the_gradescope_runner(de
     wrong = table["partly_wrong"]
     broken = {q for q in maxima if q != "total" and wrong[q] < maxima[q]}
     assert broken == {q for *_, q in PARTLY_WRONG}
-    assert all(0 < wrong[q] for q in broken)
+    assert all(wrong[q] > 0 for q in broken)
     lines = demo_output.splitlines()
-    after_table = "\n".join(lines[_table_start(lines):])  # the label comes with the scores, not only in the header
+    after_table = "\n".join(lines[_table_start(lines) :])  # the label comes with the scores, not only in the header
     assert "TINY DEMO CACHE" in after_table
 
 

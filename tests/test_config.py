@@ -40,7 +40,12 @@ def _environ_reads(tree: ast.AST) -> list[tuple[int, ast.AST | None]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner, name = node.func.value, node.func.attr
-            on_environ = isinstance(owner, ast.Attribute) and owner.attr == "environ" or isinstance(owner, ast.Name) and owner.id == "environ"
+            on_environ = (
+                (isinstance(owner, ast.Attribute)
+                and owner.attr == "environ")
+                or (isinstance(owner, ast.Name)
+                and owner.id == "environ")
+            )
             if on_environ and name in ("get", "setdefault", "pop"):
                 if name != "pop":  # pop restores what a helper set; it is a write
                     found.append((node.lineno, node.args[0] if node.args else None))
@@ -48,7 +53,12 @@ def _environ_reads(tree: ast.AST) -> list[tuple[int, ast.AST | None]]:
                 found.append((node.lineno, node.args[0] if node.args else None))
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
             value = node.value
-            if isinstance(value, ast.Attribute) and value.attr == "environ" or isinstance(value, ast.Name) and value.id == "environ":
+            if (
+                (isinstance(value, ast.Attribute)
+                and value.attr == "environ")
+                or (isinstance(value, ast.Name)
+                and value.id == "environ")
+            ):
                 found.append((node.lineno, node.slice))
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             for right in node.comparators:
@@ -62,7 +72,11 @@ def _a5kit_names() -> set[str]:
     names = set()
     for path in SRC.rglob("*.py"):
         for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and str(node.value.value).startswith("A5KIT_"):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and str(node.value.value).startswith("A5KIT_")
+            ):
                 names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return names
 
@@ -92,9 +106,11 @@ def test_no_module_outside_config_reads_an_a5kit_variable_from_the_environment()
 
 
 def test_the_scan_catches_the_ways_a_module_could_read_one():
-    code = ('import os\nfrom os import environ\nX = "A5KIT_X"\n'
-            'a = os.environ.get("A5KIT_MODE")\nb = os.environ["A5KIT_CACHE"]\nc = os.getenv("A5KIT_TINY")\n'
-            'd = environ.get(X)\ne = "A5KIT_DEVICE" in os.environ\nos.environ["A5KIT_MODE"] = "replay"\nf = os.environ.get("HOME")\n')
+    code = (
+        'import os\nfrom os import environ\nX = "A5KIT_X"\n'
+        'a = os.environ.get("A5KIT_MODE")\nb = os.environ["A5KIT_CACHE"]\nc = os.getenv("A5KIT_TINY")\n'
+        'd = environ.get(X)\ne = "A5KIT_DEVICE" in os.environ\nos.environ["A5KIT_MODE"] = "replay"\nf = os.environ.get("HOME")\n'
+    )
     reads = [line for line, key in _environ_reads(ast.parse(code)) if _names_a5kit(key, {"X"})]
     assert reads == [4, 5, 6, 7, 8]
 
@@ -102,8 +118,12 @@ def test_the_scan_catches_the_ways_a_module_could_read_one():
 def test_every_a5kit_variable_the_code_and_scripts_name_is_declared_in_config():
     texts = [p.read_text() for p in SRC.rglob("*.py")]
     root = SRC.parents[1]
-    texts += [(root / "autograder" / name).read_text() for name in ("setup.sh", "run_autograder")] + [(root / "Makefile").read_text()]
-    named = {m for text in texts for m in re.findall(r"(?<!@)\bA5KIT_[A-Z0-9_]*[A-Z0-9]\b(?!@)", text)}  # not @@A5KIT_SPEC@@, a release token
+    texts += [(root / "autograder" / name).read_text() for name in ("setup.sh", "run_autograder")] + [
+        (root / "Makefile").read_text()
+    ]
+    named = {
+        m for text in texts for m in re.findall(r"(?<!@)\bA5KIT_[A-Z0-9_]*[A-Z0-9]\b(?!@)", text)
+    }  # not @@A5KIT_SPEC@@, a release token
     assert named - config.DECLARED == set(), "declare these in a5kit.config.VARIABLES (name, default, meaning)"
     assert all(v.meaning for v in config.VARIABLES) and len(config.DECLARED) == len(config.VARIABLES)
 

@@ -57,9 +57,7 @@ def test_offline_without_mirror_gives_one_line_naming_file_url_and_remedy():
 def test_cli_fetch_offline_prints_one_line_and_fails(capsys, monkeypatch):
     from a5kit.__main__ import main
 
-    monkeypatch.setitem(
-        data.REGISTRY, "thing.txt", data.RemoteFile("thing.txt", CLOSED_PORT_URL, None)
-    )
+    monkeypatch.setitem(data.REGISTRY, "thing.txt", data.RemoteFile("thing.txt", CLOSED_PORT_URL, None))
     assert main(["fetch", "thing.txt"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "thing.txt" in err
@@ -162,7 +160,7 @@ def test_local_fasta_window_is_uppercase_and_0_based_half_open(fasta):
 
 
 def test_local_fasta_is_checked_against_the_cache_manifest(fasta, monkeypatch, tmp_path):
-    path, seq = fasta
+    path, _seq = fasta
     interval = data.Interval("chr1", 100, 130)
     monkeypatch.setenv("A5KIT_DATA_MIRROR", str(_ucsc_mirror(tmp_path, interval, "A" * 30)))
     monkeypatch.setenv("A5KIT_MODE", "record")

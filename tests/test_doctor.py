@@ -58,8 +58,18 @@ def test_bad_mode_is_reported_not_raised(monkeypatch):
 
 @pytest.mark.parametrize("argv", [["doctor"]])
 def test_cli(argv):
-    out = subprocess.run([sys.executable, "-m", "a5kit", *argv], capture_output=True, text=True, timeout=600,
-                         env={"A5KIT_MODE": "tiny", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home",
-                              "A5KIT_LIVE_MEMO": "0", "A5KIT_CACHE": "/nonexistent-cache"})
+    out = subprocess.run(
+        [sys.executable, "-m", "a5kit", *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            "A5KIT_MODE": "tiny",
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/nonexistent-home",
+            "A5KIT_LIVE_MEMO": "0",
+            "A5KIT_CACHE": "/nonexistent-cache",
+        },
+    )
     assert out.returncode == 0, out.stderr
     assert "a5kit doctor" in out.stdout and "expected time per notebook" in out.stdout

@@ -13,13 +13,13 @@ import shutil
 import sys
 
 import pytest
+from conftest import ROOT
+from student_user import student_user  # noqa: F401  (a fixture)
 
 from a5kit.checking.core import Case, Failure, run_case
 from a5kit.checking.submission import KitError, LocalSubmission
 from a5kit.grader import batch, class_report, isolation, runner
 from a5kit.grader import results as results_mod
-from conftest import ROOT
-from student_user import student_user  # noqa: F401  (a fixture)
 
 
 def _case(func, hidden=True) -> Case:
@@ -116,7 +116,9 @@ def test_a_check_error_is_logged_with_its_traceback_to_the_log_and_named_on_stde
     assert "hidden test error in q2a (broken test)" in err
 
 
-def test_a_crashed_runner_logs_its_traceback_beside_results_json_and_keeps_it_out_of_results(tmp_path, a5kit_logger, capsys):
+def test_a_crashed_runner_logs_its_traceback_beside_results_json_and_keeps_it_out_of_results(
+    tmp_path, a5kit_logger, capsys
+):
     config = tmp_path / "grader.json"
     config.write_text('{"questions": {"01_self_attention": ["q1a"]}, "limits": {"no_such_limit": 1}}')
     results = tmp_path / "out" / "results.json"
@@ -124,7 +126,9 @@ def test_a_crashed_runner_logs_its_traceback_beside_results_json_and_keeps_it_ou
     doc = json.loads(results.read_text())
     assert doc["output"].startswith(batch.CRASH_MARK) and "Traceback" not in json.dumps(doc)
     log = (tmp_path / "out" / "results.log").read_text()
-    assert "the autograder itself failed" in log and "Traceback (most recent call last)" in log and "no_such_limit" in log
+    assert (
+        "the autograder itself failed" in log and "Traceback (most recent call last)" in log and "no_such_limit" in log
+    )
     assert "no_such_limit" in capsys.readouterr().err  # what batch keeps of stderr for the notes
 
 
@@ -134,15 +138,23 @@ def test_a_broken_hidden_test_graded_by_the_real_runner_is_reported_apart(tmp_pa
     hidden = tmp_path / "tests"
     shutil.copytree(ROOT / "autograder" / "tests", hidden)
     with (hidden / "q2a.py").open("a") as fh:
-        fh.write("\n\n@case(points=1.0)\ndef uses_a_renamed_helper(sub):\n    return renamed_helper(sub.call('one_hot_encode_dna', 'A'))\n")
+        fh.write(
+            "\n\n@case(points=1.0)\ndef uses_a_renamed_helper(sub):\n    return renamed_helper(sub.call('one_hot_encode_dna', 'A'))\n"
+        )
     sub = tmp_path / "submission"
     sub.mkdir()
     (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT))
     if os.geteuid() == 0:
         for path in (tmp_path, sub):
             path.chmod(0o755)
-    setup = runner.GraderSetup(hidden_tests=hidden, questions={"02_dna_cnn": ["q2a"]}, cache=tiny_cache, user=student_user,
-                               limits=runner.Limits(cell=30.0, question=60.0, total=180.0), memory_mb=1200)
+    setup = runner.GraderSetup(
+        hidden_tests=hidden,
+        questions={"02_dna_cnn": ["q2a"]},
+        cache=tiny_cache,
+        user=student_user,
+        limits=runner.Limits(cell=30.0, question=60.0, total=180.0),
+        memory_mb=1200,
+    )
     doc = runner.grade_submission(sub, setup)
     results_mod.validate(doc)
     test = next(t for t in doc["tests"] if t["name"] == "q2a: uses a renamed helper")
@@ -180,26 +192,42 @@ def test_make_grade_names_a_broken_hidden_test_per_student_and_keeps_the_runners
     autograder = tmp_path / "autograder"
     autograder.mkdir()
     _q1a_only(autograder / "grader.json")
-    monkeypatch.setattr(batch, "runner_command", lambda sub, ag, results, user="": [sys.executable, "-c", FAKE_RUNNER, str(results)])
+    monkeypatch.setattr(
+        batch, "runner_command", lambda sub, ag, results, user="": [sys.executable, "-c", FAKE_RUNNER, str(results)]
+    )
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     folder = tmp_path / "submissions"
     (folder / "ann").mkdir(parents=True)
-    assert batch.main([str(folder), "--autograder", str(autograder), "--out", str(tmp_path / "grades"), "--unsafe-as-me"]) == 0
+    assert (
+        batch.main([str(folder), "--autograder", str(autograder), "--out", str(tmp_path / "grades"), "--unsafe-as-me"])
+        == 0
+    )
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ann "))
     assert "hidden test error in q1a (values): NameError: name 'ref' is not defined (q1a.py:12)" in row
-    notes = next(r for r in csv.DictReader((tmp_path / "grades" / "grades.csv").open()) if r["student"] == "ann")["notes"]
+    notes = next(r for r in csv.DictReader((tmp_path / "grades" / "grades.csv").open()) if r["student"] == "ann")[
+        "notes"
+    ]
     assert "hidden test error in q1a (values)" in notes and "1 check(s) raised on this answer" in notes
     assert "the whole story" in (tmp_path / "grades" / "logs" / "ann.log").read_text()
     page = (tmp_path / "grades" / "report.html").read_text()
-    assert "Checks that raised an error of their own" in page and "bug in the test" in page and "name &#x27;ref&#x27;" in page
+    assert (
+        "Checks that raised an error of their own" in page
+        and "bug in the test" in page
+        and "name &#x27;ref&#x27;" in page
+    )
 
 
 def test_the_class_report_lists_bugs_in_tests_first_counted_per_student():
     bug = {"question": "q1a", "test": "values", "hidden": True, "bug": True, "error": "NameError: x"}
     other = {"question": "q1a", "test": "shape", "hidden": False, "bug": False, "error": "AttributeError: y"}
-    students = [class_report.from_results(s, {"tests": [], "extra_data": {"check_errors": errors}})
-                for s, errors in [("ann", [other]), ("bob", [other, bug]), ("cy", [other, other])]]
-    assert class_report.raised_checks(students) == [("q1a", "values", True, "NameError: x", 1), ("q1a", "shape", False, "AttributeError: y", 3)]
+    students = [
+        class_report.from_results(s, {"tests": [], "extra_data": {"check_errors": errors}})
+        for s, errors in [("ann", [other]), ("bob", [other, bug]), ("cy", [other, other])]
+    ]
+    assert class_report.raised_checks(students) == [
+        ("q1a", "values", True, "NameError: x", 1),
+        ("q1a", "shape", False, "AttributeError: y", 3),
+    ]
 
 
 def test_a_crashed_runner_reaches_the_class_report_with_its_exit_code_and_stderr(tmp_path, monkeypatch):

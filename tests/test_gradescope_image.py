@@ -16,9 +16,10 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import gradescope_image as image
+import pytest
+from conftest import ROOT
+
 from a5kit import autograder
 from a5kit.checking.core import load_cases
 from a5kit.grader import results as results_mod
@@ -26,7 +27,6 @@ from a5kit.grader import settings as grader_settings
 from a5kit.grader.memory import Scope
 from a5kit.grader.runner import questions_in
 from a5kit.grader.settings import STUDENT_USER, Limits
-from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 HIDDEN = ROOT / "autograder" / "tests"
@@ -54,8 +54,10 @@ def gradescope(shared_tmp, tiny_cache):
         pytest.skip("setup.sh creates the student user and runs as root, as on Gradescope; run the tests as root")
     python = image.python_310()
     if python is None:
-        pytest.fail("no CPython 3.10 found (python3.10 on PATH or pyenv's versions/3.10.*): this test stands in for "
-                    "Gradescope's default image and needs one; install it (pyenv install 3.10)")
+        pytest.fail(
+            "no CPython 3.10 found (python3.10 on PATH or pyenv's versions/3.10.*): this test stands in for "
+            "Gradescope's default image and needs one; install it (pyenv install 3.10)"
+        )
     archive = autograder.build(ROOT, tiny_cache, shared_tmp / "gradescope-dist")
     root = shared_tmp / "gradescope"
     with zipfile.ZipFile(archive) as zf:
@@ -81,7 +83,9 @@ def _generous_time_limits(config: Path) -> None:
     first import of torch's CUDA build can take minutes. This test is about what installs and what it
     grades, not speed (`make bench` measures that), so its time limits are generous."""
     settings = grader_settings.load(config)
-    dataclasses.replace(settings, limits=Limits(cell=600.0, question=600.0, total=1500.0, deadline=1600.0)).write(config)
+    dataclasses.replace(settings, limits=Limits(cell=600.0, question=600.0, total=1500.0, deadline=1600.0)).write(
+        config
+    )
 
 
 def _grade(root: Path, path: str, notebooks: list[Path]) -> tuple[dict, str]:
@@ -93,11 +97,16 @@ def _grade(root: Path, path: str, notebooks: list[Path]) -> tuple[dict, str]:
     for notebook in notebooks:
         shutil.copyfile(notebook, root / "submission" / notebook.name)
     env = {"PATH": path, "HOME": str(root), "AUTOGRADER_ROOT": str(root)}
-    run = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        [str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=1800
+    )
     doc = json.loads((root / "results" / "results.json").read_text())
     results_mod.validate(doc)
-    printed = [line for line in (run.stdout + run.stderr).splitlines() if line.strip() and "TinyResultWarning" not in line
-               and "return cached_call(" not in line]
+    printed = [
+        line
+        for line in (run.stdout + run.stderr).splitlines()
+        if line.strip() and "TinyResultWarning" not in line and "return cached_call(" not in line
+    ]
     return doc, "\n".join(printed[-30:])
 
 
@@ -105,9 +114,16 @@ def test_setup_sh_installs_the_archive_on_python_3_10_with_the_registry_alone(gr
     root, _, log = gradescope
     assert "(Python 3.10." in log and "a5kit 0.1.0 autograder installed" in log
     assert "download.pytorch.org" not in [line for line in log.splitlines() if line.startswith("ERROR")]
-    versions = subprocess.run([str(root / "venv" / "bin" / "python"), "-c",
-                               "import sys, numpy, ipykernel; print(sys.version_info[:2], numpy.__version__, ipykernel.__version__)"],
-                              capture_output=True, text=True, cwd="/")
+    versions = subprocess.run(
+        [
+            str(root / "venv" / "bin" / "python"),
+            "-c",
+            "import sys, numpy, ipykernel; print(sys.version_info[:2], numpy.__version__, ipykernel.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     assert versions.stdout.startswith("(3, 10) 2.2."), versions.stderr
     assert versions.stdout.split()[-1].startswith("6."), "ipykernel 7.0-7.3 leave requests unread (ipykernel#1529)"
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from a5kit import checking  # noqa: E402
-from a5kit.checking import core
-from a5kit.checking import Failure, LocalSubmission, case, expect  # noqa: E402
-from a5kit.checking.plain import Handle, to_plain  # noqa: E402
+from a5kit import checking
+from a5kit.checking import Failure, LocalSubmission, case, core, expect
+from a5kit.checking.plain import Handle, to_plain
 
 
 def test_arrays_numbers_and_containers_stay_plain():
@@ -131,7 +130,9 @@ def test_check_runs_the_public_q2a_cases_and_prints_them(capsys):
     assert all(not r.hidden for r in results)
     # an upper-case-only encoder: the public cases of lowercase, N and another letter tell it what the task asks
     assert {r.name for r in results if not r.passed} == {
-        "lowercase letters mean the same bases", "n becomes a row of zeros", "another letter raises value error naming it and its position",
+        "lowercase letters mean the same bases",
+        "n becomes a row of zeros",
+        "another letter raises value error naming it and its position",
     }
     assert out.startswith("q2a: public checks 1.5/2.25 — 1.75 more points come from hidden tests after you submit")
 
@@ -143,7 +144,9 @@ def test_grade_adds_hidden_cases_once_they_are_loaded(monkeypatch, tmp_path):
     ns = {"one_hot_encode_dna": lambda s: np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]}
     assert checking.grade("q2a", ns) == 1.5
     checking.use_hidden_tests(ROOT / "autograder" / "tests")
-    lenient = {"one_hot_encode_dna": lambda s: np.array([[c == b for b in "ACGT"] for c in s.upper()], dtype=np.float32)}
+    lenient = {
+        "one_hot_encode_dna": lambda s: np.array([[c == b for b in "ACGT"] for c in s.upper()], dtype=np.float32)
+    }
     assert checking.grade("q2a", lenient) == 3.5  # all but the ValueError for a bad letter
 
 
@@ -175,7 +178,7 @@ def test_grade_keeps_stderr_out_of_the_grade_cell(capsys):
 
     def noisy(s):
         print("progress 100%", file=sys.stderr)
-        warnings.warn("deprecated thing")
+        warnings.warn("deprecated thing", stacklevel=2)
         return np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in s]]
 
     assert checking.grade("q2a", {"one_hot_encode_dna": noisy}) == 1.5

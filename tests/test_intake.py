@@ -9,12 +9,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ROOT
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from a5kit.grader import intake
 from a5kit.grader.intake import check_notebook
 from a5kit.grader.settings import source_notebooks
-from conftest import ROOT
 
 # The notebooks grader.json lists: every source notebook in solutions/ (`make autograder` writes them there).
 NOTEBOOKS = tuple(p.stem for p in source_notebooks(ROOT))
@@ -45,7 +45,21 @@ V3_NOTEBOOK = {
     "nbformat": 3,
     "nbformat_minor": 0,
     "metadata": {"name": ""},
-    "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1", "language": "python", "outputs": [], "collapsed": False, "metadata": {}}], "metadata": {}}],
+    "worksheets": [
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "input": "x = 1",
+                    "language": "python",
+                    "outputs": [],
+                    "collapsed": False,
+                    "metadata": {},
+                }
+            ],
+            "metadata": {},
+        }
+    ],
 }
 
 
@@ -68,29 +82,35 @@ def notes_text(result: intake.Intake) -> str:
 # --- names ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filename", [
-    "01_self_attention.ipynb",
-    "Copy of 01_self_attention.ipynb",
-    "Copy of Copy of 01_self_attention.ipynb",
-    "01_self_attention (1).ipynb",
-    "01_self_attention(2).ipynb",
-    "01_Self_Attention.ipynb",
-    "01_self_attention-2.ipynb",
-    "01_self_attention - Copy.ipynb",
-    "01_self_attention copy.ipynb",
-    "Copy of 01_self_attention (3).IPYNB",
-])
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "01_self_attention.ipynb",
+        "Copy of 01_self_attention.ipynb",
+        "Copy of Copy of 01_self_attention.ipynb",
+        "01_self_attention (1).ipynb",
+        "01_self_attention(2).ipynb",
+        "01_Self_Attention.ipynb",
+        "01_self_attention-2.ipynb",
+        "01_self_attention - Copy.ipynb",
+        "01_self_attention copy.ipynb",
+        "Copy of 01_self_attention (3).IPYNB",
+    ],
+)
 def test_notebook_stem_tolerates_colab_and_browser_renames(filename):
     assert notebook_stem(filename) == "01_self_attention"
 
 
-@pytest.mark.parametrize("filename", [
-    "01_self_attention_notes.ipynb",
-    "self_attention.ipynb",
-    "01_self_attention-checkpoint.ipynb",
-    "01_self_attention.py",
-    "05_extra.ipynb",
-])
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "01_self_attention_notes.ipynb",
+        "self_attention.ipynb",
+        "01_self_attention-checkpoint.ipynb",
+        "01_self_attention.py",
+        "05_extra.ipynb",
+    ],
+)
 def test_notebook_stem_rejects_other_files(filename):
     assert notebook_stem(filename) is None
 
@@ -341,7 +361,11 @@ def test_check_notebook_reports_json_that_is_not_a_notebook(tmp_path):
 
 def test_check_notebook_reports_a_v4_notebook_that_breaks_the_schema(tmp_path):
     path = tmp_path / "broken.ipynb"
-    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 2, "metadata": {}, "cells": [{"cell_type": "code", "source": "x"}]}))
+    path.write_text(
+        json.dumps(
+            {"nbformat": 4, "nbformat_minor": 2, "metadata": {}, "cells": [{"cell_type": "code", "source": "x"}]}
+        )
+    )
     reason = check_notebook(path)
     assert reason is not None and reason.startswith("not a valid notebook") and "metadata" in reason
 

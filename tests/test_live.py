@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from a5kit import cache as cache_mod
 from a5kit import config, inputs, models, nbmeta, rehearse
-from conftest import ROOT
 
 SMALL_GPT2 = dict(models.TINY_GPT2_CONFIG)
 SMALL_ENFORMER = dict(models.TINY_ENFORMER_HPARAMS)
@@ -33,7 +33,9 @@ def live(saved_models, tmp_path, monkeypatch):
     """Live mode on the saved models, with a synthetic-sequence download mirror (no hub, no UCSC)."""
     gpt2, enformer = saved_models
     mirror = tmp_path / "mirror"
-    rehearse.build_mirror(mirror, ROOT, log=lambda _m: None) if (ROOT.parent / "shared" / "data" / "targets_human.txt").exists() else _mirror_without_tracks(mirror)
+    rehearse.build_mirror(mirror, ROOT, log=lambda _m: None) if (
+        ROOT.parent / "shared" / "data" / "targets_human.txt"
+    ).exists() else _mirror_without_tracks(mirror)
     monkeypatch.setenv("A5KIT_MODE", "live")
     monkeypatch.setenv("A5KIT_GPT2_SOURCE", str(gpt2))
     monkeypatch.setenv("A5KIT_ENFORMER_SOURCE", str(enformer))
@@ -51,7 +53,9 @@ def _mirror_without_tracks(mirror: Path) -> None:
 
     mirror.mkdir(parents=True)
     for interval in set(data.NOTEBOOK_WINDOWS) | set(finetune_data.WINDOWS):
-        (mirror / f"hg38_{interval.chrom}_{interval.start}_{interval.end}.json").write_text(json.dumps({"dna": str(data.synthetic_sequence(interval))}))
+        (mirror / f"hg38_{interval.chrom}_{interval.start}_{interval.end}.json").write_text(
+            json.dumps({"dna": str(data.synthetic_sequence(interval))})
+        )
 
 
 def test_save_from_pretrained_predict(live, capsys):
@@ -150,11 +154,12 @@ def _run_q6() -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
     import a5kit.data
     import a5kit.inputs
     import a5kit.models  # noqa: F401  (the exec namespace reaches it as a5kit.models)
-    import matplotlib.pyplot as plt
-    import pandas as pd
 
     namespace = {"np": np, "pd": pd, "plt": plt, "a5kit": __import__("a5kit"), "display": lambda *a, **k: None}
     with warnings.catch_warnings():
@@ -191,7 +196,12 @@ def test_memo_is_per_model_source(live, saved_models, tmp_path, monkeypatch):
     rehearse.build_models(saved_models[0], other, enformer_hparams={**SMALL_ENFORMER}, seed=1, log=lambda _m: None)
     monkeypatch.setenv("A5KIT_ENFORMER_SOURCE", str(other))
     assert cache_mod.memo_namespace() != before
-    assert cache_mod.live_memo().find("enformer_predict", cache_mod.sha256_bytes(seq), {"target_length": 10, "tracks": [1]}) is None
+    assert (
+        cache_mod.live_memo().find(
+            "enformer_predict", cache_mod.sha256_bytes(seq), {"target_length": 10, "tracks": [1]}
+        )
+        is None
+    )
 
 
 def test_record_takes_memoised_results(live, tmp_path, monkeypatch):
@@ -224,7 +234,9 @@ def test_cache_from_memo(live, tmp_path):
     pred = models.enformer_predict(seq, tracks=[3])
     out = tmp_path / "from-memo"
     assert rehearse.cache_from_memo(tmp_path / "live-memo", out) >= 1
-    entry = cache_mod.Cache(out).find("enformer_predict", cache_mod.sha256_bytes(seq), {"target_length": 10, "tracks": [3]})
+    entry = cache_mod.Cache(out).find(
+        "enformer_predict", cache_mod.sha256_bytes(seq), {"target_length": 10, "tracks": [3]}
+    )
     np.testing.assert_array_equal(cache_mod.Cache(out).load(entry)["predictions"], pred)
 
 

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from student_user import student_user  # noqa: F401  (a fixture)
 
 from a5kit.grader import memory
 from a5kit.grader.memory import Scope, Watchdog, owned_bytes, remove_owned, remove_tree
-from student_user import student_user  # noqa: F401  (a fixture)
 
 AS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="another user's processes and files need root")
@@ -97,7 +97,9 @@ for i in range(40):
 time.sleep(600)
 """
     proc = child(code)
-    dog = Watchdog(Scope(os.getuid(), ancestor=os.getpid()), limit_mb=0, interval=0.02, disk=([tmp_path], 8), disk_every=1)
+    dog = Watchdog(
+        Scope(os.getuid(), ancestor=os.getpid()), limit_mb=0, interval=0.02, disk=([tmp_path], 8), disk_every=1
+    )
     try:
         until(lambda: dog.reason is not None and gone(proc), "the watchdog to kill the child")
     finally:
@@ -165,14 +167,23 @@ def test_a_process_gone_is_zero_not_an_error():
 def test_every_process_of_a_dedicated_uid_is_counted_even_a_daemon_outside_our_tree(student_user):
     uid = pwd.getpwnam(student_user).pw_uid
     assert Scope.for_user(student_user, uid).ancestor is None  # a dedicated account: the whole machine
-    daemon = subprocess.run(["setsid", "-f", "sleep", "600"], user=uid, cwd="/", stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=WAIT)
+    daemon = subprocess.run(
+        ["setsid", "-f", "sleep", "600"],
+        user=uid,
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=WAIT,
+    )
     assert daemon.returncode == 0
     scope = Scope(uid)
     try:
         until(lambda: len(scope.processes()) == 1, "the daemon of the student's uid")
         assert scope.processes()[0].uids().real == uid
-        assert Scope(uid, ancestor=os.getpid()).processes() == []  # not our descendant: invisible to a shared-account scope
+        assert (
+            Scope(uid, ancestor=os.getpid()).processes() == []
+        )  # not our descendant: invisible to a shared-account scope
     finally:
         assert scope.kill_all() >= 1
     assert scope.processes() == []
@@ -263,4 +274,3 @@ def test_remove_owned_removes_what_a_uid_left_at_the_top_or_at_any_depth_and_not
 
 def test_remove_owned_skips_missing_roots(tmp_path):
     assert remove_owned([tmp_path / "missing"], os.getuid() + 1) == 0
-

@@ -46,7 +46,7 @@ def test_softmax_of_scaled_qk_reproduces_the_models_attention(tiny):
 
 
 def test_gpt2_qk_rejects_a_layer_out_of_range(tiny):
-    with pytest.raises(IndexError, match="0..11"):
+    with pytest.raises(IndexError, match=r"0\.\.11"):
         models.gpt2_qk(ACTIVE_SENTENCE, layer=12)
 
 
@@ -81,7 +81,9 @@ def test_the_model_input_orders_columns_acgt_and_zeroes_n():
     """Enformer's input comes from enformer-pytorch's own encoder (the kit ships none: Q2a): A, C, G, T; N all zeros."""
     from enformer_pytorch.data import str_to_one_hot
 
-    np.testing.assert_array_equal(str_to_one_hot(["ACGTN"])[0].numpy(), np.vstack([np.eye(4), np.zeros(4)]).astype(np.float32))
+    np.testing.assert_array_equal(
+        str_to_one_hot(["ACGTN"])[0].numpy(), np.vstack([np.eye(4), np.zeros(4)]).astype(np.float32)
+    )
 
 
 def test_replay_of_a_recorded_tiny_cache_is_identical_and_a_changed_input_misses(monkeypatch):

@@ -52,7 +52,7 @@ def test_regenerating_reproduces_the_committed_file_byte_for_byte(regenerated, n
 @pytest.mark.parametrize("name, n", FILES.items())
 def test_each_tf_has_its_count(name, n):
     _, labels = motifs.read_tsv(COMMITTED / name)
-    assert Counter(labels) == {tf: n for tf in motifs.TFS}
+    assert Counter(labels) == dict.fromkeys(motifs.TFS, n)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -107,7 +107,7 @@ def test_hidden_test_set_differs_from_training_and_validation(tmp_path):
     pytest.importorskip("pyjaspar")
     paths = motifs.write_dataset(tmp_path / "public", hidden_dir=tmp_path / "hidden", hidden_seed=123)
     test_seqs, test_labels = motifs.read_tsv(paths["test.txt"])
-    assert Counter(test_labels) == {tf: motifs.N_TEST for tf in motifs.TFS}
+    assert Counter(test_labels) == dict.fromkeys(motifs.TFS, motifs.N_TEST)
     for name in FILES:
         seqs, _ = motifs.read_tsv(COMMITTED / name)
         shared = set(test_seqs) & set(seqs)
@@ -141,7 +141,10 @@ def test_each_tfs_pfm_scores_its_own_sequences_higher_than_the_others(pfms):
 
 def test_command_line_writes_the_files(tmp_path):
     pytest.importorskip("pyjaspar")
-    assert motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden"), "--hidden-seed", "5"]) == 0
+    assert (
+        motifs.main(["--out", str(tmp_path / "out"), "--hidden-out", str(tmp_path / "hidden"), "--hidden-seed", "5"])
+        == 0
+    )
     assert {p.name for p in tmp_path.rglob("*.txt")} == {"training.txt", "validation.txt", "test.txt"}
 
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -32,10 +31,16 @@ def gradebook(tmp_path_factory, tiny_cache):
     for path in (ROOT / "solutions").glob("*.ipynb"):
         shutil.copyfile(path, course / "source" / ASSIGNMENT / path.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
-    env.update(A5KIT_MODE="replay", A5KIT_CACHE=str(tiny_cache), A5KIT_HIDDEN_TESTS=str(ROOT / "autograder" / "tests"),
-               A5KIT_HIDDEN_SEED="97531",  # in-kernel q3c computes the hidden motif set from it (no default in the package)
-               HF_HUB_OFFLINE="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")  # nbgrader runs `alembic`
+    env.update(
+        A5KIT_MODE="replay",
+        A5KIT_CACHE=str(tiny_cache),
+        A5KIT_HIDDEN_TESTS=str(ROOT / "autograder" / "tests"),
+        A5KIT_HIDDEN_SEED="97531",  # in-kernel q3c computes the hidden motif set from it (no default in the package)
+        HF_HUB_OFFLINE="1",
+        MPLBACKEND="Agg",
+        OMP_NUM_THREADS="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )  # nbgrader runs `alembic`
     _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", env=env)
     submissions = {"solution": ROOT / "solutions", "release": course / "release" / ASSIGNMENT}
     for student, folder in submissions.items():
@@ -54,7 +59,12 @@ def gradebook(tmp_path_factory, tiny_cache):
             for notebook in sub.notebooks:
                 for grade in notebook.grades:
                     if grade.cell_type == "markdown":  # a written answer: graded by hand in formgrader
-                        written[grade.name] = (grade.max_score, grade.auto_score, grade.manual_score, grade.needs_manual_grade)
+                        written[grade.name] = (
+                            grade.max_score,
+                            grade.auto_score,
+                            grade.manual_score,
+                            grade.needs_manual_grade,
+                        )
             scores[student] = (sub.code_score, sub.max_code_score)
             scores[f"{student}-written"] = written
     return scores

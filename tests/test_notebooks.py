@@ -12,9 +12,9 @@ from pathlib import Path
 import nbclient
 import nbformat
 import pytest
+from conftest import ROOT, SHARED_DATA
 
 from a5kit import nbmeta, release
-from conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = [p.name for p in sorted((ROOT / "solutions").glob("*.ipynb"))]
@@ -25,7 +25,9 @@ TEST_HIDDEN_SEED = "97531"  # a seed for these tests only; a course's seed is dr
 def _env(tmp: Path, hidden: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
     env.update(A5KIT_MODE="tiny", HF_HUB_OFFLINE="1", A5KIT_DATA_DIR=str(tmp / "downloads"), MPLBACKEND="Agg")
-    mirror = os.environ.get("A5KIT_DATA_MIRROR") or (str(SHARED_DATA) if (SHARED_DATA / "targets_human.txt").exists() else "")
+    mirror = os.environ.get("A5KIT_DATA_MIRROR") or (
+        str(SHARED_DATA) if (SHARED_DATA / "targets_human.txt").exists() else ""
+    )
     if mirror:  # notebook 3 reads targets_human.txt, which tiny mode cannot make up
         env["A5KIT_DATA_MIRROR"] = mirror
     if hidden:  # as an nbgrader-only instructor would: the hidden tests, and a hidden seed of their own
@@ -35,7 +37,13 @@ def _env(tmp: Path, hidden: bool) -> dict[str, str]:
 
 def _execute(path: Path, env: dict[str, str], allow_errors: bool) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=allow_errors, resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute(env=env)
     return nb
 
@@ -55,7 +63,12 @@ def _score(cell) -> float | None:
 
 
 def _errors(nb):
-    return [(cell.get("id"), out.ename, out.evalue) for cell in nb.cells for out in cell.get("outputs", []) if out.output_type == "error"]
+    return [
+        (cell.get("id"), out.ename, out.evalue)
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if out.output_type == "error"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +110,7 @@ def test_student_release_fails_only_with_not_implemented_error(student_run):
 
 
 def test_student_release_scores_zero_on_every_autograded_question(student_run):
-    name, nb = student_run
+    _name, nb = student_run
     scores = {q: _score(cell) for q, _, cell in _grade_cells(nb)}
     assert scores and all(s == 0 for s in scores.values()), scores
 
@@ -111,10 +124,14 @@ def _validate(path: Path, *flags: str, env: dict[str, str]) -> subprocess.Comple
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_nbgrader_validate_passes_on_the_source(name, tmp_path):
     result = _validate(ROOT / "solutions" / name, env=_env(tmp_path, hidden=True))
-    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "Success! Your notebook passes all the tests." in result.stdout, (
+        result.stdout[-3000:] + result.stderr[-2000:]
+    )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_nbgrader_validate_invert_finds_no_passing_test_in_the_release(name, released, tmp_path):
     result = _validate(released / name, "--invert", env=_env(tmp_path, hidden=False))
-    assert "Success! The notebook does not pass any tests." in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "Success! The notebook does not pass any tests." in result.stdout, (
+        result.stdout[-3000:] + result.stderr[-2000:]
+    )

@@ -3,11 +3,10 @@
 import re
 import subprocess
 import sys
-import tomllib
 import venv
 
 import pytest
-
+import tomllib
 from conftest import ROOT
 
 

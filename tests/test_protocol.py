@@ -49,16 +49,20 @@ def test_a_dict_that_looks_like_an_encoded_element_is_still_a_dict():
     assert roundtrip(obj) == obj
 
 
-@pytest.mark.parametrize("array", [
-    np.arange(12, dtype=np.float32).reshape(3, 4),
-    np.array([[True, False]]),
-    np.array([1 + 2j, np.nan], dtype=np.complex128),
-    np.array([np.nan, np.inf, -np.inf]),
-    np.array(["ACGT", "T"]),
-    np.array([b"ab", b"c"]),
-    np.zeros((0, 4), dtype=np.int8),
-    np.array(2.5),
-], ids=["float32", "bool", "complex", "non-finite", "unicode", "bytes", "empty", "0-d"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.array([[True, False]]),
+        np.array([1 + 2j, np.nan], dtype=np.complex128),
+        np.array([np.nan, np.inf, -np.inf]),
+        np.array(["ACGT", "T"]),
+        np.array([b"ab", b"c"]),
+        np.zeros((0, 4), dtype=np.int8),
+        np.array(2.5),
+    ],
+    ids=["float32", "bool", "complex", "non-finite", "unicode", "bytes", "empty", "0-d"],
+)
 def test_numeric_and_string_arrays_keep_dtype_shape_and_values(array):
     back = roundtrip({"x": [array, (array,)]})
     for got in (back["x"][0], back["x"][1][0]):
@@ -67,18 +71,23 @@ def test_numeric_and_string_arrays_keep_dtype_shape_and_values(array):
 
 
 def test_handles_cross_as_handles():
-    assert roundtrip([Handle(7, "Module"), {"h": Handle(8, "Tensor")}]) == [Handle(7, "Module"), {"h": Handle(8, "Tensor")}]
+    assert roundtrip([Handle(7, "Module"), {"h": Handle(8, "Tensor")}]) == [
+        Handle(7, "Module"),
+        {"h": Handle(8, "Tensor")},
+    ]
 
 
 def test_requests_and_answers_round_trip_as_types():
     request = wire.Request("call", "one_hot_encode_dna", ("ACGT",), {"alphabet": "ACGT"})
     assert wire.Request.from_plain(roundtrip(request.to_plain())) == request
-    for answer in [wire.Answer(wire.Status.VALUE, np.eye(2)),
-                   wire.Answer(wire.Status.MISSING, message="no function named f()"),
-                   wire.Answer(wire.Status.STUDENT_ERROR, message="bad X at 3", function="f", error_type="ValueError"),
-                   wire.Answer(wire.Status.STALE, message="gone"),
-                   wire.Answer(wire.Status.KIT_ERROR, message="AttributeError: x"),
-                   wire.Answer(wire.Status.REFUSED, message="not plain data", function="f", error_type="TypeError")]:
+    for answer in [
+        wire.Answer(wire.Status.VALUE, np.eye(2)),
+        wire.Answer(wire.Status.MISSING, message="no function named f()"),
+        wire.Answer(wire.Status.STUDENT_ERROR, message="bad X at 3", function="f", error_type="ValueError"),
+        wire.Answer(wire.Status.STALE, message="gone"),
+        wire.Answer(wire.Status.KIT_ERROR, message="AttributeError: x"),
+        wire.Answer(wire.Status.REFUSED, message="not plain data", function="f", error_type="TypeError"),
+    ]:
         back = wire.Answer.from_plain(roundtrip(answer.to_plain()))
         assert back.status is answer.status and back.message == answer.message and back.function == answer.function
         if answer.status is wire.Status.VALUE:
@@ -91,7 +100,10 @@ def test_an_answer_that_is_not_one_is_refused(data):
         wire.Answer.from_plain(data)
 
 
-@pytest.mark.parametrize("data", [None, {"kind": "exec", "name": "f"}, {"kind": "call", "name": 3}, {"kind": "call", "name": "f", "args": "x"}])
+@pytest.mark.parametrize(
+    "data",
+    [None, {"kind": "exec", "name": "f"}, {"kind": "call", "name": 3}, {"kind": "call", "name": "f", "args": "x"}],
+)
 def test_a_request_that_is_not_one_is_refused(data):
     with pytest.raises(wire.WireError, match="malformed request"):
         wire.Request.from_plain(data)
@@ -102,14 +114,23 @@ def test_each_status_becomes_what_a_test_expects():
     with pytest.raises(MissingFunction, match="no function"):
         value_of(wire.Answer(wire.Status.MISSING, message="no function named f()"), "f")
     with pytest.raises(StudentError) as raised:
-        value_of(wire.Answer(wire.Status.STUDENT_ERROR, message="bad X at 3", function="f", error_type="ValueError"), "f")
+        value_of(
+            wire.Answer(wire.Status.STUDENT_ERROR, message="bad X at 3", function="f", error_type="ValueError"), "f"
+        )
     assert isinstance(raised.value.error, ValueError) and str(raised.value) == "f() raised ValueError: bad X at 3"
     with pytest.raises(StudentError) as raised:  # a class name no builtin has, even one no class can have
         value_of(wire.Answer(wire.Status.STUDENT_ERROR, message="m", function="f", error_type="My\x00Error"), "f")
     assert str(raised.value.error) == "m"
     with pytest.raises(StudentError, match="cannot be graded"):
-        value_of(wire.Answer(wire.Status.REFUSED, message="returned something that cannot be graded (x)", function="f",
-                             error_type="TypeError"), "f")
+        value_of(
+            wire.Answer(
+                wire.Status.REFUSED,
+                message="returned something that cannot be graded (x)",
+                function="f",
+                error_type="TypeError",
+            ),
+            "f",
+        )
     with pytest.raises(CallFailed, match="gone"):
         value_of(wire.Answer(wire.Status.STALE, message="gone"), "f")
     with pytest.raises(KitError, match="kit probe parameters failed"):
@@ -124,7 +145,9 @@ def test_object_arrays_are_refused_on_the_way_out():
         wire.dumps([np.array([{}, 1], dtype=object)])
 
 
-@pytest.mark.parametrize("obj", [object(), {1, 2}, b"bytes", Exception("e")], ids=["object", "set", "bytes", "exception"])
+@pytest.mark.parametrize(
+    "obj", [object(), {1, 2}, b"bytes", Exception("e")], ids=["object", "set", "bytes", "exception"]
+)
 def test_what_is_not_plain_data_is_refused_on_the_way_out(obj):
     with pytest.raises(wire.WireError, match="not plain data"):
         wire.dumps({"value": obj})
@@ -150,8 +173,12 @@ class Boom:
 
 
 def test_a_pickled_npy_member_is_refused_and_never_unpickled():
-    data = _message(**{"__json__.npy": _npy(np.frombuffer(b'{"status": "value", "value": null}', dtype=np.uint8)),
-                       "a0.npy": _npy(np.array([Boom()], dtype=object), allow_pickle=True)})
+    data = _message(
+        **{
+            "__json__.npy": _npy(np.frombuffer(b'{"status": "value", "value": null}', dtype=np.uint8)),
+            "a0.npy": _npy(np.array([Boom()], dtype=object), allow_pickle=True),
+        }
+    )
     with pytest.raises(wire.WireError, match="malformed"):
         wire.loads(data)
     assert not os.path.exists("/tmp/a5kit-test-protocol-pwned")
@@ -175,16 +202,21 @@ def test_a_zip_bomb_is_refused_from_its_declared_size_before_it_is_inflated():
 
 def test_a_zip_that_lies_about_its_sizes_is_not_read_past_the_lie():
     member = _npy(np.zeros(2**20, dtype=np.uint8))
-    data = bytearray(_message(**{"__json__.npy": _npy(np.frombuffer(b'{"value": null}', dtype=np.uint8)), "a0.npy": member}))
+    data = bytearray(
+        _message(**{"__json__.npy": _npy(np.frombuffer(b'{"value": null}', dtype=np.uint8)), "a0.npy": member})
+    )
     # shrink the declared uncompressed size of a0.npy in the central directory: zipfile stops at it and flags a bad CRC
     at = data.rfind(b"PK\x01\x02")
-    data[at + 24:at + 28] = (1000).to_bytes(4, "little")
+    data[at + 24 : at + 28] = (1000).to_bytes(4, "little")
     with pytest.raises(wire.WireError, match="malformed"):
         wire.loads(bytes(data))
 
 
-@pytest.mark.parametrize("data", [b"", b"not a zip", b"PK\x03\x04" + b"\x00" * 100, _message(**{"x.npy": b"junk"})],
-                         ids=["empty", "text", "truncated", "junk-member"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not a zip", b"PK\x03\x04" + b"\x00" * 100, _message(**{"x.npy": b"junk"})],
+    ids=["empty", "text", "truncated", "junk-member"],
+)
 def test_garbage_is_refused_as_malformed(data):
     with pytest.raises(wire.WireError, match="malformed"):
         wire.loads(data)
@@ -216,9 +248,14 @@ def test_read_untrusted_refuses_what_is_not_a_small_regular_file_before_reading_
     (tmp_path / "dir.npz").mkdir()
     with open(tmp_path / "sparse.npz", "wb") as fh:
         fh.truncate(wire.MAX_MESSAGE_BYTES + 1)
-    for name, said in [("fifo.npz", "not a regular file"), ("link.npz", "cannot be opened safely"),
-                       ("hard.npz", "hard link"), ("dir.npz", "not a regular file"), ("sparse.npz", "larger than"),
-                       ("missing.npz", "no answer")]:
+    for name, said in [
+        ("fifo.npz", "not a regular file"),
+        ("link.npz", "cannot be opened safely"),
+        ("hard.npz", "hard link"),
+        ("dir.npz", "not a regular file"),
+        ("sparse.npz", "larger than"),
+        ("missing.npz", "no answer"),
+    ]:
         with pytest.raises(wire.WireError, match=said):
             wire.read_untrusted(tmp_path, name)
 
@@ -233,8 +270,12 @@ def test_read_untrusted_refuses_a_symlinked_answer_folder(tmp_path):
 
 
 def test_read_untrusted_refuses_a_zip_bomb_answer_file(tmp_path):
-    data = _message(**{"__json__.npy": _npy(np.frombuffer(b'{"value": null}', dtype=np.uint8)),
-                       "a0.npy": _npy(np.zeros(80 * 2**20, dtype=np.uint8))})
+    data = _message(
+        **{
+            "__json__.npy": _npy(np.frombuffer(b'{"value": null}', dtype=np.uint8)),
+            "a0.npy": _npy(np.zeros(80 * 2**20, dtype=np.uint8)),
+        }
+    )
     (tmp_path / "bomb.npz").write_bytes(data)
     with pytest.raises(wire.WireError, match="larger than"):
         wire.read_untrusted(tmp_path, "bomb.npz")

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ROOT
-from a5kit import nbmeta
-from a5kit.grader.settings import KERNEL_MEMORY_MB
 from student_user import student_user  # noqa: F401  (a fixture)
 from test_runner import AS_ROOT, HIDDEN, notebook  # shared helpers of the runner tests
 
+from a5kit import nbmeta
 from a5kit.grader import results as results_mod
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
+from a5kit.grader.settings import KERNEL_MEMORY_MB
 
 QUESTIONS = {"04_finetune": ["q5b"]}
 STUDENT = ""  # the session's throw-away student user, set per test (read at call time, not import time)
@@ -34,15 +33,15 @@ def _solution(grade_id: str) -> str:
 IMPORTS = "import numpy as np\nimport torch\nfrom tqdm import tqdm\nfrom enformer_pytorch.finetune import HeadAdapterWrapper\nimport a5kit.finetune_data"
 ADAPTER = _solution("q5a-solution")
 
-NOISE = '''
+NOISE = """
 def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
     with torch.no_grad():
         for p in (model.to_tracks if freeze_enformer else model).parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return [2.0 - 0.05 * i for i in range(steps)]
-'''
+"""
 
-PROBE = '''
+PROBE = """
 import a5kit.kernel_server.probes as probes
 _real = probes.parameters
 
@@ -58,7 +57,7 @@ def finetune(model, batches, steps, lr, freeze_enformer=True, trunk_lr=None):
         pass
     probes.run = lambda name, args, kwargs: (_moving if name == "parameters" else dict(probes.PROBES)[name])(*args, **kwargs)
     return [2.0 - 0.05 * i for i in range(steps)]
-'''
+"""
 
 
 def grade(tmp_path, cache, finetune_cell: str) -> dict:
@@ -67,8 +66,14 @@ def grade(tmp_path, cache, finetune_cell: str) -> dict:
     if AS_ROOT:
         tmp_path.chmod(0o755)
     (sub / "04_finetune.ipynb").write_text(notebook(IMPORTS, ADAPTER, finetune_cell))
-    setup = GraderSetup(hidden_tests=HIDDEN, questions=QUESTIONS, cache=cache, user=STUDENT,
-                        limits=Limits(cell=60.0, question=240.0, total=400.0), memory_mb=KERNEL_MEMORY_MB)
+    setup = GraderSetup(
+        hidden_tests=HIDDEN,
+        questions=QUESTIONS,
+        cache=cache,
+        user=STUDENT,
+        limits=Limits(cell=60.0, question=240.0, total=400.0),
+        memory_mb=KERNEL_MEMORY_MB,
+    )
     doc = grade_submission(sub, setup)
     results_mod.validate(doc)
     return doc

@@ -12,10 +12,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from a5kit import nbmeta, release
 from a5kit.checking import load_cases
-from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"
 SOURCES = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -101,7 +101,7 @@ def test_committed_notebooks_use_the_example_repository_and_the_release_says_so(
 
 def test_release_refuses_a_repository_colab_cannot_open(tmp_path, monkeypatch):
     monkeypatch.setenv("A5KIT_REPOSITORY", "https://example.org/somewhere")
-    with pytest.raises(release.ReleaseError, match="github.com/OWNER/REPO"):
+    with pytest.raises(release.ReleaseError, match=r"github\.com/OWNER/REPO"):
         release.read_config(ROOT)
 
 
@@ -142,15 +142,20 @@ def test_release_names_no_hidden_test(regenerated):
 def test_built_wheel_holds_public_checks_only(tmp_path):
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("a5kit-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-        text = "\n".join(zf.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".txt", ".md", ".json")))
+        text = "\n".join(
+            zf.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".txt", ".md", ".json"))
+        )
     assert "a5kit/checks/q2a.py" in names and "a5kit/datasets/training.txt" in names
-    assert not [n for n in names if "autograder/" in n or "/tests/" in n or n.endswith("test.txt")]  # no hidden test files
+    assert not [
+        n for n in names if "autograder/" in n or "/tests/" in n or n.endswith("test.txt")
+    ]  # no hidden test files
     leaked = sorted(n for n in _hidden_names() if re.search(rf"\b{n}\b", text))
     assert not leaked
 
@@ -211,7 +216,9 @@ def test_grade_tells_a_student_how_many_points_the_hidden_tests_add(monkeypatch,
     hidden = sum(c.points for c in cases if c.hidden)
     public = sum(c.points for c in cases if not c.hidden)
     assert checking.grade("q2a", ns) == 1.5  # an upper-case-only encoder: lowercase, N and another letter fail
-    assert capsys.readouterr().out.startswith(f"q2a: public checks 1.5/{public:g} — {hidden:g} more points come from hidden tests after you submit")
+    assert capsys.readouterr().out.startswith(
+        f"q2a: public checks 1.5/{public:g} — {hidden:g} more points come from hidden tests after you submit"
+    )
 
 
 def test_check_and_grade_silence_progress_bars(monkeypatch, capsys):
@@ -241,7 +248,11 @@ def student(tmp_path_factory) -> Path:
 
 
 def _texts(tree: Path) -> dict[str, str]:
-    return {p.relative_to(tree).as_posix(): p.read_text(errors="replace") for p in tree.rglob("*") if p.is_file() and p.suffix != ".npz"}
+    return {
+        p.relative_to(tree).as_posix(): p.read_text(errors="replace")
+        for p in tree.rglob("*")
+        if p.is_file() and p.suffix != ".npz"
+    }
 
 
 def test_student_tree_holds_notebooks_readme_licence_pyproject_and_package_only(student):
@@ -253,14 +264,33 @@ def test_student_tree_holds_notebooks_readme_licence_pyproject_and_package_only(
 def test_student_tree_leaks_nothing_graded(student):
     files = [p.relative_to(student).as_posix() for p in student.rglob("*") if p.is_file()]
     assert not [f for f in files if f.split("/")[0] in ("solutions", "autograder", "tests", "data")]
-    assert not [f for f in files if f.endswith(".npz") and not f.endswith("checks/public_expected.npz")]  # no expected values of hidden tests
-    assert not [f for f in files if any(f.endswith(f"a5kit/{m}") for m in release.INSTRUCTOR_ONLY) or f.endswith("reference.py")]
+    assert not [
+        f for f in files if f.endswith(".npz") and not f.endswith("checks/public_expected.npz")
+    ]  # no expected values of hidden tests
+    assert not [
+        f for f in files if any(f.endswith(f"a5kit/{m}") for m in release.INSTRUCTOR_ONLY) or f.endswith("reference.py")
+    ]
     texts = _texts(student)
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "from a5kit_reference import", "DEFAULT_HIDDEN_SEED", "reference_attention",
-                   "reference_one_hot", "reference_apply_variant", "reference_reverse_complement", "complement_reversed",
-                   "strongest_filter_index", "reference_pca_2d", "reference_extremes", "reference_closest", "reference_strongest"):
+    for marker in (
+        "BEGIN SOLUTION",
+        "BEGIN HIDDEN TESTS",
+        "from a5kit_reference import",
+        "DEFAULT_HIDDEN_SEED",
+        "reference_attention",
+        "reference_one_hot",
+        "reference_apply_variant",
+        "reference_reverse_complement",
+        "complement_reversed",
+        "strongest_filter_index",
+        "reference_pca_2d",
+        "reference_extremes",
+        "reference_closest",
+        "reference_strongest",
+    ):
         assert not [name for name, text in texts.items() if marker in text], marker
-    leaked = sorted({(name, n) for n in _hidden_names() for name, text in texts.items() if re.search(rf"\b{n}\b", text)})
+    leaked = sorted(
+        {(name, n) for n in _hidden_names() for name, text in texts.items() if re.search(rf"\b{n}\b", text)}
+    )
     assert not leaked
 
 
@@ -271,10 +301,14 @@ def test_student_stored_values_are_public_inputs_answers_only(student):
 
 
 def test_student_package_has_no_hidden_seed():
-    code = ("import a5kit.motifs as m\ntry:\n    m.hidden_seed_from_env()\nexcept m.HiddenSeedMissing:\n    print('refused')\n"
-            "print(hasattr(m, 'DEFAULT_HIDDEN_SEED'))")
+    code = (
+        "import a5kit.motifs as m\ntry:\n    m.hidden_seed_from_env()\nexcept m.HiddenSeedMissing:\n    print('refused')\n"
+        "print(hasattr(m, 'DEFAULT_HIDDEN_SEED'))"
+    )
     env = {k: v for k, v in __import__("os").environ.items() if k != "A5KIT_HIDDEN_SEED"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     assert out == ["refused", "False"]
 
 
@@ -301,8 +335,23 @@ def test_student_wheel_is_a_strict_subset_of_the_grader_wheel(student, tmp_path)
         work.mkdir()
         (work / "setup.cfg").write_text(f"[build]\nbuild_base = {work / 'build'}\n[egg_info]\negg_base = {work}\n")
         env = {**__import__("os").environ, "DIST_EXTRA_CONFIG": str(work / "setup.cfg")}
-        build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / name), str(project)],
-                               capture_output=True, text=True, env=env)
+        build = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                str(tmp_path / name),
+                str(project),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert build.returncode == 0, build.stderr[-2000:]
         (wheel,) = (tmp_path / name).glob("a5kit-*.whl")
         with zipfile.ZipFile(wheel) as zf:
@@ -310,7 +359,9 @@ def test_student_wheel_is_a_strict_subset_of_the_grader_wheel(student, tmp_path)
     assert "a5kit/checks/public_expected.npz" in wheels["student"]
     assert set(wheels["student"]) < set(wheels["grader"])
     assert all(wheels["student"][n] == wheels["grader"][n] for n in wheels["student"])
-    assert {n.removeprefix("a5kit/") for n in set(wheels["grader"]) - set(wheels["student"])} == set(release.INSTRUCTOR_ONLY)
+    assert {n.removeprefix("a5kit/") for n in set(wheels["grader"]) - set(wheels["student"])} == set(
+        release.INSTRUCTOR_ONLY
+    )
 
 
 def test_student_readme_says_how_to_open_check_and_submit_all_four_notebooks_at_once(student):
@@ -331,17 +382,37 @@ def test_make_release_refuses_the_example_repository_with_one_line(tmp_path, mon
     monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
     monkeypatch.delenv("A5KIT_REF", raising=False)
     monkeypatch.setattr(release, "write_public_expected", lambda root: pytest.fail("nothing may be written"))
-    assert release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student")]) == 1
+    assert (
+        release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student")])
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "EXAMPLE repository" in err[0] and "full commit hash" in err[0] and "--example" in err[0]
     assert not (tmp_path / "student").exists()
 
 
-def test_make_release_with_example_writes_the_student_tree_and_says_it_is_not_for_publishing(tmp_path, monkeypatch, capsys):
+def test_make_release_with_example_writes_the_student_tree_and_says_it_is_not_for_publishing(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
     monkeypatch.delenv("A5KIT_REF", raising=False)
-    monkeypatch.setattr(release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED)  # leave src/ alone
-    assert release.main(["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student"), "--example"]) == 0
+    monkeypatch.setattr(
+        release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED
+    )  # leave src/ alone
+    assert (
+        release.main(
+            [
+                "--root",
+                str(ROOT),
+                "--out",
+                str(tmp_path / "nb"),
+                "--student-out",
+                str(tmp_path / "student"),
+                "--example",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in out and "not for publishing" in out
 
@@ -359,4 +430,6 @@ def test_make_autograder_refuses_the_example_repository_with_one_line(tmp_path, 
 
 def test_a_full_commit_hash_is_an_accepted_ref():
     assert release.is_pinned("0123456789abcdef0123456789abcdef01234567")
-    assert not release.is_pinned("main") and not release.is_pinned("a1b2c3d")  # an abbreviated hash can become ambiguous
+    assert not release.is_pinned("main") and not release.is_pinned(
+        "a1b2c3d"
+    )  # an abbreviated hash can become ambiguous

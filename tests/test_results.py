@@ -51,7 +51,12 @@ def test_top_level_output_is_the_summary(doc):
 
 
 def test_one_test_per_result_named_question_colon_case(doc):
-    assert [t["name"] for t in doc["tests"][1:]] == ["q1a: shapes", "q1a: values", "q2b: held-out motif", "q2b: held-out sequence"]
+    assert [t["name"] for t in doc["tests"][1:]] == [
+        "q1a: shapes",
+        "q1a: values",
+        "q2b: held-out motif",
+        "q2b: held-out sequence",
+    ]
 
 
 def test_hidden_marker_in_a_case_name_moves_to_visibility():
@@ -104,15 +109,39 @@ def test_no_results_still_gives_a_valid_document_with_the_summary():
 
 
 def test_spec_example_shape_is_accepted():
-    validate({
-        "score": 44.0, "execution_time": 136, "output": "Text", "output_format": "simple_format",
-        "test_output_format": "text", "test_name_format": "text", "visibility": "after_due_date",
-        "stdout_visibility": "visible", "extra_data": {},
-        "tests": [{"score": 2.0, "max_score": 2.0, "status": "passed", "name": "Your name here", "name_format": "text",
-                   "number": "1.1", "output": "Giant string", "output_format": "text", "tags": ["t1", "t2"],
-                   "visibility": "visible", "extra_data": {}}],
-        "leaderboard": [{"name": "Accuracy", "value": 0.926}, {"name": "Time", "value": 15.1, "order": "asc"}, {"name": "Stars", "value": "*****"}],
-    })
+    validate(
+        {
+            "score": 44.0,
+            "execution_time": 136,
+            "output": "Text",
+            "output_format": "simple_format",
+            "test_output_format": "text",
+            "test_name_format": "text",
+            "visibility": "after_due_date",
+            "stdout_visibility": "visible",
+            "extra_data": {},
+            "tests": [
+                {
+                    "score": 2.0,
+                    "max_score": 2.0,
+                    "status": "passed",
+                    "name": "Your name here",
+                    "name_format": "text",
+                    "number": "1.1",
+                    "output": "Giant string",
+                    "output_format": "text",
+                    "tags": ["t1", "t2"],
+                    "visibility": "visible",
+                    "extra_data": {},
+                }
+            ],
+            "leaderboard": [
+                {"name": "Accuracy", "value": 0.926},
+                {"name": "Time", "value": 15.1, "order": "asc"},
+                {"name": "Stars", "value": "*****"},
+            ],
+        }
+    )
 
 
 # --- the schema can fail -------------------------------------------------------------------
@@ -139,6 +168,7 @@ def test_test_without_name_is_rejected(doc):
 def test_test_field_outside_its_enum_is_rejected(doc, field, value):
     def change(d):
         d["tests"][1][field] = value
+
     with pytest.raises(ResultsError, match=rf"tests\[1\]\.{field}"):
         validate(broken(doc, change))
 
@@ -167,6 +197,7 @@ def test_no_top_level_score_and_a_test_without_score_is_rejected(doc):
     def change(d):
         d.pop("score")
         d["tests"][1].pop("score")
+
     with pytest.raises(ResultsError, match="needs a top-level 'score'"):
         validate(broken(doc, change))
 
@@ -184,6 +215,7 @@ def test_error_message_lists_every_problem(doc):
     def change(d):
         d["tests"][1].pop("max_score")
         d["tests"][2]["status"] = "maybe"
+
     with pytest.raises(ResultsError) as info:
         validate(broken(doc, change))
     assert "tests[1]" in str(info.value) and "tests[2].status" in str(info.value)

@@ -16,17 +16,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from a5kit.grader import results as results_mod
-from a5kit.grader.runner import GraderSetup, Limits, grade_submission
-from a5kit import nbmeta
-from a5kit.grader.settings import source_notebooks
 from conftest import ROOT
 from student_user import student_user  # noqa: F401  (a fixture)
 
+from a5kit import nbmeta
+from a5kit.grader import results as results_mod
+from a5kit.grader.runner import GraderSetup, Limits, grade_submission
+from a5kit.grader.settings import source_notebooks
+
 HIDDEN = ROOT / "autograder" / "tests"
 QUESTIONS = {"01_self_attention": ["q1a"], "02_dna_cnn": ["q2a"]}
-POINTS = {q: p for q, p in nbmeta.notebook_points(source_notebooks(ROOT)).items() if q in ("q1a", "q2a")}  # from the grade cells
+POINTS = {
+    q: p for q, p in nbmeta.notebook_points(source_notebooks(ROOT)).items() if q in ("q1a", "q2a")
+}  # from the grade cells
 AS_ROOT = os.geteuid() == 0
 STUDENT = ""  # set per test by the autouse fixture below: the session's own student user when root
 
@@ -38,7 +40,9 @@ def _grade_as_the_session_student(student_user):
 
 
 def _solution(grade_id: str) -> str:
-    cell = nbmeta.find(ROOT / "solutions" / ("01_self_attention.ipynb" if grade_id.startswith("q1") else "02_dna_cnn.ipynb"), grade_id)
+    cell = nbmeta.find(
+        ROOT / "solutions" / ("01_self_attention.ipynb" if grade_id.startswith("q1") else "02_dna_cnn.ipynb"), grade_id
+    )
     return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", nbmeta.source(cell))
 
 
@@ -53,8 +57,14 @@ def notebook(*cells: str) -> str:
 
 
 def _setup(cache: Path, **limits: float) -> GraderSetup:
-    return GraderSetup(hidden_tests=HIDDEN, questions=QUESTIONS, cache=cache, user=STUDENT,
-                       limits=Limits(**{"cell": 10.0, "question": 10.0, "total": 120.0, **limits}), memory_mb=1200)
+    return GraderSetup(
+        hidden_tests=HIDDEN,
+        questions=QUESTIONS,
+        cache=cache,
+        user=STUDENT,
+        limits=Limits(**{"cell": 10.0, "question": 10.0, "total": 120.0, **limits}),
+        memory_mb=1200,
+    )
 
 
 def grade(tmp_path: Path, cache: Path, files: dict[str, str | bytes], **limits: float) -> dict:
@@ -79,8 +89,10 @@ def outputs(doc: dict, question: str) -> str:
 
 def both(first_extra: list[str] | None = None, second: str | None = None) -> dict[str, str]:
     """01 with the q1a answer (plus extra cells), and 02 as given (default: the q2a answer)."""
-    return {"01_self_attention.ipynb": notebook(ATTENTION, *(first_extra or [])),
-            "02_dna_cnn.ipynb": second if second is not None else notebook(ONE_HOT)}
+    return {
+        "01_self_attention.ipynb": notebook(ATTENTION, *(first_extra or [])),
+        "02_dna_cnn.ipynb": second if second is not None else notebook(ONE_HOT),
+    }
 
 
 # -- the baseline ------------------------------------------------------------------------------
@@ -96,7 +108,10 @@ def test_summary_is_a_visible_zero_point_test_naming_what_was_graded(tmp_path, t
     doc = grade(tmp_path, tiny_cache, both())
     summary = doc["tests"][0]
     assert summary["name"] == "Summary" and summary["max_score"] == 0 and summary["visibility"] == "visible"
-    assert "graded 2 notebooks" in summary["output"] and "hidden tests show after grades are published" in summary["output"]
+    assert (
+        "graded 2 notebooks" in summary["output"]
+        and "hidden tests show after grades are published" in summary["output"]
+    )
 
 
 def test_hidden_cases_are_shown_after_publication_and_public_ones_now(tmp_path, tiny_cache):
@@ -151,7 +166,14 @@ def test_two_copies_of_a_notebook_grade_the_newer_and_say_so(tmp_path, tiny_cach
     sub.mkdir()
     (sub / "02_dna_cnn.ipynb").write_text(notebook("def one_hot_encode_dna(s):\n    return None"))
     os.utime(sub / "02_dna_cnn.ipynb", (1_000_000_000, 1_000_000_000))
-    doc = grade(tmp_path, tiny_cache, {"01_self_attention.ipynb": files["01_self_attention.ipynb"], "02_dna_cnn (1).ipynb": files["02_dna_cnn.ipynb"]})
+    doc = grade(
+        tmp_path,
+        tiny_cache,
+        {
+            "01_self_attention.ipynb": files["01_self_attention.ipynb"],
+            "02_dna_cnn (1).ipynb": files["02_dna_cnn.ipynb"],
+        },
+    )
     assert score(doc, "q2a") == POINTS["q2a"] and "02_dna_cnn (1).ipynb" in doc["output"]
 
 
@@ -166,7 +188,11 @@ def test_a_renamed_function_costs_its_question_with_a_message_naming_it(tmp_path
 
 @pytest.mark.parametrize(
     ("cell", "reported"),
-    [("def broken(:\n    pass", "SyntaxError"), ("1 / 0", "ZeroDivisionError"), ("import sys\nsys.exit(3)", "SystemExit")],
+    [
+        ("def broken(:\n    pass", "SyntaxError"),
+        ("1 / 0", "ZeroDivisionError"),
+        ("import sys\nsys.exit(3)", "SystemExit"),
+    ],
     ids=["syntax-error", "exception", "sys-exit"],
 )
 def test_a_failing_cell_is_reported_and_costs_nothing_else(tmp_path, tiny_cache, cell, reported):
@@ -229,7 +255,9 @@ def _never_read(monkeypatch, first: str) -> list[str]:
     ["_a5kit_serve_", "import numpy as np\ndef one_hot_encode_dna", "exec("],
     ids=["a-request", "a-cell", "the-grader-helper"],
 )
-def test_code_the_kernel_never_reads_is_run_again_in_a_fresh_kernel_and_costs_nothing(tmp_path, tiny_cache, monkeypatch, first):
+def test_code_the_kernel_never_reads_is_run_again_in_a_fresh_kernel_and_costs_nothing(
+    tmp_path, tiny_cache, monkeypatch, first
+):
     dropped = _never_read(monkeypatch, first)
     doc = grade(tmp_path, tiny_cache, both())
     assert dropped, "nothing was dropped: the test did not exercise a lost request"
@@ -238,10 +266,15 @@ def test_code_the_kernel_never_reads_is_run_again_in_a_fresh_kernel_and_costs_no
 
 
 def test_a_graded_function_that_kills_the_kernel_costs_only_its_cases(tmp_path, tiny_cache):
-    killer = ONE_HOT + "\n\n_real = one_hot_encode_dna\ndef one_hot_encode_dna(sequence):\n    if sequence == 'acgTn':\n        import os; os._exit(1)\n    return _real(sequence)\n"
+    killer = (
+        ONE_HOT
+        + "\n\n_real = one_hot_encode_dna\ndef one_hot_encode_dna(sequence):\n    if sequence == 'acgTn':\n        import os; os._exit(1)\n    return _real(sequence)\n"
+    )
     doc = grade(tmp_path, tiny_cache, both(second=notebook(killer)))
     lost = [t for t in doc["tests"] if t["name"].startswith("q2a:") and t["score"] == 0]
-    assert [t["name"] for t in lost] == ["q2a: lowercase is accepted"] and "killed the notebook's kernel" in lost[0]["output"]
+    assert [t["name"] for t in lost] == ["q2a: lowercase is accepted"] and "killed the notebook's kernel" in lost[0][
+        "output"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -264,9 +297,11 @@ def test_100_mb_of_printed_output_is_drained_not_kept(tmp_path, tiny_cache):
 
 def test_monkeypatching_numpy_or_the_test_helpers_in_the_kernel_changes_nothing(tmp_path, tiny_cache):
     wrong = "import numpy as np\ndef one_hot_encode_dna(sequence):\n    return np.zeros((len(sequence), 4), dtype=np.float32)"
-    cheat = ("import numpy, a5kit.checking.expect as ex, a5kit.checking.core as core\n"
-             "numpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
-             "ex.close = lambda *a, **k: None\ncore.run_case = lambda c, s: core.Result(c.question, c.name, c.points, c.points, c.hidden, 'passed')")
+    cheat = (
+        "import numpy, a5kit.checking.expect as ex, a5kit.checking.core as core\n"
+        "numpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
+        "ex.close = lambda *a, **k: None\ncore.run_case = lambda c, s: core.Result(c.question, c.name, c.points, c.points, c.hidden, 'passed')"
+    )
     honest = grade(tmp_path / "honest", tiny_cache, both(second=notebook(wrong)))
     doc = grade(tmp_path / "cheat", tiny_cache, both(second=notebook(wrong, cheat)))
     assert score(doc, "q2a") == score(honest, "q2a") < POINTS["q2a"]

@@ -17,22 +17,41 @@ from collections.abc import Callable
 
 import nbformat
 import pytest
+from conftest import ROOT
 
 from a5kit import nbmeta, release
 from a5kit.checking import LocalSubmission, load_cases, run_cases
 from a5kit.checking.core import reference_module
-from conftest import ROOT
 
 HIDDEN = ROOT / "autograder" / "tests"
 # Plumbing that moves processes, files and downloads around, not numbers: calling it with a
 # student's arguments would start kernels or write files, and none of it computes an answer.
 PLUMBING = {
-    "a5kit.__main__", "a5kit._files", "a5kit.cache", "a5kit.config", "a5kit.data",
-    "a5kit.grader.batch", "a5kit.grader.intake", "a5kit.grader.kernel_client", "a5kit.kernel_server.server",
-    "a5kit.grader.launcher", "a5kit.grader.memory", "a5kit.grader.results", "a5kit.grader.runner", "a5kit.protocol",
-    "a5kit.grader.budget", "a5kit.grader.notebook_run", "a5kit.grader.remote",
+    "a5kit.__main__",
+    "a5kit._files",
+    "a5kit.cache",
+    "a5kit.config",
+    "a5kit.data",
+    "a5kit.grader.batch",
+    "a5kit.grader.intake",
+    "a5kit.grader.kernel_client",
+    "a5kit.kernel_server.server",
+    "a5kit.grader.launcher",
+    "a5kit.grader.memory",
+    "a5kit.grader.results",
+    "a5kit.grader.runner",
+    "a5kit.protocol",
+    "a5kit.grader.budget",
+    "a5kit.grader.notebook_run",
+    "a5kit.grader.remote",
 }
-WRITES_FILES = {"a5kit.motifs.write_dataset", "a5kit.motifs.write_tsv", "a5kit.motifs.main", "a5kit.checks.stored.write", "a5kit.inputs.record_all"}
+WRITES_FILES = {
+    "a5kit.motifs.write_dataset",
+    "a5kit.motifs.write_tsv",
+    "a5kit.motifs.main",
+    "a5kit.checks.stored.write",
+    "a5kit.inputs.record_all",
+}
 
 
 def student_modules() -> list[str]:
@@ -57,7 +76,12 @@ def public_functions() -> dict[str, Callable]:
         module = importlib.import_module(module_name)
         for name, func in vars(module).items():
             qualified = f"{module_name}.{name}"
-            if inspect.isfunction(func) and not name.startswith("__") and func.__module__ == module_name and qualified not in WRITES_FILES:
+            if (
+                inspect.isfunction(func)
+                and not name.startswith("__")
+                and func.__module__ == module_name
+                and qualified not in WRITES_FILES
+            ):
                 found[qualified] = func
     return found
 
@@ -76,7 +100,9 @@ def graded_functions() -> dict[str, dict[str, tuple[int, int]]]:
                         signatures[node.name] = (n - len(node.args.defaults), n)
     graded = {}
     for path in sorted(HIDDEN.glob("q*.py")):
-        called = set(re.findall(r'"(\w+)"', path.read_text() + (ROOT / "src" / "a5kit" / "checks" / path.name).read_text()))
+        called = set(
+            re.findall(r'"(\w+)"', path.read_text() + (ROOT / "src" / "a5kit" / "checks" / path.name).read_text())
+        )
         graded[path.stem] = {name: signatures[name] for name in sorted(called) if name in signatures}
     return graded
 
@@ -147,7 +173,9 @@ def test_the_search_covers_every_autograded_question_and_the_student_modules():
     assert graded["q2a"] == {"one_hot_encode_dna": (1, 1)} and graded["q2b"] == {"plot_one_hot": (1, 2)}
     functions = public_functions()
     assert "a5kit.checks.q4d.check_closest" in functions and "a5kit.inputs.variant_sequences" in functions
-    assert not [n for n in functions if n.split(".")[1] in ("release", "autograder", "demo", "bench")]  # not in the student package
+    assert not [
+        n for n in functions if n.split(".")[1] in ("release", "autograder", "demo", "bench")
+    ]  # not in the student package
 
 
 def test_a_reference_implementation_offered_as_the_answer_is_caught(sandbox):

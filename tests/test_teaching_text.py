@@ -8,7 +8,6 @@ import re
 
 import nbformat
 import pytest
-
 from conftest import ROOT
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -38,15 +37,24 @@ def test_q6_names_the_cohorts_of_the_two_benchmarks_not_gtex():
     assert "55**, 2056–2059 (2023)" in q6 and "55**, 2060–2064 (2023)" in q6
     assert "about a third" not in q6
     assert "training augmentation" not in q6
-    assert "inside\nthe *NLRC5* gene" in q6 and "intron" not in q6 and "eQTL in immune cells" not in q6  # issue 21: only what a source says
-    assert "https://deepmind.google/discover/blog/predicting-gene-expression-with-ai" in q6 and "Ensembl gene start" in q6
+    assert (
+        "inside\nthe *NLRC5* gene" in q6 and "intron" not in q6 and "eQTL in immune cells" not in q6
+    )  # issue 21: only what a source says
+    assert (
+        "https://deepmind.google/discover/blog/predicting-gene-expression-with-ai" in q6 and "Ensembl gene start" in q6
+    )
     assert "transcription start site" in q6 and "alt − ref" in q6
 
 
 def test_q6_plot_shows_delta_and_marks_the_tss():
     code = cell("03_enformer.ipynb", "q6-effects")
     assert "alt_track - ref_track" in code and "TSS_BIN" in code
-    assert "useOffset=False" in code and "same sign" not in code and "/ reference" in code and "sd over the 5 views" in code
+    assert (
+        "useOffset=False" in code
+        and "same sign" not in code
+        and "/ reference" in code
+        and "sd over the 5 views" in code
+    )
     assert (56_989_485 - 1 - 56_926_757 - 40_960) // 128 == 170
 
 
@@ -77,8 +85,11 @@ def test_motif_consensus_sequences_are_jaspar2024s():
 
 
 def test_enformer_size_is_the_counted_one():
-    nb4 = "\n".join(c.source for c in nbformat.read(ROOT / "solutions" / "04_finetune.ipynb", as_version=4).cells
-                    if c.get("id") != "title")  # the title's run-time line belongs to another change
+    nb4 = "\n".join(
+        c.source
+        for c in nbformat.read(ROOT / "solutions" / "04_finetune.ipynb", as_version=4).cells
+        if c.get("id") != "title"
+    )  # the title's run-time line belongs to another change
     assert "~250 M" not in nb4 and "229.8 M" in nb4 and "251.2 M" in nb4
 
 
@@ -87,7 +98,9 @@ def test_enformer_parameter_count_from_the_full_size_configuration():
     from enformer_pytorch import Enformer
 
     with torch.device("meta"):
-        model = Enformer.from_hparams(dim=1536, depth=11, heads=8, output_heads=dict(human=5313, mouse=1643), target_length=896)
+        model = Enformer.from_hparams(
+            dim=1536, depth=11, heads=8, output_heads={"human": 5313, "mouse": 1643}, target_length=896
+        )
     total = sum(p.numel() for p in model.parameters())
     heads = sum(p.numel() for n, p in model.named_parameters() if n.startswith("_heads."))
     assert round(total / 1e6, 1) == 251.2 and round((total - heads) / 1e6, 1) == 229.8

@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("memelite")
 pytest.importorskip("pyjaspar")
 
-from a5kit import motif_match  # noqa: E402
+from a5kit import motif_match
 
 MYOD1 = "MA0499.3"
 
@@ -61,7 +61,7 @@ def test_the_query_is_scaled_to_a_fixed_information_content_and_trimmed(strong_m
         ic = motif_match.information_content(query)
         assert ic.max() == pytest.approx(motif_match.IC_MAX, abs=1e-6)
         assert ic[0] >= motif_match.IC_TRIM and ic[-1] >= motif_match.IC_TRIM
-        assert 3 <= start and start + query.shape[1] <= 12  # the noise columns around the motif are gone
+        assert start >= 3 and start + query.shape[1] <= 12  # the noise columns around the motif are gone
 
 
 def best_and_count(weights: np.ndarray) -> tuple[float, int]:
@@ -88,17 +88,25 @@ def test_e_values_are_calibrated_on_random_filters(random_filters):
     tail, tail_se = np.mean(best < 0.05), np.sqrt(0.05 * 0.95 / n)
     assert abs(tail - 0.05) <= 3 * tail_se  # best of 879 at E < 0.05: P <= 0.05, ~0.05 at such a small E
     share, share_se = np.mean(best < 1), np.sqrt((1 - np.exp(-1)) * np.exp(-1) / n)
-    assert 0.35 <= share <= 1 - np.exp(-1) + 3 * share_se  # 1 - 1/e for independent matrices, less as JASPAR families clump
+    assert (
+        0.35 <= share <= 1 - np.exp(-1) + 3 * share_se
+    )  # 1 - 1/e for independent matrices, less as JASPAR families clump
 
 
-@pytest.mark.parametrize("matrix_id", [MYOD1, "MA0139.2", "MA0079.5", "MA0035.5", "MA0148.5", "MA0138.3", "MA0060.4", "MA0106.3"])
+@pytest.mark.parametrize(
+    "matrix_id", [MYOD1, "MA0139.2", "MA0079.5", "MA0035.5", "MA0148.5", "MA0138.3", "MA0060.4", "MA0106.3"]
+)
 def test_a_jaspar_matrix_queried_as_a_filter_finds_itself(matrix_id):
     ids, _, matrices = motif_match.jaspar_matrices()
     pfm = matrices[ids.index(matrix_id)]
     # log-odds (measured E 5e-47 ... 6e-7), and the matrix itself as weights (E 3e-15 ... 5e-3: its softmax is flatter)
     for weights, most in ((np.log2((pfm * 20 + 0.25) / 21 / 0.25), 1e-4), (4 * pfm, 1e-2)):
         hits = motif_match.tomtom_jaspar(weights.astype(np.float32), n_hits=3)
-        assert hits["matrix_id"][0] == matrix_id and hits["e_value"][0] <= most, (matrix_id, hits["matrix_id"], hits["e_value"])
+        assert hits["matrix_id"][0] == matrix_id and hits["e_value"][0] <= most, (
+            matrix_id,
+            hits["matrix_id"],
+            hits["e_value"],
+        )
 
 
 def test_most_jaspar_matrices_queried_as_filters_find_themselves():
@@ -122,7 +130,10 @@ def test_myod1_pwm_and_a_strong_myod1_like_filter_rank_myod1_first(which, myod1_
 
 def test_shuffled_filters_get_no_hit_near_a_real_motif(strong_myod1_like):
     null = motif_match.tomtom_null(strong_myod1_like)
-    assert list(null["query"][:2]) == ["all-zero filter", "shuffle 1"] and len(null["query"]) == 1 + motif_match.NULL_SHUFFLES
+    assert (
+        list(null["query"][:2]) == ["all-zero filter", "shuffle 1"]
+        and len(null["query"]) == 1 + motif_match.NULL_SHUFFLES
+    )
     assert null["matrix_id"][0] == "" and np.isinf(null["e_value"][0])  # the all-zero filter: no hit
     shuffles = null["e_value"][1:]
     real = motif_match.tomtom_jaspar(strong_myod1_like)["e_value"][0]

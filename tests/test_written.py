@@ -18,23 +18,32 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from a5kit import nbmeta
 from a5kit.grader import batch, written, written_pages, written_scores
-from conftest import ROOT
 
 SOLUTIONS = ROOT / "solutions"
-ATTACK = ("My answer. <script>document.title='PWNED'</script> **bold answer** [a link](https://evil.example/x) "
-          "![outside](https://evil.example/p.png) <img src='https://evil.example/q.png' onerror=\"document.title='PWNED'\">\n\n"
-          "<style>body{display:none}</style>\n\n![inside](attachment:own.png)")
+ATTACK = (
+    "My answer. <script>document.title='PWNED'</script> **bold answer** [a link](https://evil.example/x) "
+    "![outside](https://evil.example/p.png) <img src='https://evil.example/q.png' onerror=\"document.title='PWNED'\">\n\n"
+    "<style>body{display:none}</style>\n\n![inside](attachment:own.png)"
+)
 
 
 def png(colour: int = 0) -> str:
     """A 2x2 grey PNG, base64 (a figure output or an attachment)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     raw = b"".join(b"\x00" + bytes([colour, colour]) for _ in range(2))
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     return base64.b64encode(data).decode()
 
 
@@ -42,12 +51,18 @@ def edit(path: Path, changes: dict) -> None:
     """Set cells of the notebook at ``path``: {grade id or cell index: (source or None, png outputs)}."""
     nb = json.loads(path.read_text())
     for where, (text, figures) in changes.items():
-        cell = nb["cells"][where] if isinstance(where, int) else next(c for c in nb["cells"] if nbmeta.grade_id(c) == where)
+        cell = (
+            nb["cells"][where]
+            if isinstance(where, int)
+            else next(c for c in nb["cells"] if nbmeta.grade_id(c) == where)
+        )
         if text is not None:
             cell["source"] = text
         if figures:
-            cell["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": png(c), "text/plain": "<Figure>"}}
-                               for c in figures]
+            cell["outputs"] = [
+                {"output_type": "display_data", "metadata": {}, "data": {"image/png": png(c), "text/plain": "<Figure>"}}
+                for c in figures
+            ]
     path.write_text(json.dumps(nb))
 
 
@@ -58,9 +73,14 @@ def submissions(tmp_path: Path) -> Path:
     shutil.copytree(SOLUTIONS, folder / "alice")
     shutil.copytree(ROOT / "assignment5", folder / "bob")
     (folder / "carol").mkdir()
-    shutil.copyfile(ROOT / "assignment5" / "01_self_attention.ipynb", folder / "carol" / "Copy of 01_self_attention.ipynb")
-    heatmaps = next(i for i, c in enumerate(nbmeta.cells_of(SOLUTIONS / "01_self_attention.ipynb"))
-                    if "plot_attention(attention" in nbmeta.source(c))  # the q1b heatmaps, a cell without grade id
+    shutil.copyfile(
+        ROOT / "assignment5" / "01_self_attention.ipynb", folder / "carol" / "Copy of 01_self_attention.ipynb"
+    )
+    heatmaps = next(
+        i
+        for i, c in enumerate(nbmeta.cells_of(SOLUTIONS / "01_self_attention.ipynb"))
+        if "plot_attention(attention" in nbmeta.source(c)
+    )  # the q1b heatmaps, a cell without grade id
     edit(folder / "alice" / "01_self_attention.ipynb", {"q1c": (ATTACK, []), heatmaps: (None, [10, 20])})
     nb = json.loads((folder / "alice" / "01_self_attention.ipynb").read_text())
     next(c for c in nb["cells"] if nbmeta.grade_id(c) == "q1c")["attachments"] = {"own.png": {"image/png": png(200)}}
@@ -80,7 +100,11 @@ def test_written_questions_come_from_the_solutions_with_their_points_key_and_rub
     expected = nbmeta.notebook_points(sorted(SOLUTIONS.glob("*.ipynb")), autograded=False)
     assert {q.id: q.points for q in questions} == expected and sum(expected.values()) == 22
     q1c = next(q for q in questions if q.id == "q1c")
-    assert q1c.text.startswith("## Q1c.") and "BEGIN SOLUTION" not in q1c.key and q1c.rubric.startswith("**Rubric (2 points)")
+    assert (
+        q1c.text.startswith("## Q1c.")
+        and "BEGIN SOLUTION" not in q1c.key
+        and q1c.rubric.startswith("**Rubric (2 points)")
+    )
     assert written.split_key("### BEGIN SOLUTION\nJust a key.\n### END SOLUTION") == ("Just a key.", "")
 
 
@@ -108,7 +132,9 @@ def test_a_students_script_is_text_and_no_outside_image_is_loaded(submissions, t
     assert "&lt;style&gt;" in alice and "<strong>bold answer</strong>" in alice
     assert "<a " not in alice and "https://evil.example/x" in alice  # the link is inert text
     sources = re.findall(r"<img[^>]*\ssrc='([^']*)'", alice)
-    assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)  # the attachment and 2 figures
+    assert len(sources) == 3 and all(
+        s.startswith("data:image/png;base64,") for s in sources
+    )  # the attachment and 2 figures
     assert "evil.example" not in "".join(sources) and "onerror=" not in alice.replace("onerror=&quot;", "")
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
 
@@ -143,8 +169,15 @@ def grades(tmp_path: Path) -> Path:
     out = tmp_path / "grades"
     out.mkdir()
     with (out / "grades.csv").open("w", newline="") as fh:
-        csv.writer(fh).writerows([["student", "total", "q1a", "notes"], ["(max)", "4", "4", ""], ["alice", "4", "4", ""],
-                                  ["bob", "0", "0", ""], ["carol", "2", "2", "runner crashed (exit 1)"]])
+        csv.writer(fh).writerows(
+            [
+                ["student", "total", "q1a", "notes"],
+                ["(max)", "4", "4", ""],
+                ["alice", "4", "4", ""],
+                ["bob", "0", "0", ""],
+                ["carol", "2", "2", "runner crashed (exit 1)"],
+            ]
+        )
     written_scores.write_template(out, ["alice", "bob", "carol"], written.questions(SOLUTIONS))
     return out
 
@@ -157,7 +190,9 @@ def fill(path: Path, rows: list[list[str]]) -> None:
 def test_the_template_has_a_row_per_student_and_a_column_per_question_and_is_never_replaced(grades):
     rows = list(csv.reader((grades / "written.csv").open()))
     assert rows[0] == ["student", *(q.id for q in written.questions(SOLUTIONS))]
-    assert [r[0] for r in rows[1:]] == ["(max)", "alice", "bob", "carol"] and all(c == "" for r in rows[2:] for c in r[1:])
+    assert [r[0] for r in rows[1:]] == ["(max)", "alice", "bob", "carol"] and all(
+        c == "" for r in rows[2:] for c in r[1:]
+    )
     fill(grades / "written.csv", [["student", "q1c"], ["alice", "1"]])
     assert written_scores.write_template(grades, ["alice"], written.questions(SOLUTIONS)) is None
     assert (grades / "written.csv").read_text().startswith("student,q1c\n")
@@ -168,7 +203,7 @@ def test_merge_adds_the_points_and_never_overwrites(grades):
     before = (grades / "grades.csv").read_text()
     first, report, empty = written_scores.merge(grades, grades / "written.csv")
     rows = {r[0]: r for r in csv.reader(first.open())}
-    header = list(csv.reader(first.open()))[0]
+    header = next(iter(csv.reader(first.open())))
     assert header[:3] == ["student", "total", "q1a"] and header[-1] == "notes" and "q5e" in header
     assert rows["alice"][1] == "8.5" and rows["(max)"][1] == "26" and rows["bob"][header.index("q1c")] == "0"
     assert "written not graded yet" in rows["carol"][-1] and "runner crashed" in rows["carol"][-1]
@@ -178,16 +213,19 @@ def test_merge_adds_the_points_and_never_overwrites(grades):
     assert (grades / "grades.csv").read_text() == before and first.read_text() == second.read_text()
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([["student", "q1c"], ["alice", "3"]], "alice q1c = 3 is above the question's 2 points"),
-    ([["student", "q1c"], ["mallory", "1"]], "unknown student 'mallory'"),
-    ([["student", "q9z"], ["alice", "1"]], "unknown question 'q9z'"),
-    ([["student", "q1c"], ["alice", "1", "2"]], "malformed: 3 cells where the header has 2"),
-    ([["name", "q1c"], ["alice", "1"]], "malformed: the first row must be the header"),
-    ([["student", "q1c"], ["alice", "two"]], "alice q1c = 'two' is not a number"),
-    ([["student", "q1c"], ["alice", "-1"]], "must be from 0 to 2"),
-    ([["student", "q1c"], ["alice", "1"], ["alice", "2"]], "student 'alice' appears twice"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([["student", "q1c"], ["alice", "3"]], "alice q1c = 3 is above the question's 2 points"),
+        ([["student", "q1c"], ["mallory", "1"]], "unknown student 'mallory'"),
+        ([["student", "q9z"], ["alice", "1"]], "unknown question 'q9z'"),
+        ([["student", "q1c"], ["alice", "1", "2"]], "malformed: 3 cells where the header has 2"),
+        ([["name", "q1c"], ["alice", "1"]], "malformed: the first row must be the header"),
+        ([["student", "q1c"], ["alice", "two"]], "alice q1c = 'two' is not a number"),
+        ([["student", "q1c"], ["alice", "-1"]], "must be from 0 to 2"),
+        ([["student", "q1c"], ["alice", "1"], ["alice", "2"]], "student 'alice' appears twice"),
+    ],
+)
 def test_merge_refuses_a_bad_file_with_one_line_and_writes_nothing(grades, rows, message, capsys):
     fill(grades / "written.csv", rows)
     assert batch.main(["merge-written", "--grades", str(grades)]) == 2
@@ -206,7 +244,10 @@ def test_every_problem_is_listed_at_once(grades):
 def test_a_blind_template_names_pseudonyms_and_merges_back_to_names(tmp_path):
     out = tmp_path / "grades"
     out.mkdir()
-    fill(out / "grades.csv", [["student", "total", "q1a", "notes"], ["(max)", "4", "4", ""], ["alice", "4", "4", ""], ["bob", "1", "1", ""]])
+    fill(
+        out / "grades.csv",
+        [["student", "total", "q1a", "notes"], ["(max)", "4", "4", ""], ["alice", "4", "4", ""], ["bob", "1", "1", ""]],
+    )
     written_scores.write_template(out, ["alice", "bob"], written.questions(SOLUTIONS), blind=True)
     key = written.blind_key(out / "blind.key")
     rows = list(csv.reader((out / "written.csv").open()))
@@ -225,35 +266,64 @@ def test_a_page_in_headless_chromium_shows_every_figure_and_runs_no_script(submi
         pytest.skip("no chromium on this machine (Debian: `apt-get install -y chromium`)")
     pages(submissions, tmp_path / "written")
     page = tmp_path / "written" / "q1c.html"
-    result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
-                             f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=3000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     dom = result.stdout
     assert "<title>q1c: written answers</title>" in dom, result.stderr[-2000:]
     assert "PWNED" not in dom.split("</head>")[0]
     images = re.findall(r"<img[^>]*>", dom)
-    assert len(images) == 3 and all("data:image/png;base64," in img for img in images)  # alice's attachment and 2 figures
+    assert len(images) == 3 and all(
+        "data:image/png;base64," in img for img in images
+    )  # alice's attachment and 2 figures
 
 
 # -- make grade ------------------------------------------------------------------------------------------
 
 
-def test_make_grade_writes_the_pages_and_the_template_and_merges_written_csv(tmp_path, submissions, monkeypatch, capsys):
-    from a5kit.grader import isolation
+def test_make_grade_writes_the_pages_and_the_template_and_merges_written_csv(
+    tmp_path, submissions, monkeypatch, capsys
+):
     from test_batch import make_autograder
+
+    from a5kit.grader import isolation
 
     autograder = make_autograder(tmp_path / "autograder", tmp_path / "no-cache")  # no runner starts a kernel here
     monkeypatch.setattr(batch, "runner_command", lambda *args, **kwargs: [sys.executable, "-c", "pass"])
     monkeypatch.setattr(isolation, "is_root", lambda: False)
     out = tmp_path / "grades"
-    args = [str(submissions), "--autograder", str(autograder), "--out", str(out), "--unsafe-as-me", "--solutions", str(SOLUTIONS)]
-    batch.main(args + ["--blind"])
+    args = [
+        str(submissions),
+        "--autograder",
+        str(autograder),
+        "--out",
+        str(out),
+        "--unsafe-as-me",
+        "--solutions",
+        str(SOLUTIONS),
+    ]
+    batch.main([*args, "--blind"])
     key = written.blind_key(out / "blind.key")
     assert (out / "written" / "index.html").exists() and (out / "written" / "q5e.html").exists()
-    assert "alice" not in (out / "written" / "q1c.html").read_text() and written.pseudonym("alice", key) in (out / "written.csv").read_text()
+    assert (
+        "alice" not in (out / "written" / "q1c.html").read_text()
+        and written.pseudonym("alice", key) in (out / "written.csv").read_text()
+    )
     fill(out / "filled.csv", [["student", "q1c"], [written.pseudonym("alice", key), "1.5"]])
     capsys.readouterr()
-    batch.main(args + ["--blind", "--written", str(out / "filled.csv")])
+    batch.main([*args, "--blind", "--written", str(out / "filled.csv")])
     assert "grades-with-written.csv" in capsys.readouterr().out
     rows = {r[0]: r for r in csv.reader((out / "grades-with-written.csv").open())}
     assert rows["alice"][rows["student"].index("q1c")] == "1.5"

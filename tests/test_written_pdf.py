@@ -54,7 +54,9 @@ def as_files(notebooks: dict[str, dict], prefix: str = "") -> dict[str, bytes]:
 def test_the_question_list_is_generated_from_the_solutions_and_holds_no_key():
     """written_questions.json is what `make release` makes from solutions/: never stale, and task text only."""
     committed = json.loads(written_pdf.QUESTIONS_FILE.read_text())
-    assert committed == release.written_questions(ROOT), "run `make release EXAMPLE=1` and commit src/a5kit/written_questions.json"
+    assert committed == release.written_questions(ROOT), (
+        "run `make release EXAMPLE=1` and commit src/a5kit/written_questions.json"
+    )
     assert [q["id"] for q in committed][:2] == ["q1c", "q1d_written"] and len(committed) == 11
     assert sum(q["points"] for q in committed) == 22
     text = json.dumps(committed)
@@ -70,8 +72,13 @@ def test_every_written_question_gets_its_page_in_order_whatever_the_submission_h
     assert page_count(out) == 11
     pages = written_pdf.pages(written_pdf.read_notebooks(files)[0])
     assert [p.question.id for p in pages] == [q.id for q in written_pdf.questions()]
-    assert [p.answer.status for p in pages[:5]] == ["answered", "no answer cell", "unreadable notebook", "unreadable notebook",
-                                                    "unreadable notebook"]
+    assert [p.answer.status for p in pages[:5]] == [
+        "answered",
+        "no answer cell",
+        "unreadable notebook",
+        "unreadable notebook",
+        "unreadable notebook",
+    ]
     assert {p.answer.status for p in pages[5:]} == {"no notebook"}
     assert "page 2 (q1d_written): (no answer: the answer cell was deleted or its grade id changed)" in notes
     assert "02_dna_cnn.ipynb: not a notebook (it is not a JSON notebook)" in notes
@@ -114,7 +121,12 @@ def test_the_command_reads_notebooks_with_colab_copy_names(tmp_path, capsys):
         (tmp_path / f"Copy of {stem}.ipynb").write_text(json.dumps(student_notebook(stem, {"q1c": "Answered."})))
     (tmp_path / "notes.ipynb").write_text("{}")
     out = tmp_path / "mine.pdf"
-    assert a5kit_main(["written-pdf", *map(str, sorted(tmp_path.glob("*.ipynb"))), "--out", str(out), "--student", "S. Tudent"]) == 0
+    assert (
+        a5kit_main(
+            ["written-pdf", *map(str, sorted(tmp_path.glob("*.ipynb"))), "--out", str(out), "--student", "S. Tudent"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert page_count(out) == 11 and "11 pages, one per written question" in printed
     assert "notes.ipynb: not one of the assignment's notebooks" in printed

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import numpy as np
+from a5kit_reference import attention_expected, attention_mistakes
 
 from a5kit import models
+from a5kit.checking import Failure, case, expect
 from a5kit.checks.q1a import batched_hint, call_attention, check_attention, check_large_scores, diagnose, random_qkv
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
 from a5kit.inputs import ACTIVE_SENTENCE
-from a5kit_reference import attention_expected, attention_mistakes
 
 
 @case(points=0.5)
 def batched_inputs_use_the_last_two_axes(sub):
     q, k, v = random_qkv(11, lead=(2, 3), n=5, d_k=4, d_v=3)
     with batched_hint():
-        check_attention(sub, q, k, v, True, attention_expected(q, k, v, True), what="batched q, k (2, 3, 5, 4), v (2, 3, 5, 3), causal=True")
+        check_attention(
+            sub,
+            q,
+            k,
+            v,
+            True,
+            attention_expected(q, k, v, True),
+            what="batched q, k (2, 3, 5, 4), v (2, 3, 5, 3), causal=True",
+        )
 
 
 @case(points=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from a5kit import models
+from a5kit.checking import case
 from a5kit.checks.q1b import (
     TOKENS,
     check_image_is_matrix,
@@ -13,7 +14,6 @@ from a5kit.checks.q1b import (
     closing_new_figures,
     synthetic_attentions,
 )
-from a5kit.checking import case
 from a5kit.inputs import PASSIVE_SENTENCE
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from a5kit.checks.q2a import check_names_the_bad_letter, check_one_hot
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
 from a5kit_reference import one_hot
+
+from a5kit.checking import Failure, case, expect
+from a5kit.checks.q2a import check_names_the_bad_letter, check_one_hot
 
 
 @case(points=0.25)
@@ -19,7 +18,9 @@ def lowercase_is_accepted(sub):
 def n_is_all_zeros(sub):
     got = expect.array(sub.call("one_hot_encode_dna", "ANNA"), "one_hot_encode_dna('ANNA')", (4, 4))
     if got[1:3].any():
-        raise Failure(f"N must encode as all zeros (an unknown base carries no evidence for any nucleotide); your row for N is {got[1].tolist()}")
+        raise Failure(
+            f"N must encode as all zeros (an unknown base carries no evidence for any nucleotide); your row for N is {got[1].tolist()}"
+        )
 
 
 @case(points=0.25)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+from a5kit.checking import Failure, case
 from a5kit.checks.q3a import split
 from a5kit.checks.q3b import check_seeds_differ, model_and_losses
-from a5kit.checking import Failure, case
 
 
 @case(points=0.25)
@@ -19,7 +19,9 @@ def training_loss_decreases_below_chance(sub):
     X, y, _ = split("training")
     n, epochs = 1000, 3
     _, losses = model_and_losses(
-        sub.call("train_cnn", X[:n], y[:n], epochs=epochs, seed=0), epochs, f"train_cnn(X[:{n}], y[:{n}], epochs={epochs}, seed=0)"
+        sub.call("train_cnn", X[:n], y[:n], epochs=epochs, seed=0),
+        epochs,
+        f"train_cnn(X[:{n}], y[:{n}], epochs={epochs}, seed=0)",
     )
     chance = math.log(5)  # cross-entropy of guessing uniformly among 5 TFs
     if not (losses[-1] < losses[0] and losses[-1] < chance):

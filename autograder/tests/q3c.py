@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit import motifs
+from a5kit.checking import Failure, case
 from a5kit.checks.q3a import encode, tf_indices
 from a5kit.checks.q3b import EPOCHS
 from a5kit.checks.q3c import accuracy, trained_model
-from a5kit.checking import Failure, case
 from a5kit.grader.precomputed import precomputed
 
 # How the threshold was set: the reference solution (solutions/02_dna_cnn.ipynb: one Conv1d of 64
@@ -29,7 +29,11 @@ def hidden_test_set(hidden_seed: int | None = None) -> dict[str, np.ndarray]:
     autograder stores it (and the seed) at build time, so grading needs neither pyjaspar nor the seed."""
     seed = motifs.hidden_seed_from_env() if hidden_seed is None else int(hidden_seed)
     rows = motifs.generate(motifs.N_TEST, seed)
-    return {"X": encode([s for s, _ in rows]), "y": tf_indices([t for _, t in rows]), "seed": np.array(seed, dtype=np.int64)}
+    return {
+        "X": encode([s for s, _ in rows]),
+        "y": tf_indices([t for _, t in rows]),
+        "seed": np.array(seed, dtype=np.int64),
+    }
 
 
 @case(points=1.5)

@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checks.q5a import make_adapter, split_parameters, task_data
-from a5kit.checks.q5b import (HEAD_BIAS, HEAD_WEIGHT, batches, changed, check_first_loss_in_eval_mode, check_head_learned,
-                               head_loss, losses_of, quiet)
 from a5kit.checking import Failure, case
+from a5kit.checks.q5a import make_adapter, split_parameters, task_data
+from a5kit.checks.q5b import (
+    HEAD_BIAS,
+    HEAD_WEIGHT,
+    batches,
+    changed,
+    check_first_loss_in_eval_mode,
+    check_head_learned,
+    head_loss,
+    losses_of,
+    quiet,
+)
 from a5kit.grader.precomputed import precomputed
 
 FALL_SEED, FALL_BATCH_SEED, FALL_STEPS, FALL_LR = 3, 40, 20, 3e-3
@@ -67,19 +76,32 @@ def trunk_gradient() -> dict[str, np.ndarray]:
         model = HeadAdapterWrapper(enformer=tiny_enformer(seed=TRUNK_SEED, target_length=-1), num_tracks=3)
         rng = np.random.default_rng(TRUNK_SEED)
         shape = tuple(dict(model.named_parameters())[HEAD_WEIGHT].shape)
-        head = {HEAD_WEIGHT: rng.normal(scale=0.05, size=shape).astype(np.float32), HEAD_BIAS: np.zeros(shape[0], np.float32)}
+        head = {
+            HEAD_WEIGHT: rng.normal(scale=0.05, size=shape).astype(np.float32),
+            HEAD_BIAS: np.zeros(shape[0], np.float32),
+        }
         set_parameters(model, head)
         X, Y = _trunk_data()
         model.eval()
         model(torch.as_tensor(X), target=torch.as_tensor(Y), freeze_enformer=False).backward()
         trunk = dict(sorted(split_parameters(dict(model.named_parameters()))[0].items()))
-        g = np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().double().numpy().ravel()
-                            for p in trunk.values()])
+        g = np.concatenate(
+            [
+                (p.grad if p.grad is not None else torch.zeros_like(p)).detach().double().numpy().ravel()
+                for p in trunk.values()
+            ]
+        )
     finally:
         torch.set_num_threads(threads)
     clear = np.flatnonzero(np.abs(g) > 1e-3 * np.abs(g).max())
-    return {"head_weight": head[HEAD_WEIGHT], "head_bias": head[HEAD_BIAS], "index": clear.astype(np.int64),
-            "sign": np.sign(g[clear]).astype(np.int8), "names": np.array(list(trunk)), "sizes": np.array([p.numel() for p in trunk.values()])}
+    return {
+        "head_weight": head[HEAD_WEIGHT],
+        "head_bias": head[HEAD_BIAS],
+        "index": clear.astype(np.int64),
+        "sign": np.sign(g[clear]).astype(np.int8),
+        "names": np.array(list(trunk)),
+        "sizes": np.array([p.numel() for p in trunk.values()]),
+    }
 
 
 def check_trunk_step_follows_the_gradient(sub) -> None:
@@ -91,12 +113,18 @@ def check_trunk_step_follows_the_gradient(sub) -> None:
     before = split_parameters(sub.kit("parameters", model))[0]
     names = [str(n) for n in ref["names"]]
     if sorted(before) != names or [before[n].size for n in names] != ref["sizes"].tolist():
-        raise RuntimeError("the tiny Enformer's parameters differ from the ones the autograder was built with: rebuild it")
+        raise RuntimeError(
+            "the tiny Enformer's parameters differ from the ones the autograder was built with: rebuild it"
+        )
     X, Y = _trunk_data()
     sub.kit("manual_seed", TRUNK_BATCH_SEED)
     what = "finetune(model, [one batch], steps=1, lr=1e-3, freeze_enformer=False)"
     with quiet(sub):
-        losses_of(sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=1, lr=1e-3, freeze_enformer=False), 1, what)
+        losses_of(
+            sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=1, lr=1e-3, freeze_enformer=False),
+            1,
+            what,
+        )
     after = split_parameters(sub.kit("parameters", model))[0]
     step = np.concatenate([(after[n].astype(np.float64) - before[n]).ravel() for n in names])[ref["index"]]
     moved = step != 0
@@ -146,19 +174,37 @@ def loss_falls_over_the_steps(sub):
     head_before = split_parameters(sub.kit("parameters", model))[1]
     what = f"finetune(model, [one batch], steps=1, lr={FALL_LR}, freeze_enformer=True)"
     with quiet(sub):
-        losses_of(sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=1, lr=FALL_LR, freeze_enformer=True), 1, what)
-    check_first_step_follows_the_gradient(E, head_before, split_parameters(sub.kit("parameters", model))[1], Y, FALL_LR, what)
+        losses_of(
+            sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=1, lr=FALL_LR, freeze_enformer=True),
+            1,
+            what,
+        )
+    check_first_step_follows_the_gradient(
+        E, head_before, split_parameters(sub.kit("parameters", model))[1], Y, FALL_LR, what
+    )
     model = make_adapter(sub, num_tracks=3, seed=FALL_SEED)
     head_before = split_parameters(sub.kit("parameters", model))[1]
     what = f"finetune(model, [one batch], steps={FALL_STEPS}, lr={FALL_LR}, freeze_enformer=True)"
     sub.kit("manual_seed", FALL_BATCH_SEED)
     with quiet(sub):
-        losses = losses_of(sub.call("finetune", model, sub.kit("tensor_batches", [(X, Y)]), steps=FALL_STEPS, lr=FALL_LR,
-                                    freeze_enformer=True), FALL_STEPS, what)
+        losses = losses_of(
+            sub.call(
+                "finetune",
+                model,
+                sub.kit("tensor_batches", [(X, Y)]),
+                steps=FALL_STEPS,
+                lr=FALL_LR,
+                freeze_enformer=True,
+            ),
+            FALL_STEPS,
+            what,
+        )
     head_after = split_parameters(sub.kit("parameters", model))[1]
     start, end = head_loss(E, head_before, Y), head_loss(E, head_after, Y)
     check_first_loss_in_eval_mode(float(losses[0]), start, what)
-    check_head_learned(start, end, what, margin=0.1)  # the reference lowers it by 0.4-0.5 (tests/test_checks_finetune.py)
+    check_head_learned(
+        start, end, what, margin=0.1
+    )  # the reference lowers it by 0.4-0.5 (tests/test_checks_finetune.py)
     first, last = losses[:5].mean(), losses[-5:].mean()
     if not last < first - 0.1:
         raise Failure(
@@ -172,8 +218,11 @@ def unfrozen_trunk_is_trained_too(sub):
     model = make_adapter(sub, num_tracks=3, seed=4)
     before = split_parameters(sub.kit("parameters", model))
     with quiet(sub):
-        losses_of(sub.call("finetune", model, batches(sub, seed=50, n=2), steps=2, lr=1e-3, freeze_enformer=False), 2,
-                  "finetune(..., steps=2, freeze_enformer=False)")
+        losses_of(
+            sub.call("finetune", model, batches(sub, seed=50, n=2), steps=2, lr=1e-3, freeze_enformer=False),
+            2,
+            "finetune(..., steps=2, freeze_enformer=False)",
+        )
     after = split_parameters(sub.kit("parameters", model))
     trainable = [k for k in before[0] if "stem.0." in k or "transformer." in k]
     moved = changed({k: before[0][k] for k in trainable}, after[0])
@@ -187,7 +236,12 @@ def unfrozen_trunk_is_trained_too(sub):
         raise Failure("with freeze_enformer=False the new head's weights did not change: does optimizer.step() run?")
     # Adam moves a weight by about lr per step (never much more than 3 lr): a larger jump is not an Adam step.
     limit = 4 * 1e-3 * 2
-    jumps = {k: float(np.abs(after[i][k].astype(np.float64) - before[i][k]).max()) for i in (0, 1) for k in before[i] if k in after[i]}
+    jumps = {
+        k: float(np.abs(after[i][k].astype(np.float64) - before[i][k]).max())
+        for i in (0, 1)
+        for k in before[i]
+        if k in after[i]
+    }
     worst = max(jumps, key=jumps.get)
     if jumps[worst] > limit:
         raise Failure(

@@ -229,10 +229,18 @@ def closest_expected(weights: Any, motif: str) -> dict[str, Any]:
         "value": closest(weights, motif),
         "scores": alignment_scores(weights, motif),
         "forward_only": int(strand_scores(weights, motif).argmax()),
-        "complement_not_reversed": int(np.maximum(strand_scores(weights, motif), strand_scores(weights, motif.translate(_COMPLEMENT))).argmax()),
-        "offset_zero_only": int(np.maximum(aligned_scores(weights, motif), aligned_scores(weights, revcomp(motif))).argmax()),
+        "complement_not_reversed": int(
+            np.maximum(strand_scores(weights, motif), strand_scores(weights, motif.translate(_COMPLEMENT))).argmax()
+        ),
+        "offset_zero_only": int(
+            np.maximum(aligned_scores(weights, motif), aligned_scores(weights, revcomp(motif))).argmax()
+        ),
         "summed_strands": int((strand_scores(weights, motif) + strand_scores(weights, revcomp(motif))).argmax()),
-        "normalised": int((alignment_scores(weights, motif) / np.linalg.norm(np.asarray(weights, dtype=np.float64), axis=(1, 2))).argmax()),
+        "normalised": int(
+            (
+                alignment_scores(weights, motif) / np.linalg.norm(np.asarray(weights, dtype=np.float64), axis=(1, 2))
+            ).argmax()
+        ),
     }
 
 
@@ -261,10 +269,15 @@ def variant_effect_expected(ref_pred: Any, alt_pred: Any, tracks: Sequence[int],
     ref, alt = np.asarray(ref_pred), np.asarray(alt_pred)
     fits = max(tracks) < ref.shape[0] and max(bins) < ref.shape[1]
     every_bin = list(range(ref.shape[0]))
-    mistakes = {"absolute": np.abs(alt.astype(np.float64) - ref)[np.asarray(bins)][:, np.asarray(tracks)].sum(axis=0),
-                "all_bins": variant_effect(ref, alt, tracks, every_bin)}
-    return {"value": variant_effect(ref, alt, tracks, bins), "swapped": variant_effect(ref.T, alt.T, bins, tracks) if fits else None,
-            "mistakes": mistakes}
+    mistakes = {
+        "absolute": np.abs(alt.astype(np.float64) - ref)[np.asarray(bins)][:, np.asarray(tracks)].sum(axis=0),
+        "all_bins": variant_effect(ref, alt, tracks, every_bin),
+    }
+    return {
+        "value": variant_effect(ref, alt, tracks, bins),
+        "swapped": variant_effect(ref.T, alt.T, bins, tracks) if fits else None,
+        "mistakes": mistakes,
+    }
 
 
 # -- the public checks' stored values ---------------------------------------------------------------------
@@ -288,7 +301,9 @@ def public_expected() -> dict[str, np.ndarray]:
     q, k, v = q1a.random_qkv(1)
     values.update(_flatten("q1a.unmasked", attention_expected(q, k, v, causal=False)))
     for name, (query_word, key_word) in {**q1d.PUBLIC_PAIRS, **q1d.REPEATED_PAIRS}.items():
-        values.update(_flatten(f"q1d.{name}", between_expected(q1d.TOKENS, q1d.public_attentions(), query_word, key_word)))
+        values.update(
+            _flatten(f"q1d.{name}", between_expected(q1d.TOKENS, q1d.public_attentions(), query_word, key_word))
+        )
     values.update({f"q2a.{sequence}.value": one_hot(sequence) for sequence in q2a.STORED_SEQUENCES})
     values["q2b.example.encoded"] = one_hot(q2b.EXAMPLE)
     for name in q3a.PUBLIC_INPUTS:
@@ -302,7 +317,9 @@ def public_expected() -> dict[str, np.ndarray]:
     values["q6.apply_variant.value"] = np.asarray(apply_variant(seq, start, position, ref, alt))
     values["q6.reverse_complement.value"] = np.asarray(reverse_complement(q6.REVERSE_COMPLEMENT_INPUT))
     values["q6.reverse_complement.mistake.reversed_only"] = np.asarray(q6.REVERSE_COMPLEMENT_INPUT[::-1])
-    values["q6.reverse_complement.mistake.complemented_only"] = np.asarray(reverse_complement(q6.REVERSE_COMPLEMENT_INPUT)[::-1])
+    values["q6.reverse_complement.mistake.complemented_only"] = np.asarray(
+        reverse_complement(q6.REVERSE_COMPLEMENT_INPUT)[::-1]
+    )
     ref_pred, alt_pred, tracks, bins = q6.variant_effect_input()
     values.update(_flatten("q6.variant_effect", variant_effect_expected(ref_pred, alt_pred, tracks, bins)))
     return values

@@ -84,8 +84,7 @@ def cmd_fetch(name: str) -> int:
 
 def cmd_memo(clear: bool) -> int:
     from . import config
-    from .cache import clear_live_memo
-    from .cache import memo_entries
+    from .cache import clear_live_memo, memo_entries
 
     root = config.live_memo_dir()
     if root is None:
@@ -127,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="mode, device, versions, weights, cache and expected time per notebook")
     memo = sub.add_parser("memo", help="the live-mode memo of model results (--clear forgets it)")
     memo.add_argument("--clear", action="store_true")
-    sub.add_parser("written-pdf", add_help=False,
-                   help="a PDF of your written answers, one page per question (--help for its options)")
+    sub.add_parser(
+        "written-pdf",
+        add_help=False,
+        help="a PDF of your written answers, one page per question (--help for its options)",
+    )
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from . import doctor

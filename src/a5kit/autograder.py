@@ -27,6 +27,7 @@ from .checking.core import hidden_module
 from .grader import settings as grader_settings
 from .grader.precomputed import precompute_module
 from .grader.settings import STUDENT_USER, Limits
+
 SCRIPTS = ("setup.sh", "run_autograder")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # zip timestamps: the same inputs give the same archive
 
@@ -38,8 +39,20 @@ class BuildError(RuntimeError):
 def _wheel(root: Path, out: Path) -> Path:
     with_tmp = out / ".wheel"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(with_tmp), str(root)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(with_tmp),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise BuildError(f"building the a5kit wheel failed:\n{result.stderr[-2000:]}")
@@ -53,7 +66,9 @@ def _wheel(root: Path, out: Path) -> Path:
 def _copy_cache(cache: Path, out: Path) -> Cache:
     source = Cache(cache)
     if not source.entries:
-        raise BuildError(f"the cache {cache} is empty: run `make cache` (real models) or `make cache TINY=1` (offline demo) first")
+        raise BuildError(
+            f"the cache {cache} is empty: run `make cache` (real models) or `make cache TINY=1` (offline demo) first"
+        )
     out.mkdir(parents=True)
     for entry in source.entries.values():
         shutil.copyfile(cache / entry["file"], out / entry["file"])
@@ -105,8 +120,9 @@ def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> di
     drawn, origin = hidden_seed(seed)
     _precompute(sources, root / "autograder" / "tests", staging / "expected", drawn)
     source_cache = _copy_cache(cache, staging / "cache")
-    settings = dataclasses.replace(settings, cache=source_cache.describe().split(": ", 1)[1], tiny_cache=source_cache.is_tiny,
-                                   hidden_seed=origin)  # how it was chosen; the value itself is only in expected/
+    settings = dataclasses.replace(
+        settings, cache=source_cache.describe().split(": ", 1)[1], tiny_cache=source_cache.is_tiny, hidden_seed=origin
+    )  # how it was chosen; the value itself is only in expected/
     settings.write(staging / "grader.json")
     return settings.to_dict()
 
@@ -115,8 +131,9 @@ def grader_settings_of(root: Path) -> grader_settings.Settings:
     """grader.json's settings from ``root``'s sources: every notebook in solutions/, its nbgrader grade cells with tests,
     their points checked against the public (a5kit/checks) and hidden (autograder/tests) test modules."""
     try:
-        return grader_settings.from_sources(grader_settings.source_notebooks(root), root / "autograder" / "tests",
-                                            limits=Limits(), user=STUDENT_USER)
+        return grader_settings.from_sources(
+            grader_settings.source_notebooks(root), root / "autograder" / "tests", limits=Limits(), user=STUDENT_USER
+        )
     except grader_settings.SettingsError as err:
         raise BuildError(str(err)) from None
 
@@ -148,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--cache", type=Path, default=None, help="model-output cache (default ROOT/data/cache)")
     parser.add_argument("--out", type=Path, default=None, help="default ROOT/dist")
-    parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden motif test set (default: {motifs.HIDDEN_SEED_ENV}, else drawn at random)")
+    parser.add_argument(
+        "--hidden-seed",
+        type=int,
+        default=None,
+        help=f"seed of the hidden motif test set (default: {motifs.HIDDEN_SEED_ENV}, else drawn at random)",
+    )
     parser.add_argument("--example", action="store_true", help="allow the EXAMPLE student repository (demos and tests)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -160,13 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder: {err}", file=sys.stderr)
         return 1
     try:
-        target = build(args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist", args.hidden_seed)
+        target = build(
+            args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist", args.hidden_seed
+        )
     except BuildError as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 1
     settings = grader_settings.load(target.parent / "autograder" / "grader.json")
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s")
-    print(f"{len(settings.notebooks)} notebooks, {len(settings.question_ids)} autograded questions, {settings.total_points:g} points")
+    print(
+        f"{len(settings.notebooks)} notebooks, {len(settings.question_ids)} autograded questions, {settings.total_points:g} points"
+    )
     print(f"cache: {settings.cache}")
     print(f"hidden motif seed: {settings.hidden_seed}; kept only in expected/q3c.hidden_test_set.npz")
     return 0

@@ -66,7 +66,12 @@ def memory_cgroup(limit_mb: int) -> Iterator[tuple[Path | None, str]]:
     """A memory cgroup with ``limit_mb`` (no swap); yields (its cgroup.procs file or None, how it is enforced)."""
     name = f"a5kit-bench-{os.getpid()}"
     candidates = [
-        ("cgroup v1 memory controller", Path("/sys/fs/cgroup/memory") / name, "memory.limit_in_bytes", "memory.memsw.limit_in_bytes"),
+        (
+            "cgroup v1 memory controller",
+            Path("/sys/fs/cgroup/memory") / name,
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ),
         ("cgroup v2 memory.max", Path("/sys/fs/cgroup") / name, "memory.max", "memory.swap.max"),
     ]
     for how, folder, limit_file, swap_file in candidates:
@@ -114,7 +119,9 @@ def core_pinning() -> str:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def _measure(cmd: list[str], env: dict[str, str], one_core: bool = False, procs: Path | None = None) -> tuple[float, float, float]:
+def _measure(
+    cmd: list[str], env: dict[str, str], one_core: bool = False, procs: Path | None = None
+) -> tuple[float, float, float]:
     """Run ``cmd``; (wall s, CPU s of it and all its descendants, peak RSS of its tree in MB)."""
 
     def confine() -> None:
@@ -152,8 +159,9 @@ def _student_user() -> str:
     return "nobody" if user is None else user
 
 
-def grade_with_run_autograder(staged: Path, notebooks: list[Path], workdir: Path, label: str,
-                              one_core: bool = False, procs: Path | None = None) -> Run:
+def grade_with_run_autograder(
+    staged: Path, notebooks: list[Path], workdir: Path, label: str, one_core: bool = False, procs: Path | None = None
+) -> Run:
     """Lay out an AUTOGRADER_ROOT like Gradescope's and time ``run_autograder`` on ``notebooks``."""
     root = workdir / label.replace(" ", "_")
     if root.exists():
@@ -174,7 +182,9 @@ def grade_with_run_autograder(staged: Path, notebooks: list[Path], workdir: Path
     return Run(label, round(wall, 2), round(cpu, 2), round(peak, 1), sum(t["score"] for t in mine), most, lost, None)
 
 
-def grading_runs(staged: Path, solutions: list[Path], workdir: Path, one_core: bool, procs: Path | None, tag: str) -> list[Run]:
+def grading_runs(
+    staged: Path, solutions: list[Path], workdir: Path, one_core: bool, procs: Path | None, tag: str
+) -> list[Run]:
     """One run per notebook (its own figures), then the full submission."""
     runs = []
     for path in solutions:
@@ -188,7 +198,9 @@ def grading_runs(staged: Path, solutions: list[Path], workdir: Path, one_core: b
     return runs
 
 
-def batch_throughput(staged: Path, root: Path, release_dir: Path, workdir: Path, count: int, only: set[str] | None = None) -> dict[str, float]:
+def batch_throughput(
+    staged: Path, root: Path, release_dir: Path, workdir: Path, count: int, only: set[str] | None = None
+) -> dict[str, float]:
     """Seconds to grade ``count`` submissions (solution, untouched release, partly wrong, in turn) with 1 and 2 workers."""
     from . import demo
 
@@ -233,16 +245,25 @@ def _runs_table(runs: list[Run]) -> str:
     lines = [f"  {'run':<36}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}  score"]
     for r in runs:
         lost = f"  lost: {', '.join(r.lost)}" if r.lost else ""
-        lines.append(f"  {r.label:<36}{r.wall_s:>8.1f}{r.cpu_s:>8.1f}{r.peak_mb:>9.0f}  {r.score:g}/{r.max_score:g}{lost}")
+        lines.append(
+            f"  {r.label:<36}{r.wall_s:>8.1f}{r.cpu_s:>8.1f}{r.peak_mb:>9.0f}  {r.score:g}/{r.max_score:g}{lost}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m a5kit.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path.cwd())
-    parser.add_argument("--cache", type=Path, default=None, help="cache to ship (default: ROOT/data/cache, else a tiny one recorded now)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="cache to ship (default: ROOT/data/cache, else a tiny one recorded now)",
+    )
     parser.add_argument("--batch", type=int, default=20, help="submissions for the throughput figure")
-    parser.add_argument("--quick", action="store_true", help="smoke test: first notebook only, batch of 4, no per-notebook runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: first notebook only, batch of 4, no per-notebook runs"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -250,16 +271,30 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="a5kit-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     workdir.chmod(0o755)  # notebooks run as an unprivileged user when the bench runs as root
-    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
-    print(f"a5kit bench -- commit {commit}, {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}")
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
+    print(
+        f"a5kit bench -- commit {commit}, {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}"
+    )
 
     cache = args.cache or root / "data" / "cache"
     if not (cache / "manifest.json").exists():
         cache = workdir / "tiny-cache"
         t0 = time.perf_counter()
         env = {**os.environ, "A5KIT_MODE": "record", "A5KIT_TINY": "1", "HF_HUB_OFFLINE": "1"}
-        subprocess.run([sys.executable, "-m", "a5kit", "cache", "--out", str(cache), "--tiny"], env=env, check=True, capture_output=True)
-        print(f"cache: none at {root / 'data' / 'cache'}; recorded a TINY demo cache in {time.perf_counter() - t0:.0f} s (not counted below)")
+        subprocess.run(
+            [sys.executable, "-m", "a5kit", "cache", "--out", str(cache), "--tiny"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        print(
+            f"cache: none at {root / 'data' / 'cache'}; recorded a TINY demo cache in {time.perf_counter() - t0:.0f} s (not counted below)"
+        )
 
     t0 = time.perf_counter()
     release_dir = workdir / "release"
@@ -270,33 +305,52 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(archive) as zf:
         cache_mb = sum(i.file_size for i in zf.infolist() if i.filename.startswith("cache/")) / 2**20
     staged = workdir / "dist" / "autograder"
-    figures: dict[str, object] = {"commit": commit, "cores": os.cpu_count(), "build_s": round(build_s, 1),
-                                  "archive_mb": round(archive_mb, 2), "cache_mb": round(cache_mb, 2)}
+    figures: dict[str, object] = {
+        "commit": commit,
+        "cores": os.cpu_count(),
+        "build_s": round(build_s, 1),
+        "archive_mb": round(archive_mb, 2),
+        "cache_mb": round(cache_mb, 2),
+    }
 
     solutions = sorted((root / "solutions").glob("*.ipynb"))
     if args.quick:
         solutions = solutions[:1]
     per_notebook = not args.quick
     print("\nfull solution graded by run_autograder (the whole process tree: grader + notebook kernels)")
-    normal = grading_runs(staged, solutions, workdir, False, None, "unconstrained") if per_notebook else \
-        [grade_with_run_autograder(staged, solutions, workdir, "unconstrained full submission")]
+    normal = (
+        grading_runs(staged, solutions, workdir, False, None, "unconstrained")
+        if per_notebook
+        else [grade_with_run_autograder(staged, solutions, workdir, "unconstrained full submission")]
+    )
     print(_runs_table(normal))
     with memory_cgroup(LIMIT_MB) as (procs, how):
         print(f"\none core, {LIMIT_MB} MB: {how}; {core_pinning()}")
-        confined = grading_runs(staged, solutions, workdir, True, procs, "1 core 768 MB") if per_notebook else \
-            [grade_with_run_autograder(staged, solutions, workdir, "1 core 768 MB full submission", True, procs)]
+        confined = (
+            grading_runs(staged, solutions, workdir, True, procs, "1 core 768 MB")
+            if per_notebook
+            else [grade_with_run_autograder(staged, solutions, workdir, "1 core 768 MB full submission", True, procs)]
+        )
         confined[-1].cgroup_peak_mb = _cgroup_peak_mb(procs)
     print(_runs_table(confined))
     full = confined[-1]
     if full.cgroup_peak_mb is not None:
         print(f"  cgroup's own peak (includes page cache): {full.cgroup_peak_mb:.0f} MB")
-    figures.update(normal=[asdict(r) for r in normal], confined=[asdict(r) for r in confined], confinement=f"{how}; {core_pinning()}")
+    figures.update(
+        normal=[asdict(r) for r in normal],
+        confined=[asdict(r) for r in confined],
+        confinement=f"{how}; {core_pinning()}",
+    )
 
     count = 4 if args.quick else args.batch
     print(f"\nbatch grading (make grade) of {count} submissions: solution, untouched release, partly wrong in turn")
-    throughput = batch_throughput(staged, root, release_dir, workdir, count, {p.stem for p in solutions} if args.quick else None)
-    print(f"  1 worker: {throughput['wall_1_worker_s']:.1f} s ({count / throughput['wall_1_worker_s'] * 60:.1f}/min); "
-          f"2 workers: {throughput['wall_2_worker_s']:.1f} s ({count / throughput['wall_2_worker_s'] * 60:.1f}/min)")
+    throughput = batch_throughput(
+        staged, root, release_dir, workdir, count, {p.stem for p in solutions} if args.quick else None
+    )
+    print(
+        f"  1 worker: {throughput['wall_1_worker_s']:.1f} s ({count / throughput['wall_1_worker_s'] * 60:.1f}/min); "
+        f"2 workers: {throughput['wall_2_worker_s']:.1f} s ({count / throughput['wall_2_worker_s'] * 60:.1f}/min)"
+    )
     figures["batch"] = throughput
 
     print(f"\nrelease + autograder build: {build_s:.1f} s; archive {archive_mb:.1f} MB (cache {cache_mb:.1f} MB)")
@@ -309,10 +363,16 @@ def main(argv: list[str] | None = None) -> int:
         "archive_mb": archive_mb,
     }
     for key, value in checks.items():
-        shown = "lost questions under the limit: " + ", ".join(full.lost) if key == "peak_mb" and full.lost else f"{value:.2f}"
+        shown = (
+            "lost questions under the limit: " + ", ".join(full.lost)
+            if key == "peak_mb" and full.lost
+            else f"{value:.2f}"
+        )
         print(f"  {TARGETS[key][2]:<48} {shown:>10}  {verdict(key, value)}")
     full_marks = full.score == full.max_score
-    print(f"  {'full marks under 1 core / 768 MB':<48} {str(full_marks):>10}  {'OK' if full_marks else 'MISSED: lost ' + ', '.join(full.lost)}")
+    print(
+        f"  {'full marks under 1 core / 768 MB':<48} {full_marks!s:>10}  {'OK' if full_marks else 'MISSED: lost ' + ', '.join(full.lost)}"
+    )
     if args.quick:
         print("\n(--quick: first notebook only, batches of 4; run `make bench` for the real figures)")
     if args.json:

@@ -9,6 +9,7 @@ is needed here: the autograder replays without torch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +25,9 @@ from . import config
 from ._files import write_text_atomic
 
 FORMAT = 1
-TINY_NOTE = "TINY DEMO CACHE: made by small randomly initialised models on synthetic sequence; the numbers are not biology"
+TINY_NOTE = (
+    "TINY DEMO CACHE: made by small randomly initialised models on synthetic sequence; the numbers are not biology"
+)
 
 
 MISS_SHOWN = 3  # inputs of the same function a cache miss names, so that its message stays one short line
@@ -176,10 +179,16 @@ class Cache:
         self._write_manifest()
         return entry
 
-    def miss_message(self, function: str, input_description: str, input_sha256: str, params: Mapping[str, Any] | None) -> str:
+    def miss_message(
+        self, function: str, input_description: str, input_sha256: str, params: Mapping[str, Any] | None
+    ) -> str:
         """One line: what was asked, and a few of the inputs of the same function the cache does hold (never a dump)."""
-        same = sorted(f"{e['input']}{_fmt_params(e['params'])}" for e in self.entries.values() if e["function"] == function)
-        shown = "; ".join(same[:MISS_SHOWN]) + (f"; and {len(same) - MISS_SHOWN} more" if len(same) > MISS_SHOWN else "")
+        same = sorted(
+            f"{e['input']}{_fmt_params(e['params'])}" for e in self.entries.values() if e["function"] == function
+        )
+        shown = "; ".join(same[:MISS_SHOWN]) + (
+            f"; and {len(same) - MISS_SHOWN} more" if len(same) > MISS_SHOWN else ""
+        )
         listing = f"{function} of {shown}" if same else f"nothing for {function}"
         return (
             f"not in cache: {function}({input_description}{_fmt_params(params)}) "
@@ -200,7 +209,9 @@ def _source_fingerprint(source: str) -> str:
     path = Path(source)
     if not path.is_dir():
         return source
-    files = sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file())
+    files = sorted(
+        (str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file()
+    )
     return f"{path.resolve()} {sha256_bytes(json.dumps(files))[:16]}"
 
 
@@ -214,7 +225,10 @@ def memo_namespace() -> str:
             versions.append(f"{package} {metadata.version(package)}")
         except Exception:  # not installed: the memo still works for what does not need it
             versions.append(f"{package} -")
-    blob = json.dumps({"sources": {k: _source_fingerprint(v) for k, v in config.model_sources().items()}, "versions": versions}, sort_keys=True)
+    blob = json.dumps(
+        {"sources": {k: _source_fingerprint(v) for k, v in config.model_sources().items()}, "versions": versions},
+        sort_keys=True,
+    )
     return sha256_bytes(blob)[:16]
 
 
@@ -234,10 +248,8 @@ def memo_entries(root: Path) -> int:
     """How many results a live-memo folder holds, over all its model sources."""
     count = 0
     for manifest in root.glob("*/manifest.json"):
-        try:
+        with contextlib.suppress(ValueError):
             count += len(json.loads(manifest.read_text()).get("entries", {}))
-        except ValueError:
-            pass
     return count
 
 
@@ -253,7 +265,9 @@ def clear_live_memo() -> int:
     return count
 
 
-def _from_memo(memo: Cache, function: str, input_sha256: str, params: Mapping[str, Any] | None) -> tuple[dict[str, np.ndarray], ModelInfo] | None:
+def _from_memo(
+    memo: Cache, function: str, input_sha256: str, params: Mapping[str, Any] | None
+) -> tuple[dict[str, np.ndarray], ModelInfo] | None:
     try:
         entry = memo.find(function, input_sha256, params)
         if entry is None:
@@ -263,8 +277,15 @@ def _from_memo(memo: Cache, function: str, input_sha256: str, params: Mapping[st
         return None
 
 
-def _to_memo(memo: Cache, function: str, input_description: str, input_sha256: str, params: Mapping[str, Any] | None,
-             arrays: Mapping[str, np.ndarray], model: ModelInfo) -> None:
+def _to_memo(
+    memo: Cache,
+    function: str,
+    input_description: str,
+    input_sha256: str,
+    params: Mapping[str, Any] | None,
+    arrays: Mapping[str, np.ndarray],
+    model: ModelInfo,
+) -> None:
     try:
         memo.store(function, input_description, input_sha256, params, arrays, model)
     except OSError as err:  # a full or read-only disk costs the memo, not the result
@@ -272,7 +293,11 @@ def _to_memo(memo: Cache, function: str, input_description: str, input_sha256: s
 
 
 def lookup_call(
-    function: str, input_sha256_description: str, input_sha256: str, params: Mapping[str, Any] | None, cache: Cache | None = None
+    function: str,
+    input_sha256_description: str,
+    input_sha256: str,
+    params: Mapping[str, Any] | None,
+    cache: Cache | None = None,
 ) -> dict[str, np.ndarray] | None:
     """The stored result of a call without computing it: replay serves the cache (a miss raises
     :class:`CacheMiss`); live/record the memo (None if not there); tiny always None."""

@@ -106,20 +106,34 @@ def missing_pins() -> list[str]:
 
 def _pip(args: list[str]) -> None:
     """Run pip, echoing its lines as they come (Colab shows a subprocess's output only if printed)."""
-    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--progress-bar", "off", "--disable-pip-version-check", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--progress-bar",
+        "off",
+        "--disable-pip-version-check",
+        *args,
+    ]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith(("Collecting", "Downloading", "Installing", "Successfully", "ERROR")):
                 print("   ", line.rstrip(), flush=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"pip could not install {' '.join(args)}: see its ERROR line above; re-run the cell, "
-                           "and if it fails again, tell your instructor with that line")
+        raise RuntimeError(
+            f"pip could not install {' '.join(args)}: see its ERROR line above; re-run the cell, "
+            "and if it fails again, tell your instructor with that line"
+        )
 
 
 def warm_up_tomtom() -> subprocess.Popen[bytes]:
     """Compile memelite's Tomtom in a background process; numba caches it, so the notebook's first call is quick."""
-    return subprocess.Popen([sys.executable, "-c", TOMTOM_WARM_UP], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", TOMTOM_WARM_UP], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def version_warning(expected: str | None = None) -> str | None:
@@ -162,9 +176,15 @@ def install(expected_version: str | None = None, tomtom: bool = False, force: bo
     changes = protected_changes()
     for name, pin in changes.items():
         have = installed_version(name)
-        restart = ("already imported, so the runtime needs a restart afterwards (Runtime > Restart session)"
-                   if _imported(name) else "not imported yet, so no restart is needed")
-        print(f"a5kit needs {name}{PROTECTED[name]}; {'Colab has ' + have if have else 'it is missing'}: installing {pin}; {restart}", flush=True)
+        restart = (
+            "already imported, so the runtime needs a restart afterwards (Runtime > Restart session)"
+            if _imported(name)
+            else "not imported yet, so no restart is needed"
+        )
+        print(
+            f"a5kit needs {name}{PROTECTED[name]}; {'Colab has ' + have if have else 'it is missing'}: installing {pin}; {restart}",
+            flush=True,
+        )
     missing = missing_pins()
     todo = [*changes.values(), *missing]
     if todo:
@@ -176,10 +196,16 @@ def install(expected_version: str | None = None, tomtom: bool = False, force: bo
         if no_deps:
             _pip(no_deps)
     kept = ", ".join(f"{n} {installed_version(n)}" for n in PROTECTED if n not in changes)
-    print(f"a5kit {__version__} ready in {time.perf_counter() - start:.0f} s; Colab's own kept as they are: {kept}", flush=True)
+    print(
+        f"a5kit {__version__} ready in {time.perf_counter() - start:.0f} s; Colab's own kept as they are: {kept}",
+        flush=True,
+    )
     if tomtom:
         warm_up_tomtom()
-        print("compiling Tomtom (q4c) in the background, once per runtime (1 to 5 minutes); if you reach q4c first, its first call compiles instead", flush=True)
+        print(
+            "compiling Tomtom (q4c) in the background, once per runtime (1 to 5 minutes); if you reach q4c first, its first call compiles instead",
+            flush=True,
+        )
     if any(_imported(n) for n in changes):
         print("RESTART NEEDED: Runtime > Restart session, then run this cell again", flush=True)
     if warning:

@@ -44,7 +44,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("A5KIT_GPT2_SOURCE", "gpt2", "a local save_pretrained folder (or another hub id) loaded instead of GPT-2"),
     Variable("A5KIT_ENFORMER_SOURCE", "EleutherAI/enformer-official-rough", "the same for Enformer"),
     Variable("A5KIT_ENFORMER_BATCH", "", "windows per Enformer batch (default 4 on a GPU, 1 on the CPU)"),
-    Variable("A5KIT_EXPECTED_VERSION", "", "the a5kit version the notebook's setup cell asked for (set by the setup cell)"),
+    Variable(
+        "A5KIT_EXPECTED_VERSION", "", "the a5kit version the notebook's setup cell asked for (set by the setup cell)"
+    ),
     # -- release and autograder build (instructor) --
     Variable("A5KIT_REPOSITORY", "", "public student repository the release links to (else pyproject.toml)"),
     Variable("A5KIT_REF", "", "pinned tag or commit of that repository (else pyproject.toml)"),
@@ -52,16 +54,28 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("A5KIT_REHEARSE_THREADS", "2", "torch threads of `make rehearse`"),
     # -- grading --
     Variable("A5KIT_AUTOGRADER", "", "1 in the student's kernel under the Gradescope grader (set by the grader)"),
-    Variable("A5KIT_HIDDEN_TESTS", "", "folder of the hidden test modules, for nbgrader autograde (else autograder/tests above the cwd)"),
+    Variable(
+        "A5KIT_HIDDEN_TESTS",
+        "",
+        "folder of the hidden test modules, for nbgrader autograde (else autograder/tests above the cwd)",
+    ),
     Variable("A5KIT_EXPECTED", "", "folder of precomputed expected values (the autograder's expected/)"),
     Variable("A5KIT_STUDENT_USER", "", "user the notebooks run as, overriding grader.json's (tests, `make bench`)"),
-    Variable("A5KIT_GRADER_PYTHON", "$ROOT/venv/bin/python", "interpreter run_autograder uses (read by that shell script)"),
+    Variable(
+        "A5KIT_GRADER_PYTHON", "$ROOT/venv/bin/python", "interpreter run_autograder uses (read by that shell script)"
+    ),
     Variable("A5KIT_SETUP_PYTHON", "", "interpreter setup.sh tries first (read by that shell script)"),
-    Variable("A5KIT_TEST_SHARED_DATA", "../shared/data", "reference data for the test suite (read by tests/conftest.py)"),
+    Variable(
+        "A5KIT_TEST_SHARED_DATA", "../shared/data", "reference data for the test suite (read by tests/conftest.py)"
+    ),
 )
 DECLARED: frozenset[str] = frozenset(v.name for v in VARIABLES)
 
-__doc__ += "\n" + "\n".join(f"{v.name:24} {v.meaning}" + (f" (default {v.default})" if v.default else "") for v in VARIABLES) + "\n"
+__doc__ += (
+    "\n"
+    + "\n".join(f"{v.name:24} {v.meaning}" + (f" (default {v.default})" if v.default else "") for v in VARIABLES)
+    + "\n"
+)
 
 
 class ConfigError(ValueError):
@@ -219,4 +233,3 @@ def expected_dir() -> Path | None:
 def student_user() -> str | None:
     """A5KIT_STUDENT_USER, which overrides grader.json's student user, if set."""
     return get("A5KIT_STUDENT_USER")
-

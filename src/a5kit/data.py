@@ -73,7 +73,9 @@ def download(name: str, url: str, sha256: str | None) -> Path:
             raise DataUnavailable(f"{name}: not in A5KIT_DATA_MIRROR={mirror}; {_how_to_provide(name, url)}") from None
         digest = _file_sha256(source)
         if sha256 is not None and digest != sha256:
-            raise DataUnavailable(f"{name} in the mirror {mirror} has sha256 {digest}, expected {sha256}: wrong or damaged file") from None
+            raise DataUnavailable(
+                f"{name} in the mirror {mirror} has sha256 {digest}, expected {sha256}: wrong or damaged file"
+            ) from None
         target_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".part")
         shutil.copyfile(source, tmp)
@@ -93,7 +95,9 @@ def download(name: str, url: str, sha256: str | None) -> Path:
         raise DataUnavailable(f"{name} from {url} failed its hash check ({err})") from None
     except Exception as err:  # connection refused, DNS, HTTP error: all mean "cannot fetch"
         reason = type(err).__name__
-        raise DataUnavailable(f"cannot download {name} from {url} ({reason}); offline? {_how_to_provide(name, url)}") from None
+        raise DataUnavailable(
+            f"cannot download {name} from {url} ({reason}); offline? {_how_to_provide(name, url)}"
+        ) from None
     return Path(path)
 
 
@@ -118,7 +122,9 @@ def enformer_tracks():
     def compute() -> tuple[dict[str, np.ndarray], ModelInfo]:
         table = pd.read_csv(fetch(entry.name), sep="\t")
         arrays = {
-            f"column_{i:02d}_{name}": table[name].to_numpy() if pd.api.types.is_numeric_dtype(table[name]) else np.array(table[name].astype(str).tolist())
+            f"column_{i:02d}_{name}": table[name].to_numpy()
+            if pd.api.types.is_numeric_dtype(table[name])
+            else np.array(table[name].astype(str).tolist())
             for i, name in enumerate(table.columns)
         }
         return arrays, ModelInfo(entry.name, entry.url, tiny=False)
@@ -175,7 +181,9 @@ ENFORMER_SEQUENCE_LENGTH = 196_608
 CHR11_CENTER = 35_140_086  # centre of Fig. 1d of the Enformer paper
 CHR11_WINDOW = Interval.centered("chr11", CHR11_CENTER, 25_600)
 CHR11_FULL = Interval.centered("chr11", CHR11_CENTER, ENFORMER_SEQUENCE_LENGTH)
-RS11644125 = Variant("chr16", 57_025_062, "C", "T", "rs11644125")  # inside NLRC5 (ENSG00000140853: chr16:56,989,485-57,083,531, + strand, Ensembl GRCh38 gene span; its start need not be the MANE Select TSS)
+RS11644125 = Variant(
+    "chr16", 57_025_062, "C", "T", "rs11644125"
+)  # inside NLRC5 (ENSG00000140853: chr16:56,989,485-57,083,531, + strand, Ensembl GRCh38 gene span; its start need not be the MANE Select TSS)
 CHR16_FULL = Interval.centered("chr16", RS11644125.pos0, ENFORMER_SEQUENCE_LENGTH)
 NOTEBOOK_WINDOWS: tuple[Interval, ...] = (CHR11_WINDOW, CHR11_FULL, CHR16_FULL)
 
@@ -255,7 +263,9 @@ def _ucsc_window(interval: Interval) -> str:
         dna = payload["dna"]
     except (ValueError, KeyError):
         path.unlink(missing_ok=True)
-        raise DataUnavailable(f"{path.name} is not a UCSC sequence answer (no 'dna' field); deleted it, try again") from None
+        raise DataUnavailable(
+            f"{path.name} is not a UCSC sequence answer (no 'dna' field); deleted it, try again"
+        ) from None
     if len(dna) != len(interval):
         raise DataUnavailable(f"UCSC returned {len(dna)} bp for {interval}, expected {len(interval)}")
     return dna.upper()

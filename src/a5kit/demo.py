@@ -20,7 +20,12 @@ from .grader import batch
 # (notebook, exact text in the source, replacement, the question it breaks): typical mistakes
 PARTLY_WRONG: tuple[tuple[str, str, str, str], ...] = (
     ("01_self_attention.ipynb", "/ np.sqrt(q.shape[-1])", "", "q1a"),  # forgot the 1/sqrt(d_k) scaling
-    ("02_dna_cnn.ipynb", '{"A": 0, "C": 1, "G": 2, "T": 3}', '{"A": 0, "G": 1, "C": 2, "T": 3}', "q2a"),  # columns A, G, C, T
+    (
+        "02_dna_cnn.ipynb",
+        '{"A": 0, "C": 1, "G": 2, "T": 3}',
+        '{"A": 0, "G": 1, "C": 2, "T": 3}',
+        "q2a",
+    ),  # columns A, G, C, T
 )
 
 
@@ -38,7 +43,9 @@ def partly_wrong(solutions: Path, out: Path) -> list[str]:
         nb = nbformat.read(out / notebook, as_version=4)
         holding = [cell for cell in nb.cells if old in cell.source]
         if len(holding) != 1 or holding[0].source.count(old) != 1:
-            raise DemoError(f"{notebook}: the text {old!r} no longer appears exactly once; update a5kit.demo.PARTLY_WRONG")
+            raise DemoError(
+                f"{notebook}: the text {old!r} no longer appears exactly once; update a5kit.demo.PARTLY_WRONG"
+            )
         holding[0].source = holding[0].source.replace(old, new)
         nbformat.write(nb, out / notebook)
         broken.append(question)
@@ -62,11 +69,20 @@ def run(root: Path, cache: Path, workdir: Path, workers: int = 2) -> list[list[s
     release_dir = workdir / "release"
     release.build(root, release_dir)
     archive = autograder.build(root, cache, workdir / "dist")
-    print(f"built the student release and {archive} ({archive.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"built the student release and {archive} ({archive.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - t0:.1f} s"
+    )
     folders = example_submissions(root, release_dir, workdir / "submissions")
-    graded, rows, wall = batch.grade_folder(workdir / "submissions", workdir / "dist" / "autograder", workdir / "grades", workers,
-                                            solutions=root / "solutions")
-    print(f"graded {len(graded)} example submissions ({', '.join(folders)}) with the Gradescope runner in {wall:.1f} s:\n")
+    graded, rows, wall = batch.grade_folder(
+        workdir / "submissions",
+        workdir / "dist" / "autograder",
+        workdir / "grades",
+        workers,
+        solutions=root / "solutions",
+    )
+    print(
+        f"graded {len(graded)} example submissions ({', '.join(folders)}) with the Gradescope runner in {wall:.1f} s:\n"
+    )
     print(batch.format_table(rows))
     print("\nscores come from a TINY DEMO CACHE (small random models): they test the plumbing, not biology")
     print(f"results.json per submission: {workdir / 'grades' / 'results'}/")
@@ -76,6 +92,8 @@ def run(root: Path, cache: Path, workdir: Path, workers: int = 2) -> list[list[s
     pages = workdir / "grades" / "written" / "index.html"
     if pages.exists():
         print(f"written answers, one page per question with its key and rubric: {pages}")
-        print(f"  scores for them go into {workdir / 'grades' / 'written.csv'}; merge with "
-              f"`python -m a5kit.grader.batch merge-written --grades {workdir / 'grades'}`")
+        print(
+            f"  scores for them go into {workdir / 'grades' / 'written.csv'}; merge with "
+            f"`python -m a5kit.grader.batch merge-written --grades {workdir / 'grades'}`"
+        )
     return rows

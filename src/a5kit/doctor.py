@@ -16,7 +16,17 @@ from pathlib import Path
 
 from . import config
 
-PACKAGES = ("a5kit", "torch", "transformers", "huggingface_hub", "enformer-pytorch", "numpy", "memelite", "pyjaspar", "nbformat")
+PACKAGES = (
+    "a5kit",
+    "torch",
+    "transformers",
+    "huggingface_hub",
+    "enformer-pytorch",
+    "numpy",
+    "memelite",
+    "pyjaspar",
+    "nbformat",
+)
 
 # Expected minutes per notebook in live mode, full-size models, weights already downloaded.
 # cpu: `make rehearse` on a 2-core x86_64 CPU at 2 torch threads (docs/performance.md): CPU seconds of
@@ -33,7 +43,11 @@ EXPECTED_MINUTES: dict[str, dict[str, float]] = {
     "04_finetune": {"cpu": 20.0, "gpu": 1.0, "replay": 0.25},
 }
 FIXED_THREADS = {"02_dna_cnn", "04_finetune"}  # they call torch.set_num_threads(1)
-DOWNLOAD_MINUTES = {"01_self_attention": 0.5, "03_enformer": 1.5, "04_finetune": 1.5}  # first run: weights (~0.5 GB GPT-2, ~1 GB Enformer)
+DOWNLOAD_MINUTES = {
+    "01_self_attention": 0.5,
+    "03_enformer": 1.5,
+    "04_finetune": 1.5,
+}  # first run: weights (~0.5 GB GPT-2, ~1 GB Enformer)
 MEASURED_THREADS = 2
 
 
@@ -71,9 +85,11 @@ def weights_report() -> list[str]:
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     for env, source in config.model_sources().items():
         path = Path(source)
-        if path.is_dir() or os.path.sep in source and not source.count("/") == 1:
+        if path.is_dir() or (os.path.sep in source and source.count("/") != 1):
             ok = (path / "config.json").exists()
-            lines.append(f"weights {source} ({env}): {'local folder, config.json present' if ok else 'MISSING: no config.json in that folder'}")
+            lines.append(
+                f"weights {source} ({env}): {'local folder, config.json present' if ok else 'MISSING: no config.json in that folder'}"
+            )
             continue
         where = "not in the local Hugging Face cache"
         try:
@@ -86,7 +102,9 @@ def weights_report() -> list[str]:
         if where.startswith("not") and offline:
             where += "; HF_HUB_OFFLINE is set, so they CANNOT be downloaded"
         elif where.startswith("not"):
-            where += "; downloaded from the hub on first use" + ("" if _hub_reachable() else " -- but huggingface.co is NOT reachable from here")
+            where += "; downloaded from the hub on first use" + (
+                "" if _hub_reachable() else " -- but huggingface.co is NOT reachable from here"
+            )
         lines.append(f"weights {source}: {where}")
     return lines
 
@@ -108,7 +126,11 @@ def cache_report() -> list[str]:
     try:
         cache = Cache()
         exists = cache.manifest_path.exists()
-        lines.append(cache.describe() if exists else f"cache {cache.path}: none ({'replay mode NEEDS it' if config.mode() == 'replay' else 'only replay mode needs it'})")
+        lines.append(
+            cache.describe()
+            if exists
+            else f"cache {cache.path}: none ({'replay mode NEEDS it' if config.mode() == 'replay' else 'only replay mode needs it'})"
+        )
     except Exception as err:
         lines.append(f"cache: unreadable ({type(err).__name__}: {err})")
     memo = config.live_memo_dir()
@@ -134,8 +156,18 @@ def expected_times(kind: str, threads: int) -> list[str]:
         else:
             scale = MEASURED_THREADS / max(1, min(threads, 8)) if threads else 1.0
             value = minutes["cpu"] * max(scale, 0.5)
-            how = f"CPU, measured at {MEASURED_THREADS} threads, scaled to {threads}" if threads != MEASURED_THREADS else f"CPU, measured at {MEASURED_THREADS} threads"
-        first = "" if mode == "replay" or config.use_tiny_models() else f" (+ about {DOWNLOAD_MINUTES.get(name, 0):g} min the first time, downloading weights)" if name in DOWNLOAD_MINUTES else ""
+            how = (
+                f"CPU, measured at {MEASURED_THREADS} threads, scaled to {threads}"
+                if threads != MEASURED_THREADS
+                else f"CPU, measured at {MEASURED_THREADS} threads"
+            )
+        first = (
+            ""
+            if mode == "replay" or config.use_tiny_models()
+            else f" (+ about {DOWNLOAD_MINUTES.get(name, 0):g} min the first time, downloading weights)"
+            if name in DOWNLOAD_MINUTES
+            else ""
+        )
         lines.append(f"  {name:<20} about {_fmt_minutes(value)}{first}  [{how}]")
     return lines
 
@@ -145,14 +177,23 @@ def _fmt_minutes(value: float) -> str:
 
 
 def report() -> str:
-    lines = [f"a5kit doctor -- Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"]
+    lines = [
+        f"a5kit doctor -- Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"
+    ]
     try:
         mode = config.mode()
         lines.append(f"mode: A5KIT_MODE={mode}; tiny models: {config.use_tiny_models()}")
     except config.ConfigError as err:
-        return "\n".join(lines + [f"mode: BROKEN: {err}"])
+        return "\n".join([*lines, f"mode: BROKEN: {err}"])
     kind, described, threads = device_report()
-    lines.append(f"device: {described}" + (" -- on Colab choose Runtime > Change runtime type > T4 GPU for notebooks 3 and 4" if kind == "cpu" and mode in ("live", "record") else ""))
+    lines.append(
+        f"device: {described}"
+        + (
+            " -- on Colab choose Runtime > Change runtime type > T4 GPU for notebooks 3 and 4"
+            if kind == "cpu" and mode in ("live", "record")
+            else ""
+        )
+    )
     lines.append("versions: " + "; ".join(f"{p} {_version(p)}" for p in PACKAGES))
     lines += weights_report()
     lines += cache_report()

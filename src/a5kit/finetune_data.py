@@ -70,7 +70,9 @@ def motif_starts(sequence: str) -> np.ndarray:
         return at(offset, "A") | at(offset, "C") | at(offset, "G") | at(offset, "T")
 
     starts[:, 0] = at(0, "C") & at(1, "G")
-    starts[:, 1] = (at(0, "A") & at(1, "A") & at(2, "A") & at(3, "A")) | (at(0, "T") & at(1, "T") & at(2, "T") & at(3, "T"))
+    starts[:, 1] = (at(0, "A") & at(1, "A") & at(2, "A") & at(3, "A")) | (
+        at(0, "T") & at(1, "T") & at(2, "T") & at(3, "T")
+    )
     starts[:, 2] = at(0, "C") & at(1, "A") & any_base(2) & any_base(3) & at(4, "T") & at(5, "G")
     return starts
 
@@ -98,25 +100,35 @@ def load() -> dict[str, Any]:
     """
     sequences = windows()
     codes = np.frombuffer("".join(sequences).upper().encode("ascii"), dtype=np.uint8).reshape(len(sequences), -1)
-    X = (codes[..., None] == np.frombuffer(b"ACGT", dtype=np.uint8)).astype(np.float32)  # N: all zeros; no encoder of a caller's string (Q2a)
+    X = (codes[..., None] == np.frombuffer(b"ACGT", dtype=np.uint8)).astype(
+        np.float32
+    )  # N: all zeros; no encoder of a caller's string (Q2a)
     counts = np.stack([motif_counts(s) for s in sequences])
     n_train = len(TRAIN_WINDOWS)
     scale = counts[:n_train].reshape(-1, NUM_TRACKS).mean(axis=0)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
     Y = (counts / scale).astype(np.float32)
     return {
-        "X_train": X[:n_train], "Y_train": Y[:n_train], "X_test": X[n_train:], "Y_test": Y[n_train:],
-        "scale": scale, "source": getattr(sequences[0], "source", "unknown"),
+        "X_train": X[:n_train],
+        "Y_train": Y[:n_train],
+        "X_test": X[n_train:],
+        "Y_test": Y[n_train:],
+        "scale": scale,
+        "source": getattr(sequences[0], "source", "unknown"),
     }
 
 
-def make_batches(X: np.ndarray, Y: np.ndarray, batch_size: int = BATCH_SIZE, device: Any = "cpu") -> list[tuple[Any, Any]]:
+def make_batches(
+    X: np.ndarray, Y: np.ndarray, batch_size: int = BATCH_SIZE, device: Any = "cpu"
+) -> list[tuple[Any, Any]]:
     """Consecutive (sequence, target) batches of float32 tensors on ``device``, for ``finetune``."""
     import torch
 
     return [
-        (torch.as_tensor(X[i : i + batch_size], dtype=torch.float32, device=device),
-         torch.as_tensor(Y[i : i + batch_size], dtype=torch.float32, device=device))
+        (
+            torch.as_tensor(X[i : i + batch_size], dtype=torch.float32, device=device),
+            torch.as_tensor(Y[i : i + batch_size], dtype=torch.float32, device=device),
+        )
         for i in range(0, len(X), batch_size)
     ]
 

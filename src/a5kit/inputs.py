@@ -40,12 +40,21 @@ def variant_sequences(ref_window: str) -> dict[tuple[str, str], str]:
     """Every sequence Question 6 predicts, by (view, allele): forward, reverse complement and shifts."""
     centre = VARIANT.pos0 - VARIANT_WINDOW.start
     if ref_window[centre] != VARIANT.ref:
-        raise ValueError(f"{VARIANT.id}: the window has {ref_window[centre]!r} at {VARIANT.chrom}:{VARIANT.pos}, dbSNP says {VARIANT.ref!r}")
+        raise ValueError(
+            f"{VARIANT.id}: the window has {ref_window[centre]!r} at {VARIANT.chrom}:{VARIANT.pos}, dbSNP says {VARIANT.ref!r}"
+        )
     alt_window = str(ref_window[:centre]) + VARIANT.alt + str(ref_window[centre + 1 :])
     other_strand = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-    views: dict[str, object] = {"forward": lambda s: str(s), "reverse complement": lambda s: str(s).translate(other_strand)[::-1]}
+    views: dict[str, object] = {
+        "forward": lambda s: str(s),
+        "reverse complement": lambda s: str(s).translate(other_strand)[::-1],
+    }
     views.update({f"shift +{k} bp": (lambda s, k=k: shift_sequence(s, k)) for k in VARIANT_SHIFTS})
-    return {(view, allele): make(seq) for view, make in views.items() for allele, seq in (("ref", ref_window), ("alt", alt_window))}  # type: ignore[operator]
+    return {
+        (view, allele): make(seq)
+        for view, make in views.items()
+        for allele, seq in (("ref", ref_window), ("alt", alt_window))
+    }  # type: ignore[operator]
 
 
 def record_all(progress: Callable[[str], None] = print) -> None:
@@ -65,7 +74,9 @@ def record_all(progress: Callable[[str], None] = print) -> None:
             raise
         progress(f"targets_human.txt skipped (a tiny cache can do without it; notebook 3 cannot): {err}")
     window = hg38_sequence(CHR11_WINDOW)
-    progress(f"enformer {CHR11_WINDOW}: predictions {models.enformer_predict(window, target_length=CHR11_TARGET_LENGTH).shape}")
+    progress(
+        f"enformer {CHR11_WINDOW}: predictions {models.enformer_predict(window, target_length=CHR11_TARGET_LENGTH).shape}"
+    )
     filters = models.enformer_first_layer_filters()
     progress(f"enformer first-layer filters {filters.shape}")
     from . import motif_match
@@ -76,9 +87,13 @@ def record_all(progress: Callable[[str], None] = print) -> None:
     for index in range(len(filters)):
         hits = motif_match.tomtom_jaspar(filters[index])
         if index == strongest or index % 100 == 0:
-            progress(f"tomtom filter {index} of {len(filters)} vs {motif_match.DATABASE}: top hit {hits['matrix_id'][0]} {hits['name'][0]}")
+            progress(
+                f"tomtom filter {index} of {len(filters)} vs {motif_match.DATABASE}: top hit {hits['matrix_id'][0]} {hits['name'][0]}"
+            )
     null = motif_match.tomtom_null(filters[strongest])  # notebook 3's q4c shows the null beside the hit
-    progress(f"tomtom null of filter {strongest}: smallest E of {len(null['query'])} null queries {null['e_value'].min():.3g}")
+    progress(
+        f"tomtom null of filter {strongest}: smallest E of {len(null['query'])} null queries {null['e_value'].min():.3g}"
+    )
     for (view, allele), seq in variant_sequences(hg38_sequence(VARIANT_WINDOW)).items():
         pred = models.enformer_predict(seq, tracks=VARIANT_TRACKS)
         progress(f"enformer {VARIANT.id} {allele} {view}: tracks {VARIANT_TRACKS}, predictions {pred.shape}")

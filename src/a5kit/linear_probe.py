@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-ALPHAS = tuple(float(a) for a in np.logspace(-6, 4, 21))  # ridge strengths, relative to the mean eigenvalue of the features' Gram matrix
+ALPHAS = tuple(
+    float(a) for a in np.logspace(-6, 4, 21)
+)  # ridge strengths, relative to the mean eigenvalue of the features' Gram matrix
 BLOCK_BINS = 10  # adjacent bins resampled together: neighbouring 128 bp bins share sequence context
 BOOTSTRAP = 2000
 
@@ -30,7 +32,10 @@ def trunk_embeddings(enformer: Any, sequences: np.ndarray, bins: int, batch_size
     crop = enformer.trunk[-2].target_length
     enformer.set_target_length(int(bins))
     try:
-        parts = [embeddings(enformer, np.asarray(sequences[i : i + batch_size], dtype=np.float32)) for i in range(0, len(sequences), batch_size)]
+        parts = [
+            embeddings(enformer, np.asarray(sequences[i : i + batch_size], dtype=np.float32))
+            for i in range(0, len(sequences), batch_size)
+        ]
     finally:
         enformer.set_target_length(crop)
     return np.concatenate(parts).astype(np.float64)
@@ -80,24 +85,28 @@ def choose_alphas(embeddings: np.ndarray, targets: np.ndarray, alphas: tuple[flo
     return np.asarray(alphas)[errors.argmin(axis=0)]
 
 
-def block_bootstrap_ci(prediction: np.ndarray, target: np.ndarray, block: int = BLOCK_BINS, n: int = BOOTSTRAP,
-                       seed: int = 0) -> np.ndarray:
+def block_bootstrap_ci(
+    prediction: np.ndarray, target: np.ndarray, block: int = BLOCK_BINS, n: int = BOOTSTRAP, seed: int = 0
+) -> np.ndarray:
     """95 % percentile interval of the pooled Pearson r per track, resampling blocks of ``block`` adjacent bins: (tracks, 2).
 
     ``prediction``, ``target``: (windows, bins, tracks). Blocks never cross a window's edge.
     """
     P, Y = np.asarray(prediction, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    windows, bins, tracks = Y.shape
+    windows, bins, _tracks = Y.shape
     starts = [(w, b) for w in range(windows) for b in range(0, bins - block + 1, block)]
     P_blocks = np.stack([P[w, b : b + block] for w, b in starts])  # (blocks, block, tracks)
     Y_blocks = np.stack([Y[w, b : b + block] for w, b in starts])
     rng = np.random.default_rng(seed)
-    draws = np.array([pearson(P_blocks[pick], Y_blocks[pick]) for pick in rng.integers(0, len(starts), size=(n, len(starts)))])
+    draws = np.array(
+        [pearson(P_blocks[pick], Y_blocks[pick]) for pick in rng.integers(0, len(starts), size=(n, len(starts)))]
+    )
     return np.percentile(draws, [2.5, 97.5], axis=0).T
 
 
-def ridge_probe(train_embeddings: np.ndarray, train_targets: np.ndarray, test_embeddings: np.ndarray,
-                test_targets: np.ndarray) -> dict[str, np.ndarray]:
+def ridge_probe(
+    train_embeddings: np.ndarray, train_targets: np.ndarray, test_embeddings: np.ndarray, test_targets: np.ndarray
+) -> dict[str, np.ndarray]:
     """Fit a ridge read-out of frozen features on the training windows; score it on both.
 
     Returns ``alpha`` (per track, chosen on the training windows only), ``train_r`` and ``test_r``
@@ -107,8 +116,20 @@ def ridge_probe(train_embeddings: np.ndarray, train_targets: np.ndarray, test_em
     Y_train, Y_test = np.asarray(train_targets, np.float64), np.asarray(test_targets, np.float64)
     alphas = choose_alphas(E_train, Y_train)
     flat_train = E_train.reshape(-1, E_train.shape[-1])
-    fit_train, fit_test = (fit[0] for fit in _ridge(flat_train, Y_train.reshape(-1, Y_train.shape[-1]),
-                                                    [flat_train, E_test.reshape(-1, E_test.shape[-1])], alphas[None]))
+    fit_train, fit_test = (
+        fit[0]
+        for fit in _ridge(
+            flat_train,
+            Y_train.reshape(-1, Y_train.shape[-1]),
+            [flat_train, E_test.reshape(-1, E_test.shape[-1])],
+            alphas[None],
+        )
+    )
     prediction = fit_test.reshape(Y_test.shape)
-    return {"alpha": alphas, "train_r": pearson(fit_train, Y_train), "test_r": pearson(prediction, Y_test),
-            "test_ci": block_bootstrap_ci(prediction, Y_test), "test_prediction": prediction}
+    return {
+        "alpha": alphas,
+        "train_r": pearson(fit_train, Y_train),
+        "test_r": pearson(prediction, Y_test),
+        "test_ci": block_bootstrap_ci(prediction, Y_test),
+        "test_prediction": prediction,
+    }

@@ -26,20 +26,20 @@ ENFORMER_MAX_BINS = 896
 HUMAN_TRACKS = 5313
 TINY_SEED = 0
 
-TINY_GPT2_CONFIG: dict[str, Any] = dict(
-    n_layer=12, n_head=12, n_embd=48, n_positions=256, initializer_range=0.3, vocab_size=50257
-)
-TINY_ENFORMER_HPARAMS: dict[str, Any] = dict(
-    dim=48,  # dim / heads divisible by 6; dim_divisible_by divides dim
-    depth=1,
-    heads=2,
-    attn_dim_key=8,
-    output_heads=dict(human=HUMAN_TRACKS),
-    target_length=ENFORMER_MAX_BINS,
-    num_downsamples=7,  # 2**7 = 128 bp bins, as the real model
-    dim_divisible_by=8,
-    use_tf_gamma=False,
-)
+TINY_GPT2_CONFIG: dict[str, Any] = {
+    "n_layer": 12, "n_head": 12, "n_embd": 48, "n_positions": 256, "initializer_range": 0.3, "vocab_size": 50257
+}
+TINY_ENFORMER_HPARAMS: dict[str, Any] = {
+    "dim": 48,  # dim / heads divisible by 6; dim_divisible_by divides dim
+    "depth": 1,
+    "heads": 2,
+    "attn_dim_key": 8,
+    "output_heads": {"human": HUMAN_TRACKS},
+    "target_length": ENFORMER_MAX_BINS,
+    "num_downsamples": 7,  # 2**7 = 128 bp bins, as the real model
+    "dim_divisible_by": 8,
+    "use_tf_gamma": False,
+}
 
 
 def _config_version(name: str, cfg: dict[str, Any]) -> str:
@@ -70,7 +70,9 @@ def device(tiny: bool | None = None) -> str:
         return "cpu"
     if wanted == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("A5KIT_DEVICE=cuda, but torch sees no CUDA GPU (Colab: Runtime > Change runtime type > T4 GPU)")
+            raise RuntimeError(
+                "A5KIT_DEVICE=cuda, but torch sees no CUDA GPU (Colab: Runtime > Change runtime type > T4 GPU)"
+            )
         return "cuda"
     if wanted is None and (config.use_tiny_models() if tiny is None else tiny):
         return "cpu"
@@ -282,14 +284,18 @@ def _describe_sequence(sequence: str) -> str:
     return str(interval) if interval is not None else f"sequence of {len(sequence)} bp starting {sequence[:12]}"
 
 
-def _predict_params(length: int, target_length: int | None, tracks: Sequence[int] | None) -> tuple[int, dict[str, Any], list[int] | None]:
+def _predict_params(
+    length: int, target_length: int | None, tracks: Sequence[int] | None
+) -> tuple[int, dict[str, Any], list[int] | None]:
     bins = default_target_length(length) if target_length is None else int(target_length)
     params: dict[str, Any] = {"target_length": bins}
     columns: list[int] | None = None
     if tracks is not None:
         columns = [int(t) for t in tracks]
         if not columns or any(not 0 <= t < HUMAN_TRACKS for t in columns):
-            raise ValueError(f"tracks must be a non-empty list of track indices 0..{HUMAN_TRACKS - 1}, got {list(tracks)!r}")
+            raise ValueError(
+                f"tracks must be a non-empty list of track indices 0..{HUMAN_TRACKS - 1}, got {list(tracks)!r}"
+            )
         params["tracks"] = columns
     return bins, params, columns
 
@@ -326,7 +332,10 @@ def enformer_batch_size() -> int:
 
 
 def enformer_predict_many(
-    sequences: Sequence[str], target_length: int | None = None, tracks: Sequence[int] | None = None, batch_size: int | None = None
+    sequences: Sequence[str],
+    target_length: int | None = None,
+    tracks: Sequence[int] | None = None,
+    batch_size: int | None = None,
 ) -> list[np.ndarray]:
     """:func:`enformer_predict` of several sequences, computed in batches: a list of arrays, in order.
 
@@ -341,7 +350,9 @@ def enformer_predict_many(
     for s in sequences:
         if not isinstance(s, str):
             raise TypeError(f"sequence must be a DNA str, got {type(s).__name__}")
-    keys = [(_describe_sequence(s), sha256_bytes(s), *_predict_params(len(s), target_length, tracks)) for s in sequences]
+    keys = [
+        (_describe_sequence(s), sha256_bytes(s), *_predict_params(len(s), target_length, tracks)) for s in sequences
+    ]
     results: list[np.ndarray | None] = []
     todo: dict[tuple[int, int], list[int]] = {}  # (length, bins) -> indices to compute (replay raises CacheMiss here)
     for i, (description, digest, bins, params, _columns) in enumerate(keys):
@@ -357,13 +368,16 @@ def enformer_predict_many(
             arrays, info = _enformer_run([sequences[i] for i in chunk], bins, columns)
             for i, predictions in zip(chunk, arrays):
                 description, digest, _b, params, _c = keys[i]
-                stored = cached_call("enformer_predict", description, digest, params,
-                                     lambda p=predictions: ({"predictions": p}, info))
+                stored = cached_call(
+                    "enformer_predict", description, digest, params, lambda p=predictions, i=info: ({"predictions": p}, i)
+                )
                 results[i] = stored["predictions"]
     return results  # type: ignore[return-value]
 
 
-def enformer_predict(sequence: str, target_length: int | None = None, tracks: Sequence[int] | None = None) -> np.ndarray:
+def enformer_predict(
+    sequence: str, target_length: int | None = None, tracks: Sequence[int] | None = None
+) -> np.ndarray:
     """Enformer's human predictions for a DNA string: array (bins, 5313), one bin per 128 bp.
 
     ``tracks`` (optional): only these output tracks, in this order, as an array (bins, len(tracks)).

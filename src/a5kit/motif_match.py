@@ -53,7 +53,9 @@ DATABASE = f"{JASPAR_RELEASE} {COLLECTION} {TAX_GROUP} (latest versions, via pyj
 
 IC_MAX = 1.75  # bits: the filter is scaled so that its most informative column carries this much
 IC_TRIM = 0.5  # bits: columns at either end below this are trimmed before Tomtom
-NULL_SHUFFLES = 100  # shuffled copies of a filter in tomtom_null: enough for a stable smallest null E (20 gave a noisy one)
+NULL_SHUFFLES = (
+    100  # shuffled copies of a filter in tomtom_null: enough for a stable smallest null E (20 gave a noisy one)
+)
 QUERY = f"softmax scaled to max IC {IC_MAX} bits, end columns < {IC_TRIM} bits trimmed; E = memelite p x matrices"
 
 
@@ -73,7 +75,9 @@ def information_content(ppm: Any) -> np.ndarray:
     return 2.0 + (p * np.log2(p)).sum(axis=0)
 
 
-def query_matrix(weights: Any, ic_max: float | None = None, ic_trim: float | None = None) -> tuple[np.ndarray | None, int, float]:
+def query_matrix(
+    weights: Any, ic_max: float | None = None, ic_trim: float | None = None
+) -> tuple[np.ndarray | None, int, float]:
     """(probability matrix Tomtom compares, first filter column it keeps, scale beta).
 
     The softmax of ``beta * w`` with ``beta`` set so that the most informative column carries
@@ -110,7 +114,9 @@ def jaspar_matrices() -> tuple[tuple[str, ...], tuple[str, ...], tuple[np.ndarra
     """Matrix ids, names and probability matrices (4, length) of JASPAR2024 CORE vertebrates (bundled, offline)."""
     from pyjaspar import jaspardb
 
-    motifs = jaspardb(release=JASPAR_RELEASE).fetch_motifs(collection=COLLECTION, tax_group=[TAX_GROUP], all_versions=False)
+    motifs = jaspardb(release=JASPAR_RELEASE).fetch_motifs(
+        collection=COLLECTION, tax_group=[TAX_GROUP], all_versions=False
+    )
     ids, names, matrices = [], [], []
     for motif in motifs:
         counts = np.array([motif.counts[b] for b in BASES], dtype=np.float64)
@@ -134,10 +140,16 @@ def _versions() -> str:
 
 def _empty_hits(query_start: int = 0, query_width: int = 0) -> dict[str, np.ndarray]:
     return {
-        "matrix_id": np.array([], dtype="<U8"), "name": np.array([], dtype="<U8"),
-        "p_value": np.zeros(0), "e_value": np.zeros(0), "score": np.zeros(0),
-        "offset": np.zeros(0, dtype=np.int64), "overlap": np.zeros(0, dtype=np.int64), "strand": np.array([], dtype="<U1"),
-        "query_start": np.zeros(0, dtype=np.int64), "query_width": np.zeros(0, dtype=np.int64),
+        "matrix_id": np.array([], dtype="<U8"),
+        "name": np.array([], dtype="<U8"),
+        "p_value": np.zeros(0),
+        "e_value": np.zeros(0),
+        "score": np.zeros(0),
+        "offset": np.zeros(0, dtype=np.int64),
+        "overlap": np.zeros(0, dtype=np.int64),
+        "strand": np.array([], dtype="<U1"),
+        "query_start": np.zeros(0, dtype=np.int64),
+        "query_width": np.zeros(0, dtype=np.int64),
     }
 
 
@@ -193,12 +205,23 @@ def _run_null(weights: np.ndarray, n: int, seed: int) -> tuple[dict[str, np.ndar
     for label, w in queries:
         hits = _hits(w, 1)
         if len(hits["matrix_id"]):
-            rows.append((label, str(hits["matrix_id"][0]), str(hits["name"][0]), float(hits["p_value"][0]), float(hits["e_value"][0])))
+            rows.append(
+                (
+                    label,
+                    str(hits["matrix_id"][0]),
+                    str(hits["name"][0]),
+                    float(hits["p_value"][0]),
+                    float(hits["e_value"][0]),
+                )
+            )
         else:
             rows.append((label, "", "(no informative column: no hit)", 1.0, float("inf")))
     arrays = {
-        "query": np.array([r[0] for r in rows]), "matrix_id": np.array([r[1] for r in rows]), "name": np.array([r[2] for r in rows]),
-        "p_value": np.array([r[3] for r in rows]), "e_value": np.array([r[4] for r in rows]),
+        "query": np.array([r[0] for r in rows]),
+        "matrix_id": np.array([r[1] for r in rows]),
+        "name": np.array([r[2] for r in rows]),
+        "p_value": np.array([r[3] for r in rows]),
+        "e_value": np.array([r[4] for r in rows]),
     }
     return arrays, _info()
 
@@ -238,7 +261,9 @@ def tomtom_null(weights: Any, n_shuffles: int = NULL_SHUFFLES, seed: int = 0) ->
         raise ValueError(f"a filter must have shape (4, width) with rows A, C, G, T; got {w.shape}")
     params = {"database": DATABASE, "n_shuffles": int(n_shuffles), "seed": int(seed), "query": QUERY}
     description = f"null of filter (4, {w.shape[1]}) float32 sha256 {array_sha256(w)[:12]}"
-    return cached_call("tomtom_null", description, array_sha256(w), params, lambda: _run_null(w, int(n_shuffles), int(seed)))
+    return cached_call(
+        "tomtom_null", description, array_sha256(w), params, lambda: _run_null(w, int(n_shuffles), int(seed))
+    )
 
 
 def filter_alignment(weights: Any, index: int, motif: str) -> tuple[str, int]:
@@ -255,7 +280,9 @@ def filter_alignment(weights: Any, index: int, motif: str) -> tuple[str, int]:
     reverse = motif.upper().translate(str.maketrans("ACGT", "TGCA"))[::-1]
     best: tuple[float, str, int] | None = None
     for strand, seq in (("+", motif.upper()), ("-", reverse)):
-        x = np.pad(np.array([[base == b for b in seq] for base in BASES], dtype=np.float64), ((0, 0), (width - 1, width - 1)))
+        x = np.pad(
+            np.array([[base == b for b in seq] for base in BASES], dtype=np.float64), ((0, 0), (width - 1, width - 1))
+        )
         scores = np.einsum("bw,bpw->p", w, np.lib.stride_tricks.sliding_window_view(x, width, axis=1))
         p = int(scores.argmax())
         if best is None or scores[p] > best[0]:

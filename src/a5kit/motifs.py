@@ -132,7 +132,9 @@ def encoded_split(name: str) -> tuple[np.ndarray, np.ndarray]:
     """
     seqs, labels = load_split(name)
     codes = np.frombuffer("".join(seqs).upper().encode("ascii"), dtype=np.uint8).reshape(len(seqs), -1)
-    X = (codes[..., None] == np.frombuffer(b"ACGT", dtype=np.uint8)).astype(np.float32)  # no encoder of a caller's string (Q2a)
+    X = (codes[..., None] == np.frombuffer(b"ACGT", dtype=np.uint8)).astype(
+        np.float32
+    )  # no encoder of a caller's string (Q2a)
     return X, np.array([TFS.index(tf) for tf in labels])
 
 
@@ -170,13 +172,24 @@ def write_dataset(
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the committed files, and the hidden test set when asked."""
     parser = argparse.ArgumentParser(prog="python -m a5kit.motifs", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("src/a5kit/datasets"), help="folder for training.txt and validation.txt")
-    parser.add_argument("--hidden-out", type=Path, default=None, help="folder for test.txt (needs --hidden-seed or A5KIT_HIDDEN_SEED)")
-    parser.add_argument("--hidden-seed", type=int, default=None, help=f"seed of the hidden test set (default: {HIDDEN_SEED_ENV}; there is no built-in one)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("src/a5kit/datasets"), help="folder for training.txt and validation.txt"
+    )
+    parser.add_argument(
+        "--hidden-out", type=Path, default=None, help="folder for test.txt (needs --hidden-seed or A5KIT_HIDDEN_SEED)"
+    )
+    parser.add_argument(
+        "--hidden-seed",
+        type=int,
+        default=None,
+        help=f"seed of the hidden test set (default: {HIDDEN_SEED_ENV}; there is no built-in one)",
+    )
     parser.add_argument("--seed", type=int, default=SEED, help="training seed; validation uses seed + 1")
     args = parser.parse_args(argv)
     if args.hidden_out is not None and args.hidden_seed is None and config.hidden_seed() is None:
-        parser.error(f"--hidden-out needs a seed: pass --hidden-seed N or set {HIDDEN_SEED_ENV} (the package has no default)")
+        parser.error(
+            f"--hidden-out needs a seed: pass --hidden-seed N or set {HIDDEN_SEED_ENV} (the package has no default)"
+        )
     for path in write_dataset(args.out, args.hidden_out, seed=args.seed, hidden_seed=args.hidden_seed).values():
         print(f"wrote {path}")
     return 0

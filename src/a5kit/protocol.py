@@ -63,7 +63,11 @@ class Request:
 
     @classmethod
     def from_plain(cls, data: Any) -> Request:
-        if not isinstance(data, dict) or data.get("kind") not in ("call", "kit") or not isinstance(data.get("name"), str):
+        if (
+            not isinstance(data, dict)
+            or data.get("kind") not in ("call", "kit")
+            or not isinstance(data.get("name"), str)
+        ):
             raise WireError("malformed request")
         args, kwargs = data.get("args", []), data.get("kwargs", {})
         if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
@@ -104,8 +108,13 @@ class Answer:
             raise WireError("the answer was not understood") from None
         if status is Status.VALUE:
             return cls(status, data.get("value"))
-        return cls(status, None, str(data.get("message", ""))[:keep], str(data.get("function", ""))[:100],
-                   str(data.get("type", "Exception"))[:100])
+        return cls(
+            status,
+            None,
+            str(data.get("message", ""))[:keep],
+            str(data.get("function", ""))[:100],
+            str(data.get("type", "Exception"))[:100],
+        )
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -167,8 +176,10 @@ def loads(data: bytes | io.BufferedIOBase, limit: int = MAX_MESSAGE_BYTES) -> An
             if sum(i.file_size for i in infos) > limit:
                 raise WireError(f"message larger than {limit // 2**20} MB")
             if any(i.filename == "__json__.npy" and i.file_size > MAX_STRUCTURE_BYTES + 1024 for i in infos):
-                raise WireError(f"the answer's lists, dicts and text (an error message included) take more than "
-                               f"{MAX_STRUCTURE_BYTES // 2**20} MB; return numbers as a numpy array")
+                raise WireError(
+                    f"the answer's lists, dicts and text (an error message included) take more than "
+                    f"{MAX_STRUCTURE_BYTES // 2**20} MB; return numbers as a numpy array"
+                )
             arrays = {}
             for info in infos:
                 name = info.filename.removesuffix(".npy")

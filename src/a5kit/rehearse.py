@@ -28,6 +28,7 @@ WORKDIR/results.json. Torch uses at most 2 threads (``A5KIT_REHEARSE_THREADS``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -44,11 +45,18 @@ STEPS = ("models", "mirror", "nb01", "nb02", "nb03", "cache", "grade", "answers"
 EXTRA_STEPS = ("grade_partial",)  # run on request only (--steps grade_partial)
 OPTIONAL = ("answers", "answers_q5")  # a failure here is logged and the later steps still run
 NOTEBOOKS = {"nb01": "01_self_attention", "nb02": "02_dna_cnn", "nb03": "03_enformer", "nb04": "04_finetune"}
-ENFORMER_FULL_HPARAMS: dict[str, Any] = dict(
-    dim=1536, depth=11, heads=8, output_heads=dict(human=5313, mouse=1643), target_length=896, use_tf_gamma=False,
+ENFORMER_FULL_HPARAMS: dict[str, Any] = {
+    "dim": 1536,
+    "depth": 11,
+    "heads": 8,
+    "output_heads": {"human": 5313, "mouse": 1643},
+    "target_length": 896,
+    "use_tf_gamma": False,
+}
+NOTE = (
+    "REHEARSAL CACHE: full-size GPT-2 and Enformer with RANDOM weights on SYNTHETIC sequence (no hub, no hg38): "
+    "right shapes and sizes for measuring cost, the numbers are not biology"
 )
-NOTE = ("REHEARSAL CACHE: full-size GPT-2 and Enformer with RANDOM weights on SYNTHETIC sequence (no hub, no hg38): "
-        "right shapes and sizes for measuring cost, the numbers are not biology")
 
 
 class Rehearsal:
@@ -105,11 +113,19 @@ class Rehearsal:
         env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
         threads = str(self.threads)
         env.update(
-            A5KIT_MODE=mode, A5KIT_GPT2_SOURCE=str(self.gpt2_dir), A5KIT_ENFORMER_SOURCE=str(self.enformer_dir),
-            A5KIT_DATA_MIRROR=str(self.mirror), A5KIT_DATA_DIR=str(self.workdir / "downloads"),
-            A5KIT_LIVE_MEMO=str(self.workdir / "memo"), A5KIT_CACHE=str(self.cache),
-            HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
-            OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, TORCH_NUM_THREADS=threads,
+            A5KIT_MODE=mode,
+            A5KIT_GPT2_SOURCE=str(self.gpt2_dir),
+            A5KIT_ENFORMER_SOURCE=str(self.enformer_dir),
+            A5KIT_DATA_MIRROR=str(self.mirror),
+            A5KIT_DATA_DIR=str(self.workdir / "downloads"),
+            A5KIT_LIVE_MEMO=str(self.workdir / "memo"),
+            A5KIT_CACHE=str(self.cache),
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+            MPLBACKEND="Agg",
+            OMP_NUM_THREADS=threads,
+            MKL_NUM_THREADS=threads,
+            TORCH_NUM_THREADS=threads,
         )
         return env
 
@@ -117,9 +133,11 @@ class Rehearsal:
     def step_models(self) -> dict[str, Any]:
         figures = build_models(self.gpt2_dir, self.enformer_dir, log=self.log)
         # load back through the kit's own from_pretrained path, as the notebooks will
-        code = ("import a5kit.models as m, json; g = m.load_gpt2()[0]; e = m.load_enformer(); "
-                "print(json.dumps({'gpt2_params': sum(p.numel() for p in g.parameters()), "
-                "'enformer_params': sum(p.numel() for p in e.parameters())}))")
+        code = (
+            "import a5kit.models as m, json; g = m.load_gpt2()[0]; e = m.load_enformer(); "
+            "print(json.dumps({'gpt2_params': sum(p.numel() for p in g.parameters()), "
+            "'enformer_params': sum(p.numel() for p in e.parameters())}))"
+        )
         out = subprocess.run([sys.executable, "-c", code], env=self.env(), capture_output=True, text=True, check=True)
         loaded = json.loads(out.stdout.strip().splitlines()[-1])
         self.log(f"models: loaded back through from_pretrained: {loaded}")
@@ -137,32 +155,61 @@ class Rehearsal:
         env = self.env()
         env["A5KIT_HIDDEN_TESTS"] = str(self.root / "autograder" / "tests")
         memo_before = memo_entries(self.workdir / "memo")
-        cmd = [sys.executable, "-m", "a5kit.rehearse", "--execute", str(self.root / "solutions" / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "a5kit.rehearse",
+            "--execute",
+            str(self.root / "solutions" / f"{name}.ipynb"),
+            str(out_dir / f"{name}.ipynb"),
+        ]
         self.log(f"{step}: executing {name} in live mode (full-size random models, {self.threads} threads)")
         wall, cpu, peak = _measure(cmd, env)
         summary = self._read(out_dir / f"{name}.json")
-        figures = {"notebook": name, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_mb": round(peak), "threads": self.threads,
-                   "memo_entries_before": memo_before, "memo_entries_after": memo_entries(self.workdir / "memo"), **summary}
+        figures = {
+            "notebook": name,
+            "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
+            "peak_mb": round(peak),
+            "threads": self.threads,
+            "memo_entries_before": memo_before,
+            "memo_entries_after": memo_entries(self.workdir / "memo"),
+            **summary,
+        }
         if summary.get("errors"):
             self.log(f"{step}: {name} raised errors: {summary['errors']}")
-        self.log(f"{step}: {name} done in {wall:.0f} s wall, {cpu:.0f} s CPU, peak {peak:.0f} MB; score {summary.get('score')}/{summary.get('max_score')}")
+        self.log(
+            f"{step}: {name} done in {wall:.0f} s wall, {cpu:.0f} s CPU, peak {peak:.0f} MB; score {summary.get('score')}/{summary.get('max_score')}"
+        )
         return figures
 
     def step_cache(self) -> dict[str, Any]:
         from .bench import _measure
         from .cache import Cache
 
-        self.log(f"cache: recording every notebook input into {self.cache} (served from the memo where the notebooks computed it)")
-        wall, cpu, peak = _measure([sys.executable, "-m", "a5kit", "cache", "--out", str(self.cache)], self.env("record"))
+        self.log(
+            f"cache: recording every notebook input into {self.cache} (served from the memo where the notebooks computed it)"
+        )
+        wall, cpu, peak = _measure(
+            [sys.executable, "-m", "a5kit", "cache", "--out", str(self.cache)], self.env("record")
+        )
         cache = Cache(self.cache)
         if not cache.entries:
-            raise RuntimeError(f"cache: nothing recorded in {self.cache}; run `python -m a5kit cache --out {self.cache}` with the rehearsal env to see why")
+            raise RuntimeError(
+                f"cache: nothing recorded in {self.cache}; run `python -m a5kit cache --out {self.cache}` with the rehearsal env to see why"
+            )
         cache.manifest["rehearsal"] = NOTE
         cache._write_manifest()
         (self.cache / "REHEARSAL.txt").write_text(NOTE + "\n")
         size = sum(f.stat().st_size for f in self.cache.iterdir() if f.is_file())
         self.log(f"cache: {len(cache.entries)} entries, {size / 2**20:.2f} MB, in {wall:.0f} s")
-        return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_mb": round(peak), "entries": len(cache.entries), "size_mb": round(size / 2**20, 2)}
+        return {
+            "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
+            "peak_mb": round(peak),
+            "entries": len(cache.entries),
+            "size_mb": round(size / 2**20, 2),
+        }
 
     def step_grade(self) -> dict[str, Any]:
         import zipfile
@@ -177,7 +224,9 @@ class Rehearsal:
         with zipfile.ZipFile(archive) as zf:
             cache_mb = sum(i.file_size for i in zf.infolist() if i.filename.startswith("cache/")) / 2**20
         archive_mb = archive.stat().st_size / 2**20
-        self.log(f"grade: autograder built on the full-size cache: archive {archive_mb:.1f} MB (cache {cache_mb:.1f} MB uncompressed)")
+        self.log(
+            f"grade: autograder built on the full-size cache: archive {archive_mb:.1f} MB (cache {cache_mb:.1f} MB uncompressed)"
+        )
         work = self.workdir / ("grading" if self.cache == self.workdir / "cache" else "grading-partial")
         work.mkdir(exist_ok=True)
         work.chmod(0o755)
@@ -186,11 +235,19 @@ class Rehearsal:
             self.log(f"grade: one core, {LIMIT_MB} MB: {how}")
             runs = grading_runs(dist / "autograder", solutions, work, True, procs, "1 core 768 MB")
         for r in runs:
-            self.log(f"grade: {r.label}: {r.wall_s} s wall, {r.cpu_s} s CPU, peak {r.peak_mb} MB, {r.score:g}/{r.max_score:g}"
-                     + (f", cgroup peak {r.cgroup_peak_mb:.0f} MB" if r.cgroup_peak_mb else "") + (f", lost {r.lost}" if r.lost else ""))
+            self.log(
+                f"grade: {r.label}: {r.wall_s} s wall, {r.cpu_s} s CPU, peak {r.peak_mb} MB, {r.score:g}/{r.max_score:g}"
+                + (f", cgroup peak {r.cgroup_peak_mb:.0f} MB" if r.cgroup_peak_mb else "")
+                + (f", lost {r.lost}" if r.lost else "")
+            )
         from dataclasses import asdict
 
-        return {"archive_mb": round(archive_mb, 2), "cache_mb": round(cache_mb, 2), "confinement": how, "runs": [asdict(r) for r in runs]}
+        return {
+            "archive_mb": round(archive_mb, 2),
+            "cache_mb": round(cache_mb, 2),
+            "confinement": how,
+            "runs": [asdict(r) for r in runs],
+        }
 
     def step_grade_partial(self) -> dict[str, Any]:
         """Grade on a cache made of what the memo holds so far (not a default step: for a rehearsal that is
@@ -201,8 +258,10 @@ class Rehearsal:
         if partial.exists():
             shutil.rmtree(partial)
         copied = cache_from_memo(self.workdir / "memo", partial)
-        code = ("import a5kit.data as d, a5kit.finetune_data as f, a5kit.inputs as i\n"
-                "for w in set(i.SEQUENCE_WINDOWS) | set(f.WINDOWS): d.hg38_sequence(w)\n")
+        code = (
+            "import a5kit.data as d, a5kit.finetune_data as f, a5kit.inputs as i\n"
+            "for w in set(i.SEQUENCE_WINDOWS) | set(f.WINDOWS): d.hg38_sequence(w)\n"
+        )
         env = {**self.env("record"), "A5KIT_CACHE": str(partial)}
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
         cache = Cache(partial)
@@ -225,7 +284,9 @@ class Rehearsal:
 
     def step_answers(self) -> dict[str, Any]:
         env = self.env("replay")
-        out = subprocess.run([sys.executable, "-m", "a5kit.answers", "--cache", str(self.cache)], env=env, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "a5kit.answers", "--cache", str(self.cache)], env=env, capture_output=True, text=True
+        )
         if out.returncode:
             raise RuntimeError(f"answers failed:\n{out.stderr[-3000:]}")
         self.log(f"answers: {out.stdout.strip().splitlines()[-1] if out.stdout.strip() else 'written'}")
@@ -240,12 +301,11 @@ class Rehearsal:
                 continue
             start = time.monotonic()
             try:
-                if step in NOTEBOOKS:
-                    figures = self.step_notebook(step)
-                else:
-                    figures = getattr(self, f"step_{step}")()
+                figures = self.step_notebook(step) if step in NOTEBOOKS else getattr(self, f"step_{step}")()
             except Exception as err:  # the log must say what stopped the rehearsal
-                self.log(f"{step}: FAILED after {time.monotonic() - start:.0f} s: {type(err).__name__}: {str(err)[:2000]}")
+                self.log(
+                    f"{step}: FAILED after {time.monotonic() - start:.0f} s: {type(err).__name__}: {str(err)[:2000]}"
+                )
                 if step in OPTIONAL:
                     failed.append(step)
                     continue
@@ -262,8 +322,14 @@ class Rehearsal:
 # -- building blocks (also used by the tests at small size) ---------------------------------------
 
 
-def build_models(gpt2_dir: Path, enformer_dir: Path, gpt2_config: dict[str, Any] | None = None,
-                 enformer_hparams: dict[str, Any] | None = None, seed: int = 0, log=print) -> dict[str, Any]:
+def build_models(
+    gpt2_dir: Path,
+    enformer_dir: Path,
+    gpt2_config: dict[str, Any] | None = None,
+    enformer_hparams: dict[str, Any] | None = None,
+    seed: int = 0,
+    log=print,
+) -> dict[str, Any]:
     """Save a randomly initialised GPT-2 (default: GPT-2 small's config) and Enformer (default: full size)
     with their ``save_pretrained``, in the folder layout ``from_pretrained`` reads. Existing folders are kept."""
     import torch
@@ -282,7 +348,9 @@ def build_models(gpt2_dir: Path, enformer_dir: Path, gpt2_config: dict[str, Any]
         model.save_pretrained(tmp)
         tiny_gpt2_tokenizer().save_pretrained(tmp)
         tmp.replace(gpt2_dir)
-        log(f"models: GPT-2 ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to {gpt2_dir} in {time.monotonic() - t0:.0f} s")
+        log(
+            f"models: GPT-2 ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to {gpt2_dir} in {time.monotonic() - t0:.0f} s"
+        )
         del model
     if not (enformer_dir / "config.json").exists():
         from enformer_pytorch import Enformer
@@ -296,7 +364,9 @@ def build_models(gpt2_dir: Path, enformer_dir: Path, gpt2_config: dict[str, Any]
         # tensors of Enformer's _trunk (it aliases stem, conv_tower, transformer, final_pointwise)
         model.save_pretrained(tmp, safe_serialization=False)
         tmp.replace(enformer_dir)
-        log(f"models: Enformer ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to {enformer_dir} in {time.monotonic() - t0:.0f} s")
+        log(
+            f"models: Enformer ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to {enformer_dir} in {time.monotonic() - t0:.0f} s"
+        )
         del model
     for name, folder in (("gpt2", gpt2_dir), ("enformer", enformer_dir)):
         figures[f"{name}_mb"] = round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
@@ -313,15 +383,27 @@ def build_mirror(mirror: Path, root: Path, log=print) -> dict[str, Any]:
         candidates = [p for p in (config.data_mirror(), root.parent / "shared" / "data") if p]
         source = next((c / "targets_human.txt" for c in candidates if (c / "targets_human.txt").exists()), None)
         if source is None:
-            raise FileNotFoundError("targets_human.txt: set A5KIT_DATA_MIRROR to a folder holding it (notebook 3 needs the track table)")
+            raise FileNotFoundError(
+                "targets_human.txt: set A5KIT_DATA_MIRROR to a folder holding it (notebook 3 needs the track table)"
+            )
         shutil.copyfile(source, mirror / "targets_human.txt")
     intervals = sorted(set(data.NOTEBOOK_WINDOWS) | set(inputs.SEQUENCE_WINDOWS) | set(finetune_data.WINDOWS), key=str)
     for interval in intervals:
         path = mirror / f"hg38_{interval.chrom}_{interval.start}_{interval.end}.json"
         if not path.exists():
             seq = data.synthetic_sequence(interval)
-            path.write_text(json.dumps({"genome": "hg38", "chrom": interval.chrom, "start": interval.start, "end": interval.end,
-                                        "dna": str(seq), "note": "a5kit rehearsal: SYNTHETIC sequence, not hg38"}))
+            path.write_text(
+                json.dumps(
+                    {
+                        "genome": "hg38",
+                        "chrom": interval.chrom,
+                        "start": interval.start,
+                        "end": interval.end,
+                        "dna": str(seq),
+                        "note": "a5kit rehearsal: SYNTHETIC sequence, not hg38",
+                    }
+                )
+            )
     log(f"mirror: {len(intervals)} synthetic windows and targets_human.txt in {mirror}")
     return {"windows": len(intervals)}
 
@@ -336,12 +418,16 @@ def cache_from_memo(memo_root: Path, out: Path) -> int:
         memo = Cache(manifest.parent)
         for entry in memo.entries.values():
             arrays = memo.load(entry)
-            target.store(entry["function"], entry["input"], entry["input_sha256"], entry["params"], arrays,
-                         ModelInfo(entry["model_id"], entry["model_version"], bool(entry.get("tiny"))))
+            target.store(
+                entry["function"],
+                entry["input"],
+                entry["input_sha256"],
+                entry["params"],
+                arrays,
+                ModelInfo(entry["model_id"], entry["model_version"], bool(entry.get("tiny"))),
+            )
             count += 1
     return count
-
-
 
 
 def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[str, Any]:
@@ -350,8 +436,13 @@ def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[s
     import nbformat
 
     nb = nbformat.read(source, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                     resources={"metadata": {"path": str(source.parent)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(source.parent)}},
+    )
     cell_seconds: list[tuple[str, float]] = []
     start = time.monotonic()
     with client.setup_kernel():
@@ -359,10 +450,17 @@ def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[s
             t0 = time.monotonic()
             client.execute_cell(cell, index)
             if cell.cell_type == "code":
-                cell_seconds.append((nbmeta.grade_id(cell) or cell.get("id") or str(index), round(time.monotonic() - t0, 1)))
+                cell_seconds.append(
+                    (nbmeta.grade_id(cell) or cell.get("id") or str(index), round(time.monotonic() - t0, 1))
+                )
     wall = time.monotonic() - start
     nbformat.write(nb, out)
-    errors = [f"{out_.ename}: {str(out_.evalue)[:300]}" for cell in nb.cells for out_ in cell.get("outputs", []) if out_.output_type == "error"]
+    errors = [
+        f"{out_.ename}: {str(out_.evalue)[:300]}"
+        for cell in nb.cells
+        for out_ in cell.get("outputs", [])
+        if out_.output_type == "error"
+    ]
     score = max_score = 0.0
     for cell in nb.cells:
         meta = nbmeta.meta(cell)
@@ -370,19 +468,24 @@ def execute_notebook(source: Path, out: Path, timeout: int = 6 * 3600) -> dict[s
             max_score += meta.points or 0.0
             for o in cell.get("outputs", []):
                 if o.output_type == "execute_result":
-                    try:
+                    with contextlib.suppress(KeyError, ValueError):
                         score += float(o.data["text/plain"])
-                    except (KeyError, ValueError):
-                        pass
-    summary = {"kernel_wall_s": round(wall, 1), "errors": errors, "score": score, "max_score": max_score,
-               "slowest_cells": sorted(cell_seconds, key=lambda c: -c[1])[:6]}
+    summary = {
+        "kernel_wall_s": round(wall, 1),
+        "errors": errors,
+        "score": score,
+        "max_score": max_score,
+        "slowest_cells": sorted(cell_seconds, key=lambda c: -c[1])[:6],
+    }
     out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 
 def status(workdir: Path) -> str:
     state = json.loads((workdir / "state.json").read_text()) if (workdir / "state.json").exists() else {}
-    return "\n".join(f"  {s:<8} {'done ' + state[s]['finished'] if state.get(s, {}).get('done') else 'to do'}" for s in STEPS)
+    return "\n".join(
+        f"  {s:<8} {'done ' + state[s]['finished'] if state.get(s, {}).get('done') else 'to do'}" for s in STEPS
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,11 +26,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from a5kit import config as config_mod
 
@@ -42,8 +42,19 @@ EXAMPLE_REPOSITORY = "https://github.com/example-course/assignment5-student-EXAM
 # Modules the student package leaves out (paths inside a5kit/): build and grading tools of the instructor
 # (none computes an answer, but students have no use for them: they name the private repository's layout,
 # and `make grade`'s written pages read the answer keys of solutions/).
-INSTRUCTOR_ONLY = ("autograder.py", "release.py", "demo.py", "bench.py", "rehearse.py", "answers.py", "grader/batch.py",
-                   "grader/class_report.py", "grader/written.py", "grader/written_pages.py", "grader/written_scores.py")
+INSTRUCTOR_ONLY = (
+    "autograder.py",
+    "release.py",
+    "demo.py",
+    "bench.py",
+    "rehearse.py",
+    "answers.py",
+    "grader/batch.py",
+    "grader/class_report.py",
+    "grader/written.py",
+    "grader/written_pages.py",
+    "grader/written_scores.py",
+)
 PUBLIC_EXPECTED = Path("src") / "a5kit" / "checks" / "public_expected.npz"
 WRITTEN_QUESTIONS = Path("src") / "a5kit" / "written_questions.json"
 WRITTEN_TEMPLATE = Path("dist") / "written-template.pdf"  # the Gradescope PDF assignment is made from it
@@ -62,7 +73,9 @@ class ReleaseConfig:
     def github_path(self) -> str:
         match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", self.repository)
         if not match:
-            raise ReleaseError(f"repository must be https://github.com/OWNER/REPO for Colab links, got {self.repository!r}")
+            raise ReleaseError(
+                f"repository must be https://github.com/OWNER/REPO for Colab links, got {self.repository!r}"
+            )
         return match.group(1)
 
     @property
@@ -71,7 +84,9 @@ class ReleaseConfig:
         return self.repository.rstrip("/") == EXAMPLE_REPOSITORY
 
     def colab_badge(self, notebook: str) -> str:
-        return BADGE.format(url=f"https://colab.research.google.com/github/{self.github_path}/blob/{self.ref}/{ASSIGNMENT}/{notebook}")
+        return BADGE.format(
+            url=f"https://colab.research.google.com/github/{self.github_path}/blob/{self.ref}/{ASSIGNMENT}/{notebook}"
+        )
 
     @property
     def install_spec(self) -> str:
@@ -91,23 +106,31 @@ def read_config(root: Path) -> ReleaseConfig:
     ref = (env_ref or table.get("ref", "")).strip()
     where = "[tool.a5kit.release] in pyproject.toml (or A5KIT_REPOSITORY / A5KIT_REF)"
     if not repository or repository.rstrip("/") in PLACEHOLDER_REPOSITORIES:
-        raise ReleaseError(f"no student repository configured: set repository = 'https://github.com/OWNER/REPO' (your public student repository) in {where}")
+        raise ReleaseError(
+            f"no student repository configured: set repository = 'https://github.com/OWNER/REPO' (your public student repository) in {where}"
+        )
     if not ref:
-        raise ReleaseError(f"no ref configured: set ref = a tag such as 'v1.0' (or a full commit hash) of the student repository in {where}")
+        raise ReleaseError(
+            f"no ref configured: set ref = a tag such as 'v1.0' (or a full commit hash) of the student repository in {where}"
+        )
     if not is_pinned(ref):
-        raise ReleaseError(f"ref {ref!r} can move (a branch?): set ref to a tag such as 'v1.0' or a full commit hash in {where}")
+        raise ReleaseError(
+            f"ref {ref!r} can move (a branch?): set ref to a tag such as 'v1.0' or a full commit hash in {where}"
+        )
     config = ReleaseConfig(repository, ref)
-    config.github_path  # validates
+    _ = config.github_path  # reading it validates the repository address
     return config
 
 
 def refuse_example(config: ReleaseConfig, example: bool, what: str) -> None:
     """Stop a build meant for publishing that still links to the EXAMPLE repository (``--example`` opts in)."""
     if config.is_example and not example:
-        raise ReleaseError(f"{what} refused: [tool.a5kit.release] still names the EXAMPLE repository {EXAMPLE_REPOSITORY}, "
-                           "so students' setup cells would fail; set repository and ref (a full commit hash is safest) "
-                           "to your public student repository in pyproject.toml (`--example`, or EXAMPLE=1 for make, "
-                           "builds with it for a demo or a test)")
+        raise ReleaseError(
+            f"{what} refused: [tool.a5kit.release] still names the EXAMPLE repository {EXAMPLE_REPOSITORY}, "
+            "so students' setup cells would fail; set repository and ref (a full commit hash is safest) "
+            "to your public student repository in pyproject.toml (`--example`, or EXAMPLE=1 for make, "
+            "builds with it for a demo or a test)"
+        )
 
 
 def fill_tokens(text: str, config: ReleaseConfig, notebook: str) -> str:
@@ -126,8 +149,17 @@ def build(root: Path, out: Path) -> list[Path]:
         source_dir.mkdir(parents=True)
         for src in sources:
             (source_dir / src.name).write_text(fill_tokens(src.read_text(), config, src.name))
-        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--no-db",
-               f"--CourseDirectory.root={course}", "--log-level=WARN"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "generate_assignment",
+            ASSIGNMENT,
+            "--force",
+            "--no-db",
+            f"--CourseDirectory.root={course}",
+            "--log-level=WARN",
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=course)
         if result.returncode != 0:
             raise ReleaseError(f"nbgrader generate_assignment failed:\n{result.stdout}\n{result.stderr}")
@@ -146,8 +178,8 @@ def build(root: Path, out: Path) -> list[Path]:
 
 def public_expected(root: Path) -> dict:
     """The values the public checks compare with, computed now by the instructor's reference code."""
-    from .checks import stored
     from .checking.core import reference_module
+    from .checks import stored
 
     stored._all.cache_clear()
     from .checking.core import load_cases
@@ -178,7 +210,10 @@ def written_questions(root: Path) -> list[dict]:
     from .grader.written import questions
 
     try:
-        return [{"id": q.id, "notebook": q.notebook, "points": q.points, "text": q.text} for q in questions(root / "solutions")]
+        return [
+            {"id": q.id, "notebook": q.notebook, "points": q.points, "text": q.text}
+            for q in questions(root / "solutions")
+        ]
     except FileNotFoundError as err:
         raise ReleaseError(str(err)) from None
 
@@ -248,7 +283,11 @@ def student_pyproject(root: Path) -> str:
     """The student package's pyproject.toml: the instructor's project table, with only the extras students use."""
     project = tomllib.loads((root / "pyproject.toml").read_text())
     meta = project["project"]
-    extras = {name: meta["optional-dependencies"][name] for name in ("student", "tiny") if name in meta.get("optional-dependencies", {})}
+    extras = {
+        name: meta["optional-dependencies"][name]
+        for name in ("student", "tiny")
+        if name in meta.get("optional-dependencies", {})
+    }
     package_data = project.get("tool", {}).get("setuptools", {}).get("package-data", {})
     lines = [
         "# Generated by `make release` from the instructor's pyproject.toml: do not edit.",
@@ -257,7 +296,11 @@ def student_pyproject(root: Path) -> str:
         f"build-backend = {_toml(project['build-system']['build-backend'])}",
         "",
         "[project]",
-        *(f"{key} = {_toml(meta[key])}" for key in ("name", "version", "description", "requires-python", "license", "dependencies") if key in meta),
+        *(
+            f"{key} = {_toml(meta[key])}"
+            for key in ("name", "version", "description", "requires-python", "license", "dependencies")
+            if key in meta
+        ),
         'readme = "README.md"',
         "",
         "[project.optional-dependencies]",
@@ -301,7 +344,9 @@ def build_student(root: Path, out: Path, notebooks: Path | None = None) -> Path:
         (out / "src" / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / "src" / relative, out / "src" / relative)
     (out / "pyproject.toml").write_text(student_pyproject(root))
-    (out / "README.md").write_text(STUDENT_README.format(url=f"https://github.com/{config.github_path}", ref=config.ref))
+    (out / "README.md").write_text(
+        STUDENT_README.format(url=f"https://github.com/{config.github_path}", ref=config.ref)
+    )
     (out / "LICENSE").write_text(MIT_LICENSE)
     return out
 
@@ -310,8 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m a5kit.release", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--out", type=Path, default=None, help=f"student notebooks (default: ROOT/{ASSIGNMENT})")
-    parser.add_argument("--student-out", type=Path, default=None, help="the publishable student tree (default: ROOT/dist/student)")
-    parser.add_argument("--example", action="store_true", help="allow the EXAMPLE repository (the committed assignment5/, demos, tests)")
+    parser.add_argument(
+        "--student-out", type=Path, default=None, help="the publishable student tree (default: ROOT/dist/student)"
+    )
+    parser.add_argument(
+        "--example", action="store_true", help="allow the EXAMPLE repository (the committed assignment5/, demos, tests)"
+    )
     args = parser.parse_args(argv)
     try:
         config = read_config(args.root)
@@ -328,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {student}: push it to {config.repository} and tag it {config.ref}")
     from .written_pdf import template
 
-    print(f"wrote {template(args.root / WRITTEN_TEMPLATE)}: the template of the Gradescope PDF assignment for the written answers")
+    print(
+        f"wrote {template(args.root / WRITTEN_TEMPLATE)}: the template of the Gradescope PDF assignment for the written answers"
+    )
     if config.is_example:
         print(f"release: built with the EXAMPLE repository {EXAMPLE_REPOSITORY} (--example): not for publishing")
     return 0

@@ -66,7 +66,14 @@ def written_cells(notebook: Any, stem: str) -> list[tuple[int, WrittenCell]]:
         m = nbmeta.meta(cell)
         if not (m.manually_graded and m.grade_id and m.cell_type == "markdown"):
             continue
-        text = next((nbmeta.source(c) for c in reversed(cells[:i]) if c.get("cell_type") == "markdown" and not nbmeta.meta(c).grade), "")
+        text = next(
+            (
+                nbmeta.source(c)
+                for c in reversed(cells[:i])
+                if c.get("cell_type") == "markdown" and not nbmeta.meta(c).grade
+            ),
+            "",
+        )
         found.append((i, WrittenCell(m.grade_id, stem, m.points or 0.0, text.strip())))
     return found
 
@@ -85,7 +92,9 @@ def section_figures(cells: list[Any], index: int, question: str) -> list[Figure]
     figures = []
     for i, cell in mine or code:
         for output in cell.get("outputs") or []:
-            uri = data_uri("image/png", (output.get("data") or {}).get("image/png")) if isinstance(output, dict) else None
+            uri = (
+                data_uri("image/png", (output.get("data") or {}).get("image/png")) if isinstance(output, dict) else None
+            )
             if uri:
                 figures.append(Figure(nbmeta.grade_id(cell) or f"cell {i + 1}", uri))
     return figures

@@ -33,9 +33,12 @@ PAGE_INCHES = (8.5, 11.0)  # US Letter, Gradescope's default page
 MARGIN = 0.6  # inches
 TASK_LINES = 18  # the task text is a reminder: longer tasks are cut (the notebook has them whole)
 ANSWER_POINTS = (10.0, 9.0, 8.0, 7.0)  # font sizes tried, largest first, until the answer fits its space
-MISSING = {"empty": "(no answer: the answer cell is empty)", "no notebook": "(no answer: this notebook was not given)",
-           "no answer cell": "(no answer: the answer cell was deleted or its grade id changed)",
-           "unreadable notebook": "(no answer: the notebook could not be read)"}
+MISSING = {
+    "empty": "(no answer: the answer cell is empty)",
+    "no notebook": "(no answer: this notebook was not given)",
+    "no answer cell": "(no answer: the answer cell was deleted or its grade id changed)",
+    "unreadable notebook": "(no answer: the notebook could not be read)",
+}
 
 
 @dataclass
@@ -134,7 +137,7 @@ def _draw(page: Page, number: int, total: int, student: str) -> Any:
     put([f"page {number} of {total}" + (f"  ·  {student}" if student else "")], 8, color="0.4")
     task = _wrap(q.text, 8, inner)
     if len(task) > TASK_LINES:
-        task = [*task[:TASK_LINES - 1], "[… the rest of the task is in the notebook]"]
+        task = [*task[: TASK_LINES - 1], "[… the rest of the task is in the notebook]"]
     y -= 0.08
     put(task, 8, color="0.3")
     y -= 0.15
@@ -158,7 +161,7 @@ def _draw(page: Page, number: int, total: int, student: str) -> Any:
         fits = int(room * 72 / (points * 1.3))
         if len(lines) > fits:
             page.cut = len(lines) - (fits - 1)
-            lines = [*lines[:fits - 1], f"[… {page.cut} more lines did not fit on this page: shorten the answer]"]
+            lines = [*lines[: fits - 1], f"[… {page.cut} more lines did not fit on this page: shorten the answer]"]
         put(lines, points)
     if figures:
         bottom = MARGIN
@@ -168,8 +171,14 @@ def _draw(page: Page, number: int, total: int, student: str) -> Any:
         cell_w, cell_h = inner / columns, (top - bottom) / rows
         for k, figure in enumerate(figures):
             row, col = divmod(k, columns)
-            ax = fig.add_axes(((MARGIN + col * cell_w) / width, (top - (row + 1) * cell_h) / height,
-                               cell_w * 0.97 / width, cell_h * 0.95 / height))
+            ax = fig.add_axes(
+                (
+                    (MARGIN + col * cell_w) / width,
+                    (top - (row + 1) * cell_h) / height,
+                    cell_w * 0.97 / width,
+                    cell_h * 0.95 / height,
+                )
+            )
             ax.imshow(mpimg.imread(io.BytesIO(figure.png()), format="png"))
             ax.set_axis_off()
     return fig
@@ -179,7 +188,9 @@ def _rule(fig: Any, y: float) -> Any:
     from matplotlib.lines import Line2D
 
     width, height = PAGE_INCHES
-    return Line2D([MARGIN / width, 1 - MARGIN / width], [y / height] * 2, transform=fig.transFigure, color="0.6", linewidth=0.6)
+    return Line2D(
+        [MARGIN / width, 1 - MARGIN / width], [y / height] * 2, transform=fig.transFigure, color="0.6", linewidth=0.6
+    )
 
 
 def render(page_list: list[Page], out: Path, student: str = "") -> Path:
@@ -233,7 +244,9 @@ def _in_colab() -> bool:
     return True
 
 
-def make_written_pdf(folder: str | Path = ".", out: str | Path = "written_answers.pdf", student: str = "") -> Path | None:
+def make_written_pdf(
+    folder: str | Path = ".", out: str | Path = "written_answers.pdf", student: str = ""
+) -> Path | None:
     """Make the PDF of your written answers from your four notebooks (run them and save them first).
 
     In Colab it shows an upload button: choose the four ``.ipynb`` files you downloaded; the PDF is

@@ -20,8 +20,20 @@ from a5kit.checking.core import Case, Failure, Result, case, load_cases, run_cas
 from a5kit.checking.submission import LocalSubmission, MissingFunction, StudentError, Submission
 
 __all__ = [
-    "Case", "Failure", "LocalSubmission", "MissingFunction", "Result", "StudentError", "Submission",
-    "case", "check", "grade", "public_results", "load_cases", "run_cases", "use_hidden_tests",
+    "Case",
+    "Failure",
+    "LocalSubmission",
+    "MissingFunction",
+    "Result",
+    "StudentError",
+    "Submission",
+    "case",
+    "check",
+    "grade",
+    "load_cases",
+    "public_results",
+    "run_cases",
+    "use_hidden_tests",
 ]
 
 

@@ -92,7 +92,12 @@ def cases_of(module: ModuleType, question: str, hidden: bool) -> list[Case]:
     for func in vars(module).values():
         meta = getattr(func, "_a5kit_case", None)
         if meta is not None and getattr(func, "__module__", None) == module.__name__:
-            found.append((func.__code__.co_firstlineno, Case(question, meta["name"], meta["points"], hidden or meta["hidden"], func)))
+            found.append(
+                (
+                    func.__code__.co_firstlineno,
+                    Case(question, meta["name"], meta["points"], hidden or meta["hidden"], func),
+                )
+            )
     return [c for _, c in sorted(found, key=lambda t: t[0])]
 
 
@@ -198,14 +203,18 @@ def run_case(case_: Case, submission: Submission) -> Result:
     except Exception as err:  # a wrong type returned by the student usually lands here; a bug in the check too
         error = check_error(err, case_)
         if error.bug:
-            output = (f"the check itself failed ({error.type}): this is an error in the test, not in your answer; "
-                      "the instructor can see it")
+            output = (
+                f"the check itself failed ({error.type}): this is an error in the test, not in your answer; "
+                "the instructor can see it"
+            )
         else:
             output = f"could not check the answer: {type(err).__name__}: {err}"
         return Result(case_.question, case_.name, 0.0, case_.points, case_.hidden, output, error)
     fraction = 1.0 if fraction is None else min(max(float(fraction), 0.0), 1.0)
     score = round(case_.points * fraction, 6)
-    return Result(case_.question, case_.name, score, case_.points, case_.hidden, "passed" if fraction == 1.0 else "partly right")
+    return Result(
+        case_.question, case_.name, score, case_.points, case_.hidden, "passed" if fraction == 1.0 else "partly right"
+    )
 
 
 def run_cases(cases: Iterable[Case], submission: Submission) -> list[Result]:

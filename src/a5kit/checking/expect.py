@@ -15,7 +15,9 @@ from a5kit.checking.submission import StudentError
 def array(value: Any, what: str, shape: Sequence[int | None] | None = None) -> np.ndarray:
     """``value`` as a numeric array, with the expected ``shape`` (None = any size on that axis)."""
     if isinstance(value, Handle) or value is None or isinstance(value, (dict, str)):
-        raise Failure(f"{what}: expected an array, got {value.type if isinstance(value, Handle) else type(value).__name__}")
+        raise Failure(
+            f"{what}: expected an array, got {value.type if isinstance(value, Handle) else type(value).__name__}"
+        )
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -25,7 +27,11 @@ def array(value: Any, what: str, shape: Sequence[int | None] | None = None) -> n
         if not ok:
             want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
             hint = ""
-            if arr.ndim == len(shape) and arr.ndim == 2 and all(s is None or s == a for s, a in zip(shape, arr.shape[::-1])):
+            if (
+                arr.ndim == len(shape)
+                and arr.ndim == 2
+                and all(s is None or s == a for s, a in zip(shape, arr.shape[::-1]))
+            ):
                 hint = ": transposed?"
             raise Failure(f"{what}: expected shape {want}, got {tuple(arr.shape)}{hint}")
     return arr
@@ -55,7 +61,9 @@ def axes(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def raised(sub: Any, function: str, args: Sequence[Any], error: type[Exception], call: str, expected: str, returned: str) -> str:
+def raised(
+    sub: Any, function: str, args: Sequence[Any], error: type[Exception], call: str, expected: str, returned: str
+) -> str:
     """The message of the ``error`` that the student's ``function(*args)`` must raise.
 
     Another exception type fails with ``"{call} raised X; expected {expected}"``, a normal return with

@@ -48,7 +48,11 @@ def axes_summary(ax: Any) -> dict[str, Any]:
         "yticklabels": [t.get_text() for t in ax.get_yticklabels()],
         "images": images + meshes,
         "lines": [
-            {"x": np.asarray(line.get_xdata(), dtype=float), "y": np.asarray(line.get_ydata(), dtype=float), "label": str(line.get_label())}
+            {
+                "x": np.asarray(line.get_xdata(), dtype=float),
+                "y": np.asarray(line.get_ydata(), dtype=float),
+                "label": str(line.get_label()),
+            }
             for line in ax.get_lines()
         ],
         "points": points,

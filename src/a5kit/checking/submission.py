@@ -54,7 +54,9 @@ class LocalSubmission:
     def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
         func = self.namespace.get(function)
         if func is None:
-            raise MissingFunction(f"no function named {function}() in the notebook: define it (check the spelling) and run its cell")
+            raise MissingFunction(
+                f"no function named {function}() in the notebook: define it (check the spelling) and run its cell"
+            )
         if not callable(func):
             raise MissingFunction(f"{function} is a {type(func).__name__}, not a function")
         args = from_plain(args, self.handles)

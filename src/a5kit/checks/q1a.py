@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.checks import stored
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
+from a5kit.checks import stored
 
 FUNCTION = "scaled_dot_product_attention"
 
@@ -51,7 +50,9 @@ def diagnose(weights: Any, mistakes: dict[str, np.ndarray], causal: bool) -> str
         if causal and got.ndim >= 2 and got.shape[-1] == got.shape[-2] > 1:
             diagonal = np.nan_to_num(np.diagonal(got, axis1=-2, axis2=-1), nan=0.0)
             if np.allclose(diagonal, 0):
-                return " (looks like the mask also hides the diagonal: a token may attend to itself; mask only keys j > i)"
+                return (
+                    " (looks like the mask also hides the diagonal: a token may attend to itself; mask only keys j > i)"
+                )
     except Exception:  # the shape was wrong; the caller's message already says so
         pass
     return ""
@@ -72,7 +73,9 @@ def call_attention(sub, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: boo
     return weights, output
 
 
-def check_attention(sub, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, expected: dict[str, Any], what: str) -> None:
+def check_attention(
+    sub, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, expected: dict[str, Any], what: str
+) -> None:
     """Weights and output equal ``expected`` ("weights", "output", "mistakes"); a failure names the likely mistake."""
     weights, output = call_attention(sub, q, k, v, causal)
     try:
@@ -90,10 +93,14 @@ def batched_hint() -> Iterator[None]:
     except StudentError as err:
         if isinstance(err.error, NotImplementedError):
             raise
-        raise Failure(f"{err} (for batched inputs transpose only the last two axes of k: np.swapaxes(k, -1, -2) or k.swapaxes(-1, -2), not k.T)") from None
+        raise Failure(
+            f"{err} (for batched inputs transpose only the last two axes of k: np.swapaxes(k, -1, -2) or k.swapaxes(-1, -2), not k.T)"
+        ) from None
     except Failure as fail:
         if "shape" in str(fail) or "transposed" in str(fail):
-            raise Failure(f"{fail} (for batched inputs transpose only the last two axes of k: np.swapaxes(k, -1, -2), not k.T)") from None
+            raise Failure(
+                f"{fail} (for batched inputs transpose only the last two axes of k: np.swapaxes(k, -1, -2), not k.T)"
+            ) from None
         raise
 
 
@@ -105,13 +112,17 @@ def random_qkv(seed: int, lead: tuple[int, ...] = (), n: int = 6, d_k: int = 8, 
     return q, k, v
 
 
-def check_large_scores(sub, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, expected: dict[str, Any]) -> None:
+def check_large_scores(
+    sub, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, expected: dict[str, Any]
+) -> None:
     """Scores of order 1e3: finite weights equal to ``expected`` only when the row maximum is subtracted before exp."""
     weights, output = call_attention(sub, q, k, v, causal=causal)
     largest = float(np.abs(q @ np.swapaxes(k, -1, -2)).max() / np.sqrt(q.shape[-1]))
     what = f"weights for large scores (|q·k|/sqrt(d_k) up to {largest:.0f}), causal={causal}"
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
-        raise Failure(f"{what}: contain NaN or inf: exp() overflowed. Subtract each row's maximum score before exp (softmax is unchanged by it)")
+        raise Failure(
+            f"{what}: contain NaN or inf: exp() overflowed. Subtract each row's maximum score before exp (softmax is unchanged by it)"
+        )
     try:
         expect.close(weights, expected["weights"], what)
     except Failure as fail:
@@ -125,7 +136,11 @@ def check_large_scores(sub, q: np.ndarray, k: np.ndarray, v: np.ndarray, causal:
 def stored_expected(name: str) -> dict[str, Any]:
     """The precomputed answer of public input ``name``, with its wrong variants."""
     prefix = f"q1a.{name}"
-    return {"weights": stored.value(f"{prefix}.weights"), "output": stored.value(f"{prefix}.output"), "mistakes": stored.mistakes(prefix)}
+    return {
+        "weights": stored.value(f"{prefix}.weights"),
+        "output": stored.value(f"{prefix}.output"),
+        "mistakes": stored.mistakes(prefix),
+    }
 
 
 @case(points=0.5)
@@ -140,7 +155,9 @@ def causal_mask_zeroes_the_upper_triangle(sub):
     weights, _ = call_attention(sub, q, k, v, causal=True)
     future = future_mask(6, 6)
     if not np.all(np.isfinite(weights)):
-        raise Failure("weights with causal=True contain NaN or inf: mask with -inf (or a large negative number) before the softmax, and keep the diagonal")
+        raise Failure(
+            "weights with causal=True contain NaN or inf: mask with -inf (or a large negative number) before the softmax, and keep the diagonal"
+        )
     if np.abs(weights[future]).max() > 1e-8:
         i, j = (int(x) for x in np.argwhere(np.abs(weights) * future > 1e-8)[0])
         raise Failure(

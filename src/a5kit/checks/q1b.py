@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 
 SHAPE = (3, 4, 5, 5)  # layers != heads, so a swap of the two cannot pass
 TOKENS = ["The", "Ġcat", "Ġsat", "Ġdown", "."]
@@ -73,17 +72,28 @@ def check_out_of_range(sub, attentions: np.ndarray, layer: int, head: int, argum
     """attention_matrix(attentions, layer, head) raises an IndexError whose message names ``argument`` ("layer" or "head")."""
     n_layers, n_heads = attentions.shape[:2]
     call = f"attention_matrix(attentions with {n_layers} layers and {n_heads} heads, layer={layer}, head={head})"
-    text = expect.raised(sub, "attention_matrix", (attentions, layer, head), IndexError, call, "IndexError",
-                         f"IndexError saying the {argument} is out of range (layers and heads are 0-based)")
+    text = expect.raised(
+        sub,
+        "attention_matrix",
+        (attentions, layer, head),
+        IndexError,
+        call,
+        "IndexError",
+        f"IndexError saying the {argument} is out of range (layers and heads are 0-based)",
+    )
     if argument not in text.lower():
-        raise Failure(f"{call}: the IndexError should say that the {argument} is out of range (and the valid range); it says {text!r}")
+        raise Failure(
+            f"{call}: the IndexError should say that the {argument} is out of range (and the valid range); it says {text!r}"
+        )
 
 
 def heatmap(value: Any, what: str) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The Axes summary and its images (imshow images, seaborn/pcolormesh meshes)."""
     summary = expect.axes(value, what)
     if not summary["images"]:
-        raise Failure(f"{what}: no heatmap on the returned Axes: draw the matrix with ax.imshow(matrix) (or sns.heatmap(matrix, ax=ax))")
+        raise Failure(
+            f"{what}: no heatmap on the returned Axes: draw the matrix with ax.imshow(matrix) (or sns.heatmap(matrix, ax=ax))"
+        )
     return summary, [np.asarray(im, dtype=float) for im in summary["images"]]
 
 
@@ -92,11 +102,15 @@ def check_image_is_matrix(value: Any, matrix: np.ndarray, what: str) -> None:
     if any(im.shape == matrix.shape and np.allclose(im, matrix, atol=1e-6, equal_nan=True) for im in images):
         return
     if any(im.shape == matrix.shape and np.allclose(im, matrix.T, atol=1e-6) for im in images):
-        raise Failure(f"{what}: the heatmap shows the transposed matrix: queries must be the rows (y axis) and keys the columns (x axis); draw matrix, not matrix.T")
+        raise Failure(
+            f"{what}: the heatmap shows the transposed matrix: queries must be the rows (y axis) and keys the columns (x axis); draw matrix, not matrix.T"
+        )
     if any(im.shape == matrix.shape and np.allclose(im, matrix[::-1], atol=1e-6) for im in images):
         raise Failure(f"{what}: the heatmap is upside down: draw matrix as it is, with the first query on the top row")
     shapes = ", ".join(str(im.shape) for im in images)
-    raise Failure(f"{what}: no heatmap shows the matrix (shape {matrix.shape}); the Axes holds image(s) of shape {shapes}")
+    raise Failure(
+        f"{what}: no heatmap shows the matrix (shape {matrix.shape}); the Axes holds image(s) of shape {shapes}"
+    )
 
 
 def _norm(label: str) -> str:
@@ -134,7 +148,9 @@ def check_title(value: Any, title: str, what: str) -> None:
         return
     if not got:
         raise Failure(f"{what}: the Axes has no title; when title is given, set it with ax.set_title(title)")
-    raise Failure(f"{what}: the Axes title is {got!r}, expected {title!r}: use the title argument as it is, ax.set_title(title)")
+    raise Failure(
+        f"{what}: the Axes title is {got!r}, expected {title!r}: use the title argument as it is, ax.set_title(title)"
+    )
 
 
 # -- cases ------------------------------------------------------------------------------

@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.checks import stored
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
+from a5kit.checks import stored
 
 TOKENS = ["The", "Ġcat", "Ġsat", "Ġon", "Ġthe", "Ġmat", "."]
 SHAPE = (5, 3, 7, 7)  # 5 layers, 3 heads: averaging over the wrong axis shows in the shape
@@ -47,14 +46,25 @@ MISTAKES: dict[str, str] = {
 }
 
 
-def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, expected: dict[str, Any], what: str) -> None:
+def check_between(
+    sub,
+    tokens: Sequence[str],
+    attentions: np.ndarray,
+    query_word: str,
+    key_word: str,
+    expected: dict[str, Any],
+    what: str,
+) -> None:
     """The student's value equals ``expected["value"]``; a failure names the likely mistake (``expected["mistakes"]``)."""
     call = f"attention_between({what}, {query_word!r}, {key_word!r})"
     try:
         got = sub.call("attention_between", list(tokens), attentions, query_word, key_word)
     except StudentError as err:
         if isinstance(err.error, ValueError):
-            found = " and ".join(f"{w!r} is token {token_index(tokens, w)} ({tokens[token_index(tokens, w)]!r})" for w in (query_word, key_word))
+            found = " and ".join(
+                f"{w!r} is token {token_index(tokens, w)} ({tokens[token_index(tokens, w)]!r})"
+                for w in (query_word, key_word)
+            )
             raise Failure(
                 f"{call} raised ValueError ({err.error}), but {found}: "
                 "match words case-insensitively after removing the Ġ space marker"
@@ -65,7 +75,9 @@ def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word
     if arr.shape != (n_layers,):
         hint = ""
         if arr.shape == (n_heads,):
-            hint = ": averaged over the layers instead of the heads? (attentions is (layers, heads, n, n); average axis 1)"
+            hint = (
+                ": averaged over the layers instead of the heads? (attentions is (layers, heads, n, n); average axis 1)"
+            )
         elif arr.shape == (n_layers, n_heads):
             hint = ": average over the heads (axis 1)"
         elif arr.shape == ():
@@ -76,7 +88,11 @@ def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word
         return
     qi, ki = token_index(tokens, query_word), token_index(tokens, key_word)
     hint = next(
-        (f" ({MISTAKES[name]})" for name, wrong in expected["mistakes"].items() if wrong.shape == arr.shape and np.allclose(arr, wrong, atol=1e-6, rtol=1e-5)),
+        (
+            f" ({MISTAKES[name]})"
+            for name, wrong in expected["mistakes"].items()
+            if wrong.shape == arr.shape and np.allclose(arr, wrong, atol=1e-6, rtol=1e-5)
+        ),
         "",
     )
     if not hint:
@@ -85,7 +101,9 @@ def check_between(sub, tokens: Sequence[str], attentions: np.ndarray, query_word
             if len(positions) > 1:
                 hint = f" (the {label} word {words!r} occurs at positions {positions}: use the first)"
     i = int(np.argmax(np.abs(arr - want)))
-    raise Failure(f"{call}: layer {i} is {arr[i]:.6g}, expected {want[i]:.6g} (mean over heads of attentions[{i}, :, {qi}, {ki}]){hint}")
+    raise Failure(
+        f"{call}: layer {i} is {arr[i]:.6g}, expected {want[i]:.6g} (mean over heads of attentions[{i}, :, {qi}, {ki}]){hint}"
+    )
 
 
 # Their answers are stored. "MAT" for "Ġmat": words match case-insensitively, without the Ġ marker.
@@ -98,12 +116,20 @@ REPEATED_PAIRS: dict[str, tuple[str, str]] = {"the_sat": ("the", "sat")}
 MISSING_WORD: tuple[str, str, str] = ("cat", "dog", "dog")  # query word, key word, the missing one
 
 
-def check_missing_word(sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, missing: str, what: str) -> None:
+def check_missing_word(
+    sub, tokens: Sequence[str], attentions: np.ndarray, query_word: str, key_word: str, missing: str, what: str
+) -> None:
     """attention_between(...) raises ValueError whose message names ``missing``, a word that is not a token."""
     call = f"attention_between({what}, {query_word!r}, {key_word!r})"
-    text = expect.raised(sub, "attention_between", (list(tokens), attentions, query_word, key_word), ValueError, call,
-                         f"ValueError naming {missing!r}, which is not a token",
-                         f"ValueError: {missing!r} is not one of the tokens {list(tokens)}")
+    text = expect.raised(
+        sub,
+        "attention_between",
+        (list(tokens), attentions, query_word, key_word),
+        ValueError,
+        call,
+        f"ValueError naming {missing!r}, which is not a token",
+        f"ValueError: {missing!r} is not one of the tokens {list(tokens)}",
+    )
     if missing.lower() not in text.lower():
         raise Failure(f"{call}: the ValueError should name the missing word {missing!r}; it says {text!r}")
 
@@ -135,4 +161,6 @@ def a_repeated_word_counts_at_its_first_occurrence(sub):
 @case(points=0.25)
 def a_word_that_is_not_a_token_raises_value_error_naming_it(sub):
     query_word, key_word, missing = MISSING_WORD
-    check_missing_word(sub, TOKENS, public_attentions(), query_word, key_word, missing, f"tokens {TOKENS}, attentions {SHAPE}")
+    check_missing_word(
+        sub, TOKENS, public_attentions(), query_word, key_word, missing, f"tokens {TOKENS}, attentions {SHAPE}"
+    )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 import re
 
-from a5kit.checks import stored
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+import numpy as np
+
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
+from a5kit.checks import stored
 
 COLUMNS = "ACGT"
 
@@ -54,20 +53,37 @@ def call_encoder(sub, sequence: str, what: str, problem: str):
 def check_names_the_bad_letter(sub, sequence: str, letter: str, position: int) -> None:
     """one_hot_encode_dna(sequence) raises ValueError whose message names ``letter`` and its 0-based ``position``."""
     what = f"one_hot_encode_dna({sequence!r})"
-    text = expect.raised(sub, "one_hot_encode_dna", (sequence,), ValueError, what,
-                         f"ValueError naming {letter!r} and its position {position}",
-                         f"ValueError naming {letter!r} at position {position}: only A, C, G, T and N (either case) are bases")
+    text = expect.raised(
+        sub,
+        "one_hot_encode_dna",
+        (sequence,),
+        ValueError,
+        what,
+        f"ValueError naming {letter!r} and its position {position}",
+        f"ValueError naming {letter!r} at position {position}: only A, C, G, T and N (either case) are bases",
+    )
     if not re.search(rf"(?<![A-Za-z]){re.escape(letter)}(?![A-Za-z])", text):
         raise Failure(f"{what}: the ValueError should name the invalid character {letter!r}; it says {text!r}")
     if not re.search(rf"(?<!\d){position}(?!\d)", text):
-        hint = f" ({position + 1} is its 1-based position: positions are 0-based)" if re.search(rf"(?<!\d){position + 1}(?!\d)", text) else ""
-        raise Failure(f"{what}: the ValueError should give the 0-based position {position} of {letter!r}; it says {text!r}{hint}")
+        hint = (
+            f" ({position + 1} is its 1-based position: positions are 0-based)"
+            if re.search(rf"(?<!\d){position + 1}(?!\d)", text)
+            else ""
+        )
+        raise Failure(
+            f"{what}: the ValueError should give the 0-based position {position} of {letter!r}; it says {text!r}{hint}"
+        )
 
 
 @case(points=1)
 def returns_length_by_4_in_acgt_column_order(sub):
     for sequence in PUBLIC_SEQUENCES:
-        check_one_hot(sub.call("one_hot_encode_dna", sequence), sequence, stored.value(f"q2a.{sequence}.value"), f"one_hot_encode_dna({sequence!r})")
+        check_one_hot(
+            sub.call("one_hot_encode_dna", sequence),
+            sequence,
+            stored.value(f"q2a.{sequence}.value"),
+            f"one_hot_encode_dna({sequence!r})",
+        )
 
 
 @case(points=0.5)
@@ -81,12 +97,19 @@ def returns_float32(sub):
 @case(points=0.25)
 def lowercase_letters_mean_the_same_bases(sub):
     what = f"one_hot_encode_dna({LOWERCASE!r})"
-    got = call_encoder(sub, LOWERCASE, what, "lowercase letters are bases too (soft-masked repeats in FASTA files): accept them, e.g. with sequence.upper()")
+    got = call_encoder(
+        sub,
+        LOWERCASE,
+        what,
+        "lowercase letters are bases too (soft-masked repeats in FASTA files): accept them, e.g. with sequence.upper()",
+    )
     expected = stored.value(f"q2a.{LOWERCASE}.value")
     arr = expect.array(got, what, expected.shape)
     lower = np.array([b.islower() for b in LOWERCASE])
     if np.array_equal(arr[~lower], expected[~lower]) and not np.array_equal(arr[lower], expected[lower]):
-        raise Failure(f"{what}: the rows of the lowercase letters are wrong ({arr[lower].tolist()}); lowercase letters mean the same bases as uppercase ones (use sequence.upper())")
+        raise Failure(
+            f"{what}: the rows of the lowercase letters are wrong ({arr[lower].tolist()}); lowercase letters mean the same bases as uppercase ones (use sequence.upper())"
+        )
     check_one_hot(arr, LOWERCASE, expected, what)
 
 

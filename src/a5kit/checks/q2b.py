@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 
+from a5kit.checking import Failure, case, expect
 from a5kit.checks import stored
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
 
 EXAMPLE = "ACGTNGATTACA"
 
@@ -37,7 +36,9 @@ def check_heatmap(summary: dict, encoded: np.ndarray, what: str) -> None:
     length = len(encoded)
     images = [np.asarray(im, dtype=float) for im in summary["images"]]
     if not images:
-        raise Failure(f"{what}: the Axes shows no image; draw the matrix with ax.imshow(...) or sns.heatmap(..., ax=ax)")
+        raise Failure(
+            f"{what}: the Axes shows no image; draw the matrix with ax.imshow(...) or sns.heatmap(..., ax=ax)"
+        )
     for image in images:
         if image.shape == (4, length) and np.allclose(image, encoded.T):
             return
@@ -48,9 +49,13 @@ def check_heatmap(summary: dict, encoded: np.ndarray, what: str) -> None:
                 f"positions on the x axis ({length} columns): plot encoded.T"
             )
         if image.shape == (4, length):
-            raise Failure(f"{what}: the image has the right shape (4, {length}) but not the values of encoded.T (rows A, C, G, T in that order?)")
+            raise Failure(
+                f"{what}: the image has the right shape (4, {length}) but not the values of encoded.T (rows A, C, G, T in that order?)"
+            )
     shapes = ", ".join(str(tuple(im.shape)) for im in images)
-    raise Failure(f"{what}: expected an image of shape (4, {length}) equal to encoded.T, got image(s) of shape {shapes}")
+    raise Failure(
+        f"{what}: expected an image of shape (4, {length}) equal to encoded.T, got image(s) of shape {shapes}"
+    )
 
 
 def check_base_ticks(summary: dict, what: str) -> None:
@@ -68,13 +73,17 @@ def check_position_label(summary: dict, what: str) -> None:
     if "position" in label.lower():
         return
     if not label:
-        raise Failure(f"{what}: the x axis has no label; label it \"Position\": ax.set_xlabel(\"Position\")")
-    raise Failure(f"{what}: the x axis is labelled {label!r}; it shows the positions along the sequence: label it \"Position\" (ax.set_xlabel(\"Position\"))")
+        raise Failure(f'{what}: the x axis has no label; label it "Position": ax.set_xlabel("Position")')
+    raise Failure(
+        f'{what}: the x axis is labelled {label!r}; it shows the positions along the sequence: label it "Position" (ax.set_xlabel("Position"))'
+    )
 
 
 @case(points=0.5)
 def y_tick_labels_are_the_bases_a_c_g_t(sub):
-    summary = plot_summary(sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
+    summary = plot_summary(
+        sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})"
+    )
     check_base_ticks(summary, "plot_one_hot")
 
 
@@ -87,5 +96,7 @@ def image_is_bases_by_positions(sub):
 
 @case(points=0.5)
 def x_axis_is_labelled_position(sub):
-    summary = plot_summary(sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})")
+    summary = plot_summary(
+        sub, "plot_one_hot", stored.value("q2b.example.encoded"), what=f"plot_one_hot(one-hot of {EXAMPLE!r})"
+    )
     check_position_label(summary, "plot_one_hot")

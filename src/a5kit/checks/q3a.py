@@ -7,11 +7,10 @@ import functools
 import numpy as np
 
 from a5kit import motifs
+from a5kit.checking import Failure, case, expect
+from a5kit.checking.submission import StudentError
 from a5kit.checks import stored
 from a5kit.checks.q2b import plot_summary
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
-from a5kit.checking.submission import StudentError
 
 
 def encode(seqs: list[str]) -> np.ndarray:
@@ -25,7 +24,7 @@ def tf_indices(labels: list[str]) -> np.ndarray:
     return np.array([motifs.TFS.index(t) for t in labels], dtype=np.int64)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def split(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """A committed split as (X (N, 18, 4) float32, y (N,) int64, TF names); read-only arrays."""
     seqs, labels = motifs.load_split(name)
@@ -122,7 +121,9 @@ def check_pca(value, X: np.ndarray, expected: dict[str, np.ndarray], what: str) 
     got_var = got.var(axis=0)
     share = got_var / variances.sum()
     if got_var[1] > got_var[0] * (1 + VARIANCE_TOLERANCE):
-        raise Failure(f"{what}: the two columns are swapped: column 0 must be the component that explains the most variance")
+        raise Failure(
+            f"{what}: the two columns are swapped: column 0 must be the component that explains the most variance"
+        )
     if got_var[0] < (1 - VARIANCE_TOLERANCE) * variances[0]:
         raise Failure(
             f"{what}: column 0 explains {share[0]:.1%} of the variance, the first principal component "
@@ -130,7 +131,9 @@ def check_pca(value, X: np.ndarray, expected: dict[str, np.ndarray], what: str) 
         )
     cosine = abs(float(directions[:, 0] @ directions[:, 1])) / float(np.prod(lengths))
     if cosine > 0.05:
-        raise Failure(f"{what}: the two components are not orthogonal (cosine {cosine:.2f}); column 1 must be orthogonal to column 0")
+        raise Failure(
+            f"{what}: the two components are not orthogonal (cosine {cosine:.2f}); column 1 must be orthogonal to column 0"
+        )
     if got_var[1] < (1 - VARIANCE_TOLERANCE) * variances[1]:
         raise Failure(
             f"{what}: column 1 explains {share[1]:.1%} of the variance, the second principal component "
@@ -157,7 +160,13 @@ def check_points_coloured_by_tf(summary: dict, coords: np.ndarray, labels: list[
     for p in summary["points"]:
         off, fc = np.asarray(p["offsets"], dtype=float), np.asarray(p["facecolors"], dtype=float)
         offsets.append(off)
-        colours.append(fc if len(fc) == len(off) else np.repeat(fc[:1], len(off), axis=0) if len(fc) else np.full((len(off), 4), np.nan))
+        colours.append(
+            fc
+            if len(fc) == len(off)
+            else np.repeat(fc[:1], len(off), axis=0)
+            if len(fc)
+            else np.full((len(off), 4), np.nan)
+        )
     drawn = np.concatenate(offsets) if offsets else np.empty((0, 2))
     if len(drawn) != n:
         raise Failure(f"{what}: expected {n} scatter points (one per row of coords), found {len(drawn)}")
@@ -173,9 +182,13 @@ def check_points_coloured_by_tf(summary: dict, coords: np.ndarray, labels: list[
         by_tf.setdefault(labels[point], set()).add(tuple(colour[i]))
     mixed = sorted(tf for tf, c in by_tf.items() if len(c) != 1)
     if mixed:
-        raise Failure(f"{what}: colour the points by TF: the points of {', '.join(mixed)} have more than one colour (one colour per TF)")
+        raise Failure(
+            f"{what}: colour the points by TF: the points of {', '.join(mixed)} have more than one colour (one colour per TF)"
+        )
     if len({next(iter(c)) for c in by_tf.values()}) != len(by_tf):
-        raise Failure(f"{what}: colour the points by TF: some TFs share a colour (give each TF its own colour, e.g. one ax.scatter per TF with label=tf)")
+        raise Failure(
+            f"{what}: colour the points by TF: some TFs share a colour (give each TF its own colour, e.g. one ax.scatter per TF with label=tf)"
+        )
 
 
 def with_constant_ends(X: np.ndarray) -> np.ndarray:
@@ -199,7 +212,10 @@ def public_input(name: str) -> np.ndarray:
 def pca_2d_standardises_and_keeps_constant_features_finite(sub):
     X = public_input("constant_ends")
     what = "pca_2d(X) on 200 training sequences that all start with A and end with T"
-    expected = {"value": stored.value("q3a.constant_ends.value"), "unstandardised": stored.value("q3a.constant_ends.unstandardised")}
+    expected = {
+        "value": stored.value("q3a.constant_ends.value"),
+        "unstandardised": stored.value("q3a.constant_ends.unstandardised"),
+    }
     check_pca(call_pca(sub, X, what), X, expected, what)
 
 
@@ -209,7 +225,9 @@ def plot_pca_has_a_legend_with_the_five_tfs(sub):
     coords = np.random.default_rng(4).normal(size=(300, 2))
     summary = plot_summary(sub, "plot_pca", coords, list(labels[:300]), what="plot_pca(coords, labels)")
     if not summary["points"]:
-        raise Failure("plot_pca: the Axes has no scatter points; draw them with ax.scatter(...) or sns.scatterplot(..., ax=ax)")
+        raise Failure(
+            "plot_pca: the Axes has no scatter points; draw them with ax.scatter(...) or sns.scatterplot(..., ax=ax)"
+        )
     check_legend(summary, "plot_pca")
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checks.q3a import split
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.plain import Handle
+from a5kit.checks.q3a import split
 
 EPOCHS = 10  # the epochs the notebook and the autograder train for: train_cnn(X_train, y_train, epochs=EPOCHS, seed=0)
 SMALL = 300  # training sequences for the quick checks
@@ -19,7 +18,9 @@ def model_of(result, what: str) -> Handle:
         kind = f"a sequence of {len(result)}" if isinstance(result, list) else type(result).__name__
         raise Failure(f"{what}: expected a tuple (model, losses), got {kind}")
     if not isinstance(result[0], Handle):
-        raise Failure(f"{what}: the first element should be the trained model (your MotifCNN), got {type(result[0]).__name__}")
+        raise Failure(
+            f"{what}: the first element should be the trained model (your MotifCNN), got {type(result[0]).__name__}"
+        )
     return result[0]
 
 

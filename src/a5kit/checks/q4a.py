@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from a5kit.checking import Failure, case, expect
 from a5kit.checks import stored
 from a5kit.checks.q2b import plot_summary
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
 
 BIN_SIZE = 128
 
@@ -29,9 +28,13 @@ def extremes(value, n_tracks: int, what: str) -> tuple[int, int, int]:
     """The student's answer as three ints; explains arrays of means or out-of-range indices."""
     got = expect.array(value, what, None)
     if got.ndim != 1 or len(got) != 3:
-        raise Failure(f"{what}: expected 3 track indices (highest mean, lowest mean, highest peak), got an array of shape {got.shape}")
+        raise Failure(
+            f"{what}: expected 3 track indices (highest mean, lowest mean, highest peak), got an array of shape {got.shape}"
+        )
     if not np.all(got == np.round(got)):
-        raise Failure(f"{what}: expected whole-number track indices, got {got.tolist()}: return the argmax/argmin, not the values")
+        raise Failure(
+            f"{what}: expected whole-number track indices, got {got.tolist()}: return the argmax/argmin, not the values"
+        )
     return tuple(int(x) for x in got)  # type: ignore[return-value]
 
 
@@ -42,7 +45,7 @@ def check_extremes(sub, predictions: np.ndarray, expected: dict[str, tuple[int, 
     want = tuple(int(x) for x in expected["value"])
     if got == want:
         return
-    bins, tracks = predictions.shape
+    _bins, tracks = predictions.shape
     flat = int(np.argmax(predictions))
     if got[2] != want[2] and got[2] == flat:
         raise Failure(
@@ -73,7 +76,9 @@ def check_extremes(sub, predictions: np.ndarray, expected: dict[str, tuple[int, 
     raise Failure(f"{what}: wrong {', '.join(wrong)}{hint}")
 
 
-PUBLIC_INPUTS: dict[str, tuple[int, int, int]] = {"planted": (2, 200, 40)}  # planted_predictions(seed, bins, tracks); answers stored
+PUBLIC_INPUTS: dict[str, tuple[int, int, int]] = {
+    "planted": (2, 200, 40)
+}  # planted_predictions(seed, bins, tracks); answers stored
 
 
 def public_input(name: str) -> np.ndarray:
@@ -93,7 +98,12 @@ def returns_three_track_indices(sub):
 
 @case(points=1)
 def finds_planted_extremes(sub):
-    check_extremes(sub, public_input("planted"), stored_expected("planted"), "track_extremes(predictions (200, 40) with planted extremes)")
+    check_extremes(
+        sub,
+        public_input("planted"),
+        stored_expected("planted"),
+        "track_extremes(predictions (200, 40) with planted extremes)",
+    )
 
 
 @case(points=1)
@@ -103,9 +113,13 @@ def plot_track_draws_bins_at_genomic_positions_with_a_title(sub):
     description, chrom, start = "CAGE:Example cell line", "chr11", 35_127_286
     what = f"plot_track(values (200,), {description!r}, {chrom!r}, {start})"
     summary = plot_summary(sub, "plot_track", values, description, chrom, start, what=what)
-    lines = [line for line in summary["lines"] if len(line["y"]) == len(values) and np.allclose(line["y"], values, rtol=1e-5)]
+    lines = [
+        line for line in summary["lines"] if len(line["y"]) == len(values) and np.allclose(line["y"], values, rtol=1e-5)
+    ]
     if not lines:
-        raise Failure(f"{what}: no line shows the 200 values (draw them with ax.plot(x, values) or sns.lineplot(x=x, y=values, ax=ax))")
+        raise Failure(
+            f"{what}: no line shows the 200 values (draw them with ax.plot(x, values) or sns.lineplot(x=x, y=values, ax=ax))"
+        )
     x = np.asarray(lines[0]["x"], dtype=float)
     lo = start + BIN_SIZE * np.arange(len(values))
     if not np.all((x >= lo) & (x <= lo + BIN_SIZE)):
@@ -115,6 +129,10 @@ def plot_track_draws_bins_at_genomic_positions_with_a_title(sub):
             f"bin i covers {chrom}:start + 128*i to start + 128*(i+1), e.g. x = start + 128 * np.arange(200) (+ 64 for bin centres)"
         )
     if description not in summary["title"]:
-        raise Failure(f"{what}: the title is {summary['title']!r}; it should contain the track's description {description!r}")
+        raise Failure(
+            f"{what}: the title is {summary['title']!r}; it should contain the track's description {description!r}"
+        )
     if chrom not in summary["xlabel"] and chrom not in summary["title"]:
-        raise Failure(f"{what}: say where the interval is: put the chromosome ({chrom!r}) in the x-axis label or the title")
+        raise Failure(
+            f"{what}: say where the interval is: put the chromosome ({chrom!r}) in the x-axis label or the title"
+        )

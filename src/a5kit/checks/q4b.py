@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 
 
 def random_filters(seed: int, n: int = 6, width: int = 7) -> np.ndarray:
@@ -23,8 +22,10 @@ def check_logo_matrix(sub, weights: np.ndarray, index: int, what: str) -> None:
     if np.allclose(got, expected[::-1], atol=1e-6):
         raise Failure(f"{what}: the positions are reversed; row i must be position i of the filter")
     if np.allclose(got, np.asarray(weights[index], dtype=np.float64).reshape(-1, 4), atol=1e-6):
-        raise Failure(f"{what}: reshape(-1, 4) keeps the (4, width) order of the numbers and only cuts them into rows of 4, "
-                      "mixing bases and positions; transpose instead, weights[index].T")
+        raise Failure(
+            f"{what}: reshape(-1, 4) keeps the (4, width) order of the numbers and only cuts them into rows of 4, "
+            "mixing bases and positions; transpose instead, weights[index].T"
+        )
     expect.close(got, expected, what, atol=1e-6)
 
 

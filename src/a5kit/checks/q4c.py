@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit import models, motif_match
-from a5kit.checks import stored
 from a5kit.checking import Failure, case
+from a5kit.checks import stored
 
 MISTAKES: dict[str, str] = {
     "signed_sum": "that is the largest signed sum; use absolute values, sum of |w|",
@@ -44,7 +44,9 @@ def check_strongest(sub, weights: np.ndarray, expected: dict[str, int], what: st
     if got == want:
         return
     hint = next((f": {MISTAKES[name]}" for name in MISTAKES if name in expected and got == int(expected[name])), "")
-    raise Failure(f"{what}: got {got}, expected {want}, the filter with the largest sum of |w| over bases and positions{hint}")
+    raise Failure(
+        f"{what}: got {got}, expected {want}, the filter with the largest sum of |w| over bases and positions{hint}"
+    )
 
 
 def public_input() -> np.ndarray:
@@ -56,8 +58,12 @@ def check_top_hit(sub, weights: np.ndarray, what: str) -> None:
     """top_jaspar_hit(weights) is the top Tomtom hit of the filter the student's strongest_filter picks."""
     value = sub.call("top_jaspar_hit", weights)
     if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-        raise Failure(f"{what}: expected a tuple (matrix_id, name) of two strings, e.g. ('MA0139.2', 'CTCF'), got {value!r:.120}")
-    index = filter_index(sub.call("strongest_filter", weights), len(weights), f"strongest_filter(filters {weights.shape})")
+        raise Failure(
+            f"{what}: expected a tuple (matrix_id, name) of two strings, e.g. ('MA0139.2', 'CTCF'), got {value!r:.120}"
+        )
+    index = filter_index(
+        sub.call("strongest_filter", weights), len(weights), f"strongest_filter(filters {weights.shape})"
+    )
     try:
         hits = motif_match.tomtom_jaspar(weights[index])
     except Exception as err:  # replay holds Tomtom of every first-layer filter; another array is not recorded
@@ -69,8 +75,12 @@ def check_top_hit(sub, weights: np.ndarray, what: str) -> None:
     if tuple(value) == want:
         return
     if value[0] in list(hits["matrix_id"]):
-        raise Failure(f"{what}: {tuple(value)} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter {index}; the top hit is the first (smallest p-value): {want}")
-    raise Failure(f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (your strongest); pass weights[index], shape (4, width), to tomtom_jaspar")
+        raise Failure(
+            f"{what}: {tuple(value)} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter {index}; the top hit is the first (smallest p-value): {want}"
+        )
+    raise Failure(
+        f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (your strongest); pass weights[index], shape (4, width), to tomtom_jaspar"
+    )
 
 
 @case(points=1)

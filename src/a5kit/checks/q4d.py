@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from a5kit.checking import Failure, case
 from a5kit.checks import stored
 from a5kit.checks.q4c import filter_index
-from a5kit.checking import Failure, case
 
 MYOD1_MOTIF = "GCGCAGCTGTCCTGA"
 
@@ -29,8 +29,10 @@ MISTAKES: dict[str, str] = {
     "summed_strands": "that is the best filter when the two strands' scores are added; a filter matches one strand: keep the better strand's score (the maximum), not the sum",
 }
 # When two mistakes pick the same filter, one message names both.
-BOTH_STRAND_MISTAKES = ("that is the best filter on the forward strand only, or with the two strands' scores added; score the "
-                        "reverse complement of the motif too and keep the better strand (the maximum), not the sum")
+BOTH_STRAND_MISTAKES = (
+    "that is the best filter on the forward strand only, or with the two strands' scores added; score the "
+    "reverse complement of the motif too and keep the better strand (the maximum), not the sum"
+)
 
 
 def planted(seed: int, motif: str, n: int = 12, width: int = 15, strand: str = "+", offset: int = 0) -> np.ndarray:
@@ -53,10 +55,18 @@ def check_closest(sub, weights: np.ndarray, motif: str, expected: dict[str, Any]
     want = int(expected["value"])
     if got == want:
         return
-    named = [name for name in MISTAKES if name in expected and int(expected[name]) != want and got == int(expected[name])]
-    hint = f": {BOTH_STRAND_MISTAKES}" if {"forward_only", "summed_strands"} <= set(named) else (f": {MISTAKES[named[0]]}" if named else "")
+    named = [
+        name for name in MISTAKES if name in expected and int(expected[name]) != want and got == int(expected[name])
+    ]
+    hint = (
+        f": {BOTH_STRAND_MISTAKES}"
+        if {"forward_only", "summed_strands"} <= set(named)
+        else (f": {MISTAKES[named[0]]}" if named else "")
+    )
     scores = np.asarray(expected["scores"])
-    raise Failure(f"{what}: got filter {got}, expected {want} (best score {scores[want]:.3f}, yours {scores[got]:.3f}){hint}")
+    raise Failure(
+        f"{what}: got filter {got}, expected {want} (best score {scores[want]:.3f}, yours {scores[got]:.3f}){hint}"
+    )
 
 
 def public_inputs() -> dict[str, np.ndarray]:
@@ -64,11 +74,15 @@ def public_inputs() -> dict[str, np.ndarray]:
     strand; and on the forward strand shifted by 4 columns, with a decoy that wins only at offset 0."""
     reverse = planted(9, MYOD1_MOTIF, strand="-")
     reverse[2] = planted(10, MYOD1_MOTIF[:11] + "TTTT", strand="+")[6] * 0.8  # a weaker forward decoy
-    reverse[4] = planted(11, MYOD1_MOTIF, strand="complement")[6] * 0.9  # a weaker decoy on the complement, not reversed
+    reverse[4] = (
+        planted(11, MYOD1_MOTIF, strand="complement")[6] * 0.9
+    )  # a weaker decoy on the complement, not reversed
     shifted = planted(12, MYOD1_MOTIF, strand="+", offset=4)
     shifted[8] = planted(13, MYOD1_MOTIF[:9] + "AAAAAA", strand="+")[6] * 0.8  # a decoy that only wins at offset 0
     strong = planted(14, MYOD1_MOTIF, strand="+")
-    strong[3] = 3.0 * planted(15, MYOD1_MOTIF[:8] + "N" * 7, strand="+")[6].clip(min=0)  # half a match, three times the weight:
+    strong[3] = 3.0 * planted(15, MYOD1_MOTIF[:8] + "N" * 7, strand="+")[6].clip(
+        min=0
+    )  # half a match, three times the weight:
     # the best raw score, not the best score per unit of filter norm (a normalised score picks filter 6)
     return {"forward": planted(7, MYOD1_MOTIF, strand="+"), "reverse": reverse, "shifted": shifted, "strong": strong}
 
@@ -79,15 +93,29 @@ def stored_expected(name: str) -> dict[str, Any]:
 
 @case(points=0.5)
 def closest_filter_finds_a_planted_forward_match(sub):
-    check_closest(sub, public_inputs()["forward"], MYOD1_MOTIF, stored_expected("forward"), f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r})")
-    check_closest(sub, public_inputs()["strong"], MYOD1_MOTIF, stored_expected("strong"),
-                  f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with a strongly weighted half match")
+    check_closest(
+        sub,
+        public_inputs()["forward"],
+        MYOD1_MOTIF,
+        stored_expected("forward"),
+        f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r})",
+    )
+    check_closest(
+        sub,
+        public_inputs()["strong"],
+        MYOD1_MOTIF,
+        stored_expected("strong"),
+        f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with a strongly weighted half match",
+    )
 
 
 @case(points=0.5)
 def closest_filter_finds_a_match_on_the_reverse_strand(sub):
     check_closest(
-        sub, public_inputs()["reverse"], MYOD1_MOTIF, stored_expected("reverse"),
+        sub,
+        public_inputs()["reverse"],
+        MYOD1_MOTIF,
+        stored_expected("reverse"),
         f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with the best match on the reverse strand",
     )
 
@@ -95,6 +123,9 @@ def closest_filter_finds_a_match_on_the_reverse_strand(sub):
 @case(points=0.25)
 def closest_filter_keeps_the_best_offset(sub):
     check_closest(
-        sub, public_inputs()["shifted"], MYOD1_MOTIF, stored_expected("shifted"),
+        sub,
+        public_inputs()["shifted"],
+        MYOD1_MOTIF,
+        stored_expected("shifted"),
         f"closest_filter(weights (12, 4, 15), {MYOD1_MOTIF!r}) with the best match 4 columns into the filter",
     )

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit import finetune_data
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.plain import Handle
 
 ADAPTER_TYPE = "enformer_pytorch.finetune.HeadAdapterWrapper"
@@ -19,7 +18,9 @@ TINY_DIM = 48  # a5kit.models.TINY_ENFORMER_HPARAMS["dim"]; the trunk's embeddin
 BIN = finetune_data.BIN_SIZE
 
 
-def task_data(seed: int, batch: int, length: int, num_tracks: int = finetune_data.NUM_TRACKS) -> tuple[np.ndarray, np.ndarray]:
+def task_data(
+    seed: int, batch: int, length: int, num_tracks: int = finetune_data.NUM_TRACKS
+) -> tuple[np.ndarray, np.ndarray]:
     """Random one-hot sequences (batch, length, 4) and their motif-count targets (batch, length // 128, num_tracks).
 
     The targets are the kit's per-bin motif counts (cycled when num_tracks is not 3), plus 0.5 so
@@ -34,7 +35,9 @@ def task_data(seed: int, batch: int, length: int, num_tracks: int = finetune_dat
     return X, Y.astype(np.float32)
 
 
-def make_adapter(sub, num_tracks: int, seed: int = 0, target_length: int | None = -1, wrapped_check: bool = False) -> Handle:
+def make_adapter(
+    sub, num_tracks: int, seed: int = 0, target_length: int | None = -1, wrapped_check: bool = False
+) -> Handle:
     """make_head_adapter(a fresh tiny Enformer, num_tracks), checked to be a HeadAdapterWrapper.
 
     ``wrapped_check``: also check that it wraps the Enformer passed in, not a copy (q5a's own case).

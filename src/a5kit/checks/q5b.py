@@ -13,9 +13,9 @@ import contextlib
 
 import numpy as np
 
-from a5kit.checks.q5a import BIN, make_adapter, split_parameters, task_data
 from a5kit.checking import Failure, case
 from a5kit.checking.plain import Handle
+from a5kit.checks.q5a import BIN, make_adapter, split_parameters, task_data
 
 HEAD_WEIGHT, HEAD_BIAS = "to_tracks.0.weight", "to_tracks.0.bias"
 
@@ -25,7 +25,9 @@ def batches(sub, seed: int, n: int, batch: int = 1, bins: int = 16, num_tracks: 
     return batches_and_data(sub, seed, n, batch, bins, num_tracks)[0]
 
 
-def batches_and_data(sub, seed: int, n: int, batch: int = 1, bins: int = 16, num_tracks: int = 3) -> tuple[Handle, list]:
+def batches_and_data(
+    sub, seed: int, n: int, batch: int = 1, bins: int = 16, num_tracks: int = 3
+) -> tuple[Handle, list]:
     """(the batches as a Handle, the same pairs as numpy arrays)."""
     sub.kit("manual_seed", seed)  # dropout draws from torch's global generator: the same run every time
     pairs = [task_data(seed=seed + i, batch=batch, length=bins * BIN, num_tracks=num_tracks) for i in range(n)]
@@ -45,7 +47,9 @@ def quiet(sub):
 def head_loss(embeddings: np.ndarray, head: dict[str, np.ndarray], targets: np.ndarray) -> float:
     """The wrapper's Poisson loss, in numpy (float64): mean(pred - y log pred), pred = softplus(E W^T + b)."""
     if HEAD_WEIGHT not in head or HEAD_BIAS not in head:
-        raise Failure(f"the adapter's new head should be HeadAdapterWrapper's own to_tracks (a linear layer, then a softplus); its parameters are {sorted(head)}")
+        raise Failure(
+            f"the adapter's new head should be HeadAdapterWrapper's own to_tracks (a linear layer, then a softplus); its parameters are {sorted(head)}"
+        )
     E = np.asarray(embeddings, dtype=np.float64)
     z = E @ np.asarray(head[HEAD_WEIGHT], dtype=np.float64).T + np.asarray(head[HEAD_BIAS], dtype=np.float64)
     pred = np.logaddexp(0.0, z)
@@ -54,7 +58,7 @@ def head_loss(embeddings: np.ndarray, head: dict[str, np.ndarray], targets: np.n
 
 def losses_of(value, steps: int, what: str) -> np.ndarray:
     """``finetune``'s answer: a list of ``steps`` finite Python floats."""
-    if isinstance(value, np.ndarray) and value.ndim == 0 or isinstance(value, float):
+    if (isinstance(value, np.ndarray) and value.ndim == 0) or isinstance(value, float):
         raise Failure(f"{what}: expected a list of {steps} losses (one per step), got a single number")
     if not isinstance(value, (list, np.ndarray)):
         raise Failure(f"{what}: expected a list of {steps} floats (one loss per step), got {type(value).__name__}")
@@ -129,15 +133,21 @@ def finetune_returns_one_float_loss_per_step(sub):
         kwargs = {} if trunk_lr is None else {"trunk_lr": trunk_lr}
         what = f"finetune(model, batches, steps=1, lr=1e-3, freeze_enformer=False, {shown})"
         handle, pairs = batches_and_data(sub, seed=15, n=1)
-        eval_loss = head_loss(np.asarray(sub.kit("embeddings", model, pairs[0][0]), dtype=np.float64), before[1], pairs[0][1])
+        eval_loss = head_loss(
+            np.asarray(sub.kit("embeddings", model, pairs[0][0]), dtype=np.float64), before[1], pairs[0][1]
+        )
         with quiet(sub):
-            first = losses_of(sub.call("finetune", model, handle, steps=1, lr=1e-3, freeze_enformer=False, **kwargs), 1, what)[0]
+            first = losses_of(
+                sub.call("finetune", model, handle, steps=1, lr=1e-3, freeze_enformer=False, **kwargs), 1, what
+            )[0]
         after = split_parameters(sub.kit("parameters", model))
         trunk, head = step_sizes(before[0], after[0]), step_sizes(before[1], after[1])
         want = 2e-4 if trunk_lr is not None else 1e-4
         if not len(trunk):
-            raise Failure(f"{what}: no trunk weight changed: with freeze_enformer=False the trunk's parameters need their own "
-                          "parameter group in the optimizer, at trunk_lr")
+            raise Failure(
+                f"{what}: no trunk weight changed: with freeze_enformer=False the trunk's parameters need their own "
+                "parameter group in the optimizer, at trunk_lr"
+            )
         check_first_loss_in_training_mode(float(first), eval_loss, what)
         if not 0.5 * want < float(np.median(trunk)) < 2 * want:
             raise Failure(
@@ -146,7 +156,9 @@ def finetune_returns_one_float_loss_per_step(sub):
                 "at lr: torch.optim.Adam([{'params': head, 'lr': lr}, {'params': trunk, 'lr': trunk_lr}])"
             )
         if len(head) and not 0.5e-3 < float(np.median(head)) < 2e-3:
-            raise Failure(f"{what}: the head's weights moved by {float(np.median(head)):.2g} (median); expected about lr = 1e-3")
+            raise Failure(
+                f"{what}: the head's weights moved by {float(np.median(head)):.2g} (median); expected about lr = 1e-3"
+            )
 
 
 @case(points=1)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from a5kit.checks.q5a import BIN, make_adapter, task_data
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.plain import Handle
+from a5kit.checks.q5a import BIN, make_adapter, task_data
 
 
 def pearson_per_track(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -53,7 +52,9 @@ def check_evaluate(sub, model: Handle, X: np.ndarray, Y: np.ndarray, what: str) 
     if np.allclose(got, expected**2, atol=1e-4):
         raise Failure(f"{what}: got r squared ({np.round(got, 4).tolist()}); return r itself, which has a sign")
     if np.allclose(got, per_window_mean(preds, Y), atol=1e-4):
-        raise Failure(f"{what}: you averaged the r of each window; pool all bins of all windows per track, then compute one r per track")
+        raise Failure(
+            f"{what}: you averaged the r of each window; pool all bins of all windows per track, then compute one r per track"
+        )
     raise Failure(
         f"{what}: got {np.round(got, 4).tolist()}, expected {np.round(expected, 4).tolist()} (Pearson r per track of the model's "
         "predictions, all windows and bins pooled): call model.eval() (dropout off) and predict under torch.no_grad() "

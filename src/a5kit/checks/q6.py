@@ -6,16 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.checks import stored
-from a5kit.checking import expect
-from a5kit.checking import Failure, case
+from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
+from a5kit.checks import stored
+
 
 def random_dna(seed: int, length: int) -> str:
     return "".join(np.random.default_rng(seed).choice(list("ACGT"), size=length))
 
 
-def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str, alt: str, want: str, what: str) -> None:
+def check_apply_variant(
+    sub, sequence: str, start: int, position: int, ref: str, alt: str, want: str, what: str
+) -> None:
     """apply_variant(...) returns ``want``; a failure says which offset the student changed."""
     expected_at = position - 1 - start
     try:
@@ -32,7 +34,9 @@ def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str,
     if got == want:
         return
     if len(got) != len(sequence):
-        raise Failure(f"{what}: the result has {len(got)} bases, the input {len(sequence)}: replace one base, do not insert or delete")
+        raise Failure(
+            f"{what}: the result has {len(got)} bases, the input {len(sequence)}: replace one base, do not insert or delete"
+        )
     changed = [i for i in range(len(got)) if got[i] != sequence[i]]
     first = sequence.find(ref)
     if changed == [first] and first != expected_at:
@@ -42,10 +46,16 @@ def check_apply_variant(sub, sequence: str, start: int, position: int, ref: str,
             "from sequence[:offset] + alt + sequence[offset + 1:]"
         )
     if changed == [expected_at + 1]:
-        raise Failure(f"{what}: you changed offset {expected_at + 1} = position - start; dbSNP positions are 1-based, so the base is at offset position - 1 - start = {expected_at}")
+        raise Failure(
+            f"{what}: you changed offset {expected_at + 1} = position - start; dbSNP positions are 1-based, so the base is at offset position - 1 - start = {expected_at}"
+        )
     if changed == [expected_at - 1]:
-        raise Failure(f"{what}: you changed offset {expected_at - 1}, one before the variant; the base is at offset position - 1 - start = {expected_at}")
-    raise Failure(f"{what}: expected exactly one change, {ref}->{alt} at offset {expected_at}; your result differs from the input at offsets {changed[:10]}")
+        raise Failure(
+            f"{what}: you changed offset {expected_at - 1}, one before the variant; the base is at offset position - 1 - start = {expected_at}"
+        )
+    raise Failure(
+        f"{what}: expected exactly one change, {ref}->{alt} at offset {expected_at}; your result differs from the input at offsets {changed[:10]}"
+    )
 
 
 # start=1000, position=1006 (1-based) -> offset 5, a C; the C at offset 1 comes first, so replacing the
@@ -57,8 +67,16 @@ REVERSE_COMPLEMENT_INPUT = "AACGTTTGCN"
 @case(points=1)
 def apply_variant_changes_the_base_at_the_1_based_position(sub):
     seq, start, position, ref, alt = APPLY_VARIANT_INPUT
-    check_apply_variant(sub, seq, start, position, ref, alt, str(stored.value("q6.apply_variant.value")),
-                        f"apply_variant({seq!r}, start={start}, position={position}, ref={ref!r}, alt={alt!r})")
+    check_apply_variant(
+        sub,
+        seq,
+        start,
+        position,
+        ref,
+        alt,
+        str(stored.value("q6.apply_variant.value")),
+        f"apply_variant({seq!r}, start={start}, position={position}, ref={ref!r}, alt={alt!r})",
+    )
 
 
 @case(points=0.5)
@@ -70,11 +88,18 @@ def apply_variant_raises_value_error_when_the_reference_base_differs(sub):
     except StudentError as err:
         if isinstance(err.error, ValueError):
             return
-        raise Failure(f"{what}: raised {type(err.error).__name__}; raise ValueError when the sequence's base is not ref (here it is 'C', not 'G')") from None
-    raise Failure(f"{what}: returned {got!r:.40} instead of raising ValueError: the base at that position is 'C', not 'G' -- check it before you change it (it catches 0/1-based slips)")
+        raise Failure(
+            f"{what}: raised {type(err.error).__name__}; raise ValueError when the sequence's base is not ref (here it is 'C', not 'G')"
+        ) from None
+    raise Failure(
+        f"{what}: returned {got!r:.40} instead of raising ValueError: the base at that position is 'C', not 'G' -- check it before you change it (it catches 0/1-based slips)"
+    )
 
 
-REVERSE_COMPLEMENT_MISTAKES: dict[str, str] = {"reversed_only": "reversed but not complemented", "complemented_only": "complemented but not reversed"}
+REVERSE_COMPLEMENT_MISTAKES: dict[str, str] = {
+    "reversed_only": "reversed but not complemented",
+    "complemented_only": "complemented but not reversed",
+}
 
 
 @case(points=0.5)
@@ -84,11 +109,21 @@ def reverse_complement_of_a_short_sequence(sub):
     want = str(stored.value("q6.reverse_complement.value"))
     if got != want:
         mistakes = stored.mistakes("q6.reverse_complement")
-        hint = next((f": {text}" for name, text in REVERSE_COMPLEMENT_MISTAKES.items() if got == str(mistakes[name])), "")
+        hint = next(
+            (f": {text}" for name, text in REVERSE_COMPLEMENT_MISTAKES.items() if got == str(mistakes[name])), ""
+        )
         raise Failure(f"reverse_complement({seq!r}): got {got!r}, expected {want!r}{hint}")
 
 
-def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks: list[int], bins: list[int], expected: dict[str, Any], what: str) -> None:
+def check_variant_effect(
+    sub,
+    ref_pred: np.ndarray,
+    alt_pred: np.ndarray,
+    tracks: list[int],
+    bins: list[int],
+    expected: dict[str, Any],
+    what: str,
+) -> None:
     """variant_effect(...) equals ``expected["value"]``; ``expected.get("swapped")`` is the answer with tracks and bins swapped."""
     want = np.asarray(expected["value"], dtype=np.float64)
     try:
@@ -106,14 +141,20 @@ def check_variant_effect(sub, ref_pred: np.ndarray, alt_pred: np.ndarray, tracks
     if np.allclose(got, want, rtol=1e-4, atol=1e-5):
         return
     if np.allclose(got, -want, rtol=1e-4, atol=1e-5):
-        raise Failure(f"{what}: the sign is flipped: the effect is alt - ref (positive: the alternative allele increases the signal)")
+        raise Failure(
+            f"{what}: the sign is flipped: the effect is alt - ref (positive: the alternative allele increases the signal)"
+        )
     swapped = expected.get("swapped")
     if swapped is not None and swapped.shape == got.shape and np.allclose(got, swapped, rtol=1e-4, atol=1e-5):
-        raise Failure(f"{what}: tracks and bins are swapped: the predictions have shape (bins, tracks), index pred[bins][:, tracks]")
+        raise Failure(
+            f"{what}: tracks and bins are swapped: the predictions have shape (bins, tracks), index pred[bins][:, tracks]"
+        )
     if np.allclose(got, want / len(bins), rtol=1e-4, atol=1e-5):
         raise Failure(f"{what}: this is the mean over the bins; sum alt - ref over the given bins")
-    named = {"absolute": "this is the sum of |alt - ref|: keep the sign (a decrease is negative), sum alt - ref",
-             "all_bins": "this sums over every bin; sum only over the given bins, pred[bins]"}
+    named = {
+        "absolute": "this is the sum of |alt - ref|: keep the sign (a decrease is negative), sum alt - ref",
+        "all_bins": "this sums over every bin; sum only over the given bins, pred[bins]",
+    }
     for name, mistake in (expected.get("mistakes") or {}).items():
         if name in named and np.shape(mistake) == got.shape and np.allclose(got, mistake, rtol=1e-4, atol=1e-5):
             raise Failure(f"{what}: {named[name]}")
@@ -131,5 +172,17 @@ def variant_effect_input() -> tuple[np.ndarray, np.ndarray, list[int], list[int]
 @case(points=1)
 def variant_effect_sums_alt_minus_ref_over_the_bins(sub):
     ref, alt, tracks, bins = variant_effect_input()
-    expected = {"value": stored.value("q6.variant_effect.value"), "swapped": None, "mistakes": stored.mistakes("q6.variant_effect")}
-    check_variant_effect(sub, ref, alt, tracks, bins, expected, "variant_effect(ref (896, 6), alt (896, 6), tracks=[4, 1], bins=[446, 447, 448])")
+    expected = {
+        "value": stored.value("q6.variant_effect.value"),
+        "swapped": None,
+        "mistakes": stored.mistakes("q6.variant_effect"),
+    }
+    check_variant_effect(
+        sub,
+        ref,
+        alt,
+        tracks,
+        bins,
+        expected,
+        "variant_effect(ref (896, 6), alt (896, 6), tracks=[4, 1], bins=[446, 447, 448])",
+    )

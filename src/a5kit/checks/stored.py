@@ -36,13 +36,15 @@ def value(key: str) -> np.ndarray:
     try:
         return _all()[key]
     except KeyError:
-        raise StoredValueMissing(f"{key} is not in a5kit/checks/{FILENAME}: the a5kit package is out of date; reinstall it (instructors: `make release`)") from None
+        raise StoredValueMissing(
+            f"{key} is not in a5kit/checks/{FILENAME}: the a5kit package is out of date; reinstall it (instructors: `make release`)"
+        ) from None
 
 
 def mistakes(prefix: str) -> dict[str, np.ndarray]:
     """The stored wrong answers of one case input, by mistake name (``<prefix>.mistake.<name>``)."""
     start = f"{prefix}.mistake."
-    return {key[len(start):]: array for key, array in _all().items() if key.startswith(start)}
+    return {key[len(start) :]: array for key, array in _all().items() if key.startswith(start)}
 
 
 def write(arrays: dict[str, np.ndarray], path) -> None:
@@ -54,4 +56,6 @@ def write(arrays: dict[str, np.ndarray], path) -> None:
                 raise TypeError(f"{key}: object arrays need pickle; store numbers or strings")
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, array, allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(f"{key}.npy", FIXED_TIME), buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+            zf.writestr(
+                zipfile.ZipInfo(f"{key}.npy", FIXED_TIME), buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED
+            )

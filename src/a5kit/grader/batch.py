@@ -45,8 +45,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from a5kit.grader import class_report
-from a5kit.grader import isolation, written, written_pages, written_scores
+from a5kit.grader import class_report, isolation, written, written_pages, written_scores
 from a5kit.grader import settings as grader_settings
 from a5kit.grader.memory import remove_tree
 
@@ -90,7 +89,11 @@ class BatchRun:
 
 def submissions_in(folder: Path, exclude: Path | None = None) -> list[Path]:
     """One folder per student; a folder holding notebooks directly is a single submission."""
-    subs = [p for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".") and (exclude is None or p.resolve() != exclude.resolve())]
+    subs = [
+        p
+        for p in sorted(folder.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and (exclude is None or p.resolve() != exclude.resolve())
+    ]
     if not subs and any(folder.glob("*.ipynb")):
         return [folder]
     return subs
@@ -137,16 +140,35 @@ def runner_problem(code: int | None, stderr: str, results: Path) -> str:
 
 def runner_command(submission: Path, autograder: Path, results: Path, user: str = "") -> list[str]:
     """The runner's command line, as run_autograder calls it (plus ``--user`` for a worker's own user)."""
-    cmd = [sys.executable, "-m", "a5kit.grader.runner", str(submission), str(results),
-           "--tests", str(autograder / "tests"), "--expected", str(autograder / "expected"),
-           "--cache", str(autograder / "cache"), "--config", str(autograder / "grader.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "a5kit.grader.runner",
+        str(submission),
+        str(results),
+        "--tests",
+        str(autograder / "tests"),
+        "--expected",
+        str(autograder / "expected"),
+        "--cache",
+        str(autograder / "cache"),
+        "--config",
+        str(autograder / "grader.json"),
+    ]
     return cmd + (["--user", user] if user else [])
 
 
 def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
     """Run the runner in its own session; stop the whole session after ``timeout``. Returns (exit code or None, stderr)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=env,
+        start_new_session=True,
+    )
     try:
         _, err = proc.communicate(timeout=timeout)
         return proc.returncode, err
@@ -162,8 +184,15 @@ def empty(folder: Path) -> None:
         remove_tree(child)
 
 
-def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot, staged: Path, timeout: float,
-              own_network: bool = False) -> Graded:
+def grade_one(
+    submission: Path,
+    autograder: Path,
+    results_dir: Path,
+    slot: Slot,
+    staged: Path,
+    timeout: float,
+    own_network: bool = False,
+) -> Graded:
     """Grade one submission on ``slot``, then leave nothing of it behind: no process, no file."""
     results = results_dir / f"{submission.name}.json"
     user = slot.user.pw_name if slot.user else ""
@@ -182,7 +211,9 @@ def grade_one(submission: Path, autograder: Path, results_dir: Path, slot: Slot,
             isolation.remove_files(slot.user.pw_uid)
         empty(slot.tmp)
         remove_tree(copy)
-    return Graded(submission.name, results, time.monotonic() - start, runner_problem(code, stderr, results), user, leftovers)
+    return Graded(
+        submission.name, results, time.monotonic() - start, runner_problem(code, stderr, results), user, leftovers
+    )
 
 
 def question_scores(doc: dict) -> dict[str, tuple[float, float]]:
@@ -210,8 +241,11 @@ def check_error_notes(doc: dict) -> list[str]:
     """The checks that raised while grading (runner's ``extra_data.check_errors``), in words for the instructor."""
     errors = doc.get("extra_data", {}).get("check_errors", []) if isinstance(doc.get("extra_data"), dict) else []
     errors = [e for e in errors if isinstance(e, dict)]
-    notes = [f"{'hidden test' if e.get('hidden') else 'public check'} error in {e.get('question')} ({e.get('test')}): {e.get('error')}"
-             for e in errors if e.get("bug")]
+    notes = [
+        f"{'hidden test' if e.get('hidden') else 'public check'} error in {e.get('question')} ({e.get('test')}): {e.get('error')}"
+        for e in errors
+        if e.get("bug")
+    ]
     others = sum(1 for e in errors if not e.get("bug"))
     if others:
         notes.append(f"{others} check(s) raised on this answer (a wrong type, or a check to harden): see the log")
@@ -236,15 +270,25 @@ def write_csv(graded: list[Graded], questions: list[str], path: Path, unsafe_as:
         scores = question_scores(doc)
         for q, (_, most) in scores.items():
             maxima[q] = most
-        rows.append([g.student, f"{float(doc.get('score', 0)):g}", *(f"{scores.get(q, (0.0, 0.0))[0]:g}" for q in questions),
-                     row_notes(g, unsafe_as, doc)])
-    rows.insert(1, ["(max)", f"{sum(maxima.get(q, 0) for q in questions):g}", *(f"{maxima.get(q, 0):g}" for q in questions), ""])
+        rows.append(
+            [
+                g.student,
+                f"{float(doc.get('score', 0)):g}",
+                *(f"{scores.get(q, (0.0, 0.0))[0]:g}" for q in questions),
+                row_notes(g, unsafe_as, doc),
+            ]
+        )
+    rows.insert(
+        1, ["(max)", f"{sum(maxima.get(q, 0) for q in questions):g}", *(f"{maxima.get(q, 0):g}" for q in questions), ""]
+    )
     with path.open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)
     return rows
 
 
-def write_report(graded: list[Graded], questions: list[str], rows: list[list[str]], notebooks: list[str], path: Path) -> Path:
+def write_report(
+    graded: list[Graded], questions: list[str], rows: list[list[str]], notebooks: list[str], path: Path
+) -> Path:
     """report.html: score distributions, commonest check messages per question, notebooks that did not run."""
     maxima = {q: float(v) for q, v in zip(rows[0][2:-1], rows[1][2:-1])}
     students = [class_report.from_results(g.student, read_results(g.results), g.problem) for g in graded]
@@ -259,8 +303,13 @@ def _grading_budget(autograder: Path) -> float:
 def _hidden_files(autograder: Path) -> list[Path]:
     """Instructor files a student must not read: hidden tests, expected values, the archive, and the repository's."""
     here = Path.cwd()
-    return [autograder / "tests", autograder / "expected", autograder.parent / f"{autograder.name}.zip",
-            here / "solutions", here / "autograder" / "tests"]
+    return [
+        autograder / "tests",
+        autograder / "expected",
+        autograder.parent / f"{autograder.name}.zip",
+        here / "solutions",
+        here / "autograder" / "tests",
+    ]
 
 
 @contextmanager
@@ -306,7 +355,10 @@ def keep_earlier(out: Path) -> str | None:
     found = [out / name for name in EARLIER if (out / name).exists()]
     if not found:
         return None
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime((out / "grades.csv").stat().st_mtime if (out / "grades.csv").exists() else time.time()))
+    stamp = time.strftime(
+        "%Y%m%d-%H%M%S",
+        time.localtime((out / "grades.csv").stat().st_mtime if (out / "grades.csv").exists() else time.time()),
+    )
     target = out / "earlier" / stamp
     n = 1
     while target.exists():
@@ -318,8 +370,15 @@ def keep_earlier(out: Path) -> str | None:
     return f"the previous run's {', '.join(p.name for p in found)} are kept in {target}"
 
 
-def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsafe_as_me: bool = False,
-              solutions: Path | None = None, blind: bool = False) -> BatchRun:
+def run_batch(
+    folder: Path,
+    autograder: Path,
+    out: Path,
+    workers: int = 2,
+    unsafe_as_me: bool = False,
+    solutions: Path | None = None,
+    blind: bool = False,
+) -> BatchRun:
     """Grade every submission in ``folder`` into ``out``; isolated as root, else as this user (marked when ``unsafe_as_me``)."""
     isolate = isolation.is_root()
     subs = submissions_in(folder, exclude=out)
@@ -341,12 +400,19 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
                     if path.exists():
                         isolation.lock(path)
                 if stack.enter_context(isolation.hidden(folder)):
-                    warnings.append(f"{folder} was readable by other users: closed to them while grading, then restored")
-                warnings += [f"student code can read {p}: run `chmod -R go-rwx {p}`" for p in isolation.exposed(_hidden_files(autograder))]
+                    warnings.append(
+                        f"{folder} was readable by other users: closed to them while grading, then restored"
+                    )
+                warnings += [
+                    f"student code can read {p}: run `chmod -R go-rwx {p}`"
+                    for p in isolation.exposed(_hidden_files(autograder))
+                ]
                 no_network = isolation.own_network_works()
                 if no_network:
-                    warnings.append(f"students could not get their own network namespace ({no_network}): a student's code can "
-                                    "watch the messages (code and output) of another's kernel; grade with WORKERS=1 to avoid it")
+                    warnings.append(
+                        f"students could not get their own network namespace ({no_network}): a student's code can "
+                        "watch the messages (code and output) of another's kernel; grade with WORKERS=1 to avoid it"
+                    )
             slots = stack.enter_context(workers_for(max(1, min(workers, len(subs))), isolate, work))
             free: queue.Queue[Slot] = queue.Queue()
             for slot in slots:
@@ -355,7 +421,9 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
             def grade(sub: Path) -> Graded:
                 slot = free.get()
                 try:
-                    return grade_one(sub, autograder, results_dir, slot, staged, timeout, own_network=isolate and not no_network)
+                    return grade_one(
+                        sub, autograder, results_dir, slot, staged, timeout, own_network=isolate and not no_network
+                    )
                 finally:
                     free.put(slot)
 
@@ -383,7 +451,9 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
     unsafe_as = pwd.getpwuid(os.geteuid()).pw_name if (unsafe_as_me and not isolate) else ""
     rows = write_csv(final, questions, out / "grades.csv", unsafe_as)
     try:
-        write_report(final, questions, rows, [n.name for n in graded_settings.notebooks if n.questions], out / "report.html")
+        write_report(
+            final, questions, rows, [n.name for n in graded_settings.notebooks if n.questions], out / "report.html"
+        )
     except Exception as err:  # the grades matter more than the report
         logging.getLogger("a5kit.grader").exception("the class report could not be written")
         warnings.append(f"the class report could not be written: {type(err).__name__}: {err}")
@@ -397,12 +467,17 @@ def run_batch(folder: Path, autograder: Path, out: Path, workers: int = 2, unsaf
             warnings.append(f"the written questions' pages could not be written: {type(err).__name__}: {err}")
     else:
         warnings.append(f"no written pages or written.csv: no solutions folder at {solutions} (give --solutions)")
-    warnings += [f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed" for g in final if g.leftovers]
+    warnings += [
+        f"{g.student}: {g.leftovers} process(es) of its student user outlived the runner and were killed"
+        for g in final
+        if g.leftovers
+    ]
     return BatchRun(final, rows, wall, warnings, unsafe_as, run_notes)
 
 
-def grade_folder(folder: Path, autograder: Path, out: Path, workers: int = 2, solutions: Path | None = None,
-                 blind: bool = False) -> tuple[list[Graded], list[list[str]], float]:
+def grade_folder(
+    folder: Path, autograder: Path, out: Path, workers: int = 2, solutions: Path | None = None, blind: bool = False
+) -> tuple[list[Graded], list[list[str]], float]:
     """Grade every submission in ``folder``; returns what was graded, the CSV rows and the wall time."""
     run = run_batch(folder, autograder, out, workers, solutions=solutions, blind=blind)
     return run.graded, run.rows, run.wall
@@ -412,19 +487,27 @@ def format_table(rows: list[list[str]]) -> str:
     """The rows as aligned text columns (names left, numbers right, notes left and last)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     last = len(rows[0]) - 1 if rows[0][-1] == "notes" else -1
-    return "\n".join("  ".join(cell.ljust(w) if i in (0, last) else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))).rstrip()
-                     for r in rows)
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i in (0, last) else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))
+        ).rstrip()
+        for r in rows
+    )
 
 
 def unsafe_banner(user: str) -> str:
     """The line above the table when students ran with the instructor's rights."""
-    return (f"UNSAFE: not root, so every notebook ran as {user} with your rights (--unsafe-as-me): student code could "
-            "read the hidden tests and rewrite results; do not trust these scores")
+    return (
+        f"UNSAFE: not root, so every notebook ran as {user} with your rights (--unsafe-as-me): student code could "
+        "read the hidden tests and rewrite results; do not trust these scores"
+    )
 
 
-REFUSAL = ("grade: not root, so student notebooks would run as you, with your rights: they could read the hidden "
-           "tests and rewrite their grades. Run it as root (`sudo make grade SUBMISSIONS=...`), where each student "
-           "gets its own throw-away user, or accept the risk explicitly with `make grade UNSAFE=1` (--unsafe-as-me).")
+REFUSAL = (
+    "grade: not root, so student notebooks would run as you, with your rights: they could read the hidden "
+    "tests and rewrite their grades. Run it as root (`sudo make grade SUBMISSIONS=...`), where each student "
+    "gets its own throw-away user, or accept the risk explicitly with `make grade UNSAFE=1` (--unsafe-as-me)."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,12 +516,23 @@ def main(argv: list[str] | None = None) -> int:
         return written_scores.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m a5kit.grader.batch", description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path)
-    parser.add_argument("--autograder", type=Path, default=Path("dist/autograder"), help="staged autograder (make autograder)")
+    parser.add_argument(
+        "--autograder", type=Path, default=Path("dist/autograder"), help="staged autograder (make autograder)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: SUBMISSIONS/../grades")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--unsafe-as-me", action="store_true", help="without root: run student code as yourself, unisolated")
-    parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="instructor notebooks: written questions, keys, rubrics")
-    parser.add_argument("--blind", action="store_true", help="written pages and written.csv show stable pseudonyms, not names")
+    parser.add_argument(
+        "--unsafe-as-me", action="store_true", help="without root: run student code as yourself, unisolated"
+    )
+    parser.add_argument(
+        "--solutions",
+        type=Path,
+        default=Path("solutions"),
+        help="instructor notebooks: written questions, keys, rubrics",
+    )
+    parser.add_argument(
+        "--blind", action="store_true", help="written pages and written.csv show stable pseudonyms, not names"
+    )
     parser.add_argument("--written", type=Path, default=None, help="a filled-in written.csv to merge after grading")
     args = parser.parse_args(argv)
     if not (args.autograder / "grader.json").exists():
@@ -457,8 +551,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or args.submissions.resolve().parent / "grades"
     try:
-        run = run_batch(args.submissions, args.autograder, out, args.workers, unsafe_as_me=args.unsafe_as_me,
-                        solutions=args.solutions, blind=args.blind)
+        run = run_batch(
+            args.submissions,
+            args.autograder,
+            out,
+            args.workers,
+            unsafe_as_me=args.unsafe_as_me,
+            solutions=args.solutions,
+            blind=args.blind,
+        )
     except isolation.IsolationError as err:
         print(f"grade: {err}", file=sys.stderr)
         return 1
@@ -468,9 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     crashed = [g for g in run.graded if g.problem]
     for line in run.warnings:
         print(f"warning: {line}")
-    print(f"\ngraded {len(run.graded)} submissions in {run.wall:.1f} s with {args.workers} worker(s)"
-          + (f", {len(crashed)} with a runner problem (see notes)" if crashed else "")
-          + f"; wrote {out / 'grades.csv'}, {out / 'report.html'} and {out / 'results'}/")
+    print(
+        f"\ngraded {len(run.graded)} submissions in {run.wall:.1f} s with {args.workers} worker(s)"
+        + (f", {len(crashed)} with a runner problem (see notes)" if crashed else "")
+        + f"; wrote {out / 'grades.csv'}, {out / 'report.html'} and {out / 'results'}/"
+    )
     for line in run.notes:
         print(line)
     if args.written is not None:

@@ -6,7 +6,9 @@ import time
 
 from a5kit.grader.settings import Limits
 
-CLEANUP_SECONDS = 20.0  # removing a notebook's files may run this far past its share; the rest goes at the next clean-up
+CLEANUP_SECONDS = (
+    20.0  # removing a notebook's files may run this far past its share; the rest goes at the next clean-up
+)
 
 
 class Clock:

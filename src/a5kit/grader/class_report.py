@@ -43,7 +43,9 @@ def from_results(student: str, doc: dict, problem: str = "") -> StudentResult:
         question = name.split(":", 1)[0]
         scores[question] = scores.get(question, 0.0) + float(test.get("score", 0))
         if float(test.get("score", 0)) < float(test.get("max_score", 0)):
-            messages.setdefault(question, []).append(first_line(str(test.get("output", ""))) or name.split(":", 1)[1].strip())
+            messages.setdefault(question, []).append(
+                first_line(str(test.get("output", ""))) or name.split(":", 1)[1].strip()
+            )
     extra = doc.get("extra_data") if isinstance(doc.get("extra_data"), dict) else {}
     notebooks = set(extra.get("notebooks", {}))
     errors = [e for e in extra.get("check_errors", []) if isinstance(e, dict)]
@@ -54,8 +56,17 @@ def raised_checks(students: list[StudentResult]) -> list[tuple[str, str, bool, s
     """(question, test, bug, error, students) for every check that raised; bugs in the tests first."""
     counts: Counter[tuple[str, str, bool, str]] = Counter()
     for s in students:
-        counts.update({(str(e.get("question", "")), str(e.get("test", "")), bool(e.get("bug")), str(e.get("error", ""))[:MESSAGE_CHARS])
-                       for e in s.check_errors})
+        counts.update(
+            {
+                (
+                    str(e.get("question", "")),
+                    str(e.get("test", "")),
+                    bool(e.get("bug")),
+                    str(e.get("error", ""))[:MESSAGE_CHARS],
+                )
+                for e in s.check_errors
+            }
+        )
     return [(*key, n) for key, n in sorted(counts.items(), key=lambda kv: (not kv[0][2], -kv[1], kv[0]))]
 
 
@@ -83,7 +94,9 @@ def not_run(students: list[StudentResult], notebooks: list[str]) -> list[tuple[s
         if s.problem:
             rows.append((s.student, s.problem))
         elif missing:
-            rows.append((s.student, f"not run: {', '.join(missing)}. {s.summary.splitlines()[0][:400] if s.summary else ''}"))
+            rows.append(
+                (s.student, f"not run: {', '.join(missing)}. {s.summary.splitlines()[0][:400] if s.summary else ''}")
+            )
     return rows
 
 
@@ -105,7 +118,7 @@ def histograms(students: list[StudentResult], questions: list[str], maxima: dict
         ax.set_xlim(-top / 20, top * 1.05)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(questions):]:
+    for ax in list(axes.flat)[len(questions) :]:
         ax.axis("off")
     fig.supxlabel("score", fontsize=8)
     fig.supylabel("students", fontsize=8)
@@ -116,16 +129,26 @@ def histograms(students: list[StudentResult], questions: list[str], maxima: dict
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def render(students: list[StudentResult], questions: list[str], maxima: dict[str, float], notebooks: list[str], title: str = "Class report") -> str:
+def render(
+    students: list[StudentResult],
+    questions: list[str],
+    maxima: dict[str, float],
+    notebooks: list[str],
+    title: str = "Class report",
+) -> str:
     """The report as one HTML page."""
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
-             "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.2em .6em;text-align:left;"
-             "vertical-align:top}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>",
-             f"<h1>{esc(title)}</h1><p>{len(students)} students, {len(questions)} questions.</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.2em .6em;text-align:left;"
+        "vertical-align:top}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>",
+        f"<h1>{esc(title)}</h1><p>{len(students)} students, {len(questions)} questions.</p>",
+    ]
     if students and questions:
-        parts.append(f"<h2>Score distribution per question</h2><img alt='histograms of scores per question' "
-                     f"src='data:image/png;base64,{histograms(students, questions, maxima)}'>")
+        parts.append(
+            f"<h2>Score distribution per question</h2><img alt='histograms of scores per question' "
+            f"src='data:image/png;base64,{histograms(students, questions, maxima)}'>"
+        )
     parts.append("<h2>Most common check messages</h2>")
     for question in questions:
         common = common_messages(students, question)
@@ -134,25 +157,40 @@ def render(students: list[StudentResult], questions: list[str], maxima: dict[str
         if not common:
             parts.append("<p>no failed checks</p>")
             continue
-        parts.append("<table><tr><th>students</th><th>message</th></tr>"
-                     + "".join(f"<tr><td>{n}</td><td>{esc(m)}</td></tr>" for m, n in common) + "</table>")
+        parts.append(
+            "<table><tr><th>students</th><th>message</th></tr>"
+            + "".join(f"<tr><td>{n}</td><td>{esc(m)}</td></tr>" for m, n in common)
+            + "</table>"
+        )
     failed = not_run(students, notebooks)
     parts.append("<h2>Students whose notebooks did not run</h2>")
-    parts.append("<p>none</p>" if not failed else "<table><tr><th>student</th><th>why</th></tr>"
-                 + "".join(f"<tr><td>{esc(s)}</td><td>{esc(why)}</td></tr>" for s, why in failed) + "</table>")
+    parts.append(
+        "<p>none</p>"
+        if not failed
+        else "<table><tr><th>student</th><th>why</th></tr>"
+        + "".join(f"<tr><td>{esc(s)}</td><td>{esc(why)}</td></tr>" for s, why in failed)
+        + "</table>"
+    )
     raised = raised_checks(students)
     if raised:
-        parts.append("<h2>Checks that raised an error of their own</h2><p>A bug in a test costs students points: fix the test "
-                     "and regrade. Other errors may be a student's wrong type that the check could turn into a clearer message.</p>"
-                     "<table><tr><th>question</th><th>test</th><th>kind</th><th>error</th><th>students</th></tr>"
-                     + "".join(f"<tr><td>{esc(q)}</td><td>{esc(t)}</td><td>{'bug in the test' if bug else 'raised'}</td>"
-                               f"<td>{esc(e)}</td><td>{n}</td></tr>" for q, t, bug, e, n in raised) + "</table>")
+        parts.append(
+            "<h2>Checks that raised an error of their own</h2><p>A bug in a test costs students points: fix the test "
+            "and regrade. Other errors may be a student's wrong type that the check could turn into a clearer message.</p>"
+            "<table><tr><th>question</th><th>test</th><th>kind</th><th>error</th><th>students</th></tr>"
+            + "".join(
+                f"<tr><td>{esc(q)}</td><td>{esc(t)}</td><td>{'bug in the test' if bug else 'raised'}</td>"
+                f"<td>{esc(e)}</td><td>{n}</td></tr>"
+                for q, t, bug, e, n in raised
+            )
+            + "</table>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write(path: Path, students: list[StudentResult], questions: list[str], maxima: dict[str, float], notebooks: list[str]) -> Path:
+def write(
+    path: Path, students: list[StudentResult], questions: list[str], maxima: dict[str, float], notebooks: list[str]
+) -> Path:
     """Write the report to ``path``; returns it."""
     path.write_text(render(students, questions, maxima, notebooks), encoding="utf-8")
     return path
-

@@ -81,7 +81,7 @@ def _listing(names: list[str]) -> str:
 
 
 def _is_junk(name: str) -> bool:
-    return name in _JUNK_FILES or name.startswith("._") or name.startswith(".")
+    return name in _JUNK_FILES or name.startswith(("._", "."))
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -127,8 +127,9 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float:
         return 0.0
 
 
-def _extract_notebooks(archive_path: Path, shown: str, dest: Path, notes: list[str], extras: list[str],
-                       notebooks: Collection[str]) -> list[_Candidate]:
+def _extract_notebooks(
+    archive_path: Path, shown: str, dest: Path, notes: list[str], extras: list[str], notebooks: Collection[str]
+) -> list[_Candidate]:
     """Extract the notebook members of one submitted .zip into ``dest``, safely and within limits."""
     try:
         archive = zipfile.ZipFile(archive_path)
@@ -298,8 +299,10 @@ def check_notebook(path: Path) -> str | None:
         return f"cannot read the file: {err.strerror or err}"
     except ValueError as err:
         if str(err).startswith("larger than"):
-            return (f"not graded: the file is {err}, the autograder's limit for one notebook; clear its outputs "
-                    "(Edit → Clear all outputs), save, download and submit it again (every cell is re-run here anyway)")
+            return (
+                f"not graded: the file is {err}, the autograder's limit for one notebook; clear its outputs "
+                "(Edit → Clear all outputs), save, download and submit it again (every cell is re-run here anyway)"
+            )
         return f"not a notebook: the file is {err}"
     if not raw.strip():
         return "not a notebook: the file is empty"

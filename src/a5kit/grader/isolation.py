@@ -49,13 +49,17 @@ def user_name(worker: int, run: int | None = None) -> str:
 
 def _tool(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """Run a user-management tool, retrying while another one holds /etc/passwd's lock."""
-    found = shutil.which(argv[0], path=os.pathsep.join([os.environ.get("PATH", ""), *SBIN]))  # root's PATH may lack sbin
+    found = shutil.which(
+        argv[0], path=os.pathsep.join([os.environ.get("PATH", ""), *SBIN])
+    )  # root's PATH may lack sbin
     argv = [found or argv[0], *argv[1:]]
     for attempt in range(20):
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         except FileNotFoundError:
-            raise IsolationError(f"{os.path.basename(argv[0])} is not installed: install the 'passwd' package, or grade with --unsafe-as-me") from None
+            raise IsolationError(
+                f"{os.path.basename(argv[0])} is not installed: install the 'passwd' package, or grade with --unsafe-as-me"
+            ) from None
         if done.returncode == 0 or "lock" not in done.stderr.lower():
             return done
         time.sleep(0.2 * (attempt + 1))
@@ -70,7 +74,9 @@ def create_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        raise IsolationError(f"could not create the student user {name}: {done.stderr.strip() or done.returncode}") from None
+        raise IsolationError(
+            f"could not create the student user {name}: {done.stderr.strip() or done.returncode}"
+        ) from None
 
 
 def remove_user(name: str) -> None:
@@ -116,8 +122,16 @@ def processes_of(uid: int) -> list[int]:
 def _kill_as(record: pwd.struct_passwd) -> None:
     """``kill -KILL -1`` run as the user: every process of that uid at once, forks included."""
     with contextlib.suppress(FileNotFoundError):  # without procps' kill, kill_all signals pid by pid
-        subprocess.run([shutil.which("kill") or "/bin/kill", "-s", "KILL", "--", "-1"], user=record.pw_uid, group=record.pw_gid,
-                       extra_groups=[], cwd="/", env={}, capture_output=True, timeout=30)
+        subprocess.run(
+            [shutil.which("kill") or "/bin/kill", "-s", "KILL", "--", "-1"],
+            user=record.pw_uid,
+            group=record.pw_gid,
+            extra_groups=[],
+            cwd="/",
+            env={},
+            capture_output=True,
+            timeout=30,
+        )
 
 
 def kill_all(record: pwd.struct_passwd, timeout: float = 60.0) -> int:
@@ -211,9 +225,13 @@ def with_own_network(command: list[str]) -> list[str]:
 
 def own_network_works() -> str:
     """'' when commands can get their own network namespace here, else why not (e.g. a container without CAP_SYS_ADMIN)."""
-    probe = "import socket; s = socket.create_server(('127.0.0.1', 0)); socket.create_connection(s.getsockname()).close()"
+    probe = (
+        "import socket; s = socket.create_server(('127.0.0.1', 0)); socket.create_connection(s.getsockname()).close()"
+    )
     try:
-        done = subprocess.run(with_own_network([sys.executable, "-I", "-c", probe]), capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            with_own_network([sys.executable, "-I", "-c", probe]), capture_output=True, text=True, timeout=120
+        )
     except subprocess.TimeoutExpired:
         return "the probe timed out"
     return "" if done.returncode == 0 else (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]

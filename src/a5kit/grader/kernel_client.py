@@ -55,7 +55,9 @@ ABANDON_CLEANUP_SECONDS = 30.0  # at the hard stop, files are removed for at mos
 # "busy" within milliseconds, even on a loaded machine.
 LOST_AFTER = 30.0
 log = logging.getLogger("a5kit.grader")
-SERVER_FILE = importlib.util.find_spec("a5kit.kernel_server.server").origin  # root-owned; found without importing it here
+SERVER_FILE = importlib.util.find_spec(
+    "a5kit.kernel_server.server"
+).origin  # root-owned; found without importing it here
 # Run in each fresh kernel before any of the notebook's code: a private copy of the server, executed
 # from its file and bound to a builtin name only this grader knows, so a notebook that replaces
 # ``a5kit.kernel_server.server.serve`` (or ``_kit``, ``_answer``) by name changes nothing the grader runs.
@@ -208,7 +210,9 @@ class StudentKernel:
         self.spec_dir = Path(tempfile.mkdtemp(prefix="a5kit-kernelspec-"))
         self.km: KernelManager | None = None
         self.kc: Any = None
-        self.monitors: list[zmq.Socket] = []  # zmq reports here when it drops a connection (a message over the size cap)
+        self.monitors: list[
+            zmq.Socket
+        ] = []  # zmq reports here when it drops a connection (a message over the size cap)
         self.context: zmq.Context | None = None
         self.watchdog: Watchdog | None = None
         self.stderr: _Tail | None = None
@@ -233,9 +237,20 @@ class StudentKernel:
         return home
 
     def _write_spec(self, connection: Path) -> None:
-        argv = [sys.executable, "-I", "-m", "a5kit.grader.launcher", "--connection", str(connection),
-                "--workdir", str(self.home), "--address-space-mb", str(self.settings.address_space_mb),
-                "--file-mb", str(self.settings.file_mb)]
+        argv = [
+            sys.executable,
+            "-I",
+            "-m",
+            "a5kit.grader.launcher",
+            "--connection",
+            str(connection),
+            "--workdir",
+            str(self.home),
+            "--address-space-mb",
+            str(self.settings.address_space_mb),
+            "--file-mb",
+            str(self.settings.file_mb),
+        ]
         if self.as_user:
             argv += ["--user", self.settings.user]
         argv += ["--", "--HistoryManager.enabled=False"]
@@ -247,11 +262,23 @@ class StudentKernel:
         keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
         env = {k: v for k, v in os.environ.items() if k in keep}
         home = self.home
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg",
-                   PYTHONDONTWRITEBYTECODE="1", HOME=str(home), MPLCONFIGDIR=str(home / ".mpl"),
-                   IPYTHONDIR=str(home / ".ipython"), XDG_CACHE_HOME=str(home / ".cache"), TMPDIR=str(home / "tmp"),
-                   TORCHINDUCTOR_CACHE_DIR=str(home / "tmp" / "torchinductor"), HF_HUB_OFFLINE="1",
-                   TRANSFORMERS_OFFLINE="1", A5KIT_AUTOGRADER="1", TQDM_DISABLE="1")
+        env.update(
+            OMP_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            OPENBLAS_NUM_THREADS="1",
+            MPLBACKEND="Agg",
+            PYTHONDONTWRITEBYTECODE="1",
+            HOME=str(home),
+            MPLCONFIGDIR=str(home / ".mpl"),
+            IPYTHONDIR=str(home / ".ipython"),
+            XDG_CACHE_HOME=str(home / ".cache"),
+            TMPDIR=str(home / "tmp"),
+            TORCHINDUCTOR_CACHE_DIR=str(home / "tmp" / "torchinductor"),
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+            A5KIT_AUTOGRADER="1",
+            TQDM_DISABLE="1",
+        )
         env.update(self.settings.env)
         return env
 
@@ -265,10 +292,14 @@ class StudentKernel:
                 return self._start_once()
             except _Lost:
                 if attempt == 0:
-                    self.warnings.append("a new kernel never read the grader's first request (a fault of the Jupyter "
-                                         "kernel); it was started again")
-        raise KernelDied("the notebook's kernel never read the grader's requests, twice (a fault of the Jupyter kernel, not "
-                         "of the notebook)")
+                    self.warnings.append(
+                        "a new kernel never read the grader's first request (a fault of the Jupyter "
+                        "kernel); it was started again"
+                    )
+        raise KernelDied(
+            "the notebook's kernel never read the grader's requests, twice (a fault of the Jupyter kernel, not "
+            "of the notebook)"
+        )
 
     def _start_once(self) -> None:
         timeout = min(self.settings.start_timeout, self.deadline - time.monotonic())
@@ -282,31 +313,47 @@ class StudentKernel:
         self.context.setsockopt(zmq.RCVHWM, MAX_QUEUED)
         connection = self.exchange / f"connection-{self.starts}.json"
         ksm = KernelSpecManager(kernel_dirs=[str(self.spec_dir)])
-        self.km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, connection_file=str(connection),
-                                context=self.context)
+        self.km = KernelManager(
+            kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, connection_file=str(connection), context=self.context
+        )
         self._write_spec(connection)
         self.stderr = _Tail()
         try:
-            self.km.start_kernel(env=self._env(), cwd=ROOT_CWD, stdout=subprocess.DEVNULL, stderr=self.stderr.write_end,
-                                 stdin=subprocess.DEVNULL)
+            self.km.start_kernel(
+                env=self._env(),
+                cwd=ROOT_CWD,
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr.write_end,
+                stdin=subprocess.DEVNULL,
+            )
         finally:
             self.stderr.close_write_end()
         process = self.km.provisioner.process  # type: ignore[union-attr]
         self.kc = self.km.client(context=self.context)
         self.kc.start_channels()
-        self.monitors = [channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-                         for channel in (self.kc.shell_channel, self.kc.iopub_channel)]
+        self.monitors = [
+            channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            for channel in (self.kc.shell_channel, self.kc.iopub_channel)
+        ]
         try:
             self.kc.wait_for_ready(timeout=timeout)
         except Exception as err:  # RuntimeError (died), TimeoutError, or a malformed reply
             log.warning("the kernel did not start", exc_info=True)
-            detail = "it did not answer in time" if isinstance(err, TimeoutError) or "timed out" in str(err).lower() else "it exited"
+            detail = (
+                "it did not answer in time"
+                if isinstance(err, TimeoutError) or "timed out" in str(err).lower()
+                else "it exited"
+            )
             self._stop_processes()
             tail = self.stderr.lines() if self.stderr else ""
-            raise KernelDied(f"the notebook's kernel did not start ({detail})" + (f"; its last error output: {tail}" if tail else "")) from None
+            raise KernelDied(
+                f"the notebook's kernel did not start ({detail})" + (f"; its last error output: {tail}" if tail else "")
+            ) from None
         self._check_oom_score(process.pid)
         own = [self.home, self.responses]  # every folder the grader made for the student to write in
-        roots = [*own, *SHARED_TMP] if self.scope.ancestor is None else own  # a shared account's files elsewhere are not ours
+        roots = (
+            [*own, *SHARED_TMP] if self.scope.ancestor is None else own
+        )  # a shared account's files elsewhere are not ours
         disk = (roots, float(self.settings.disk_mb)) if self.settings.disk_mb else None
         self.watchdog = Watchdog(self.scope, self.settings.memory_mb, on_kill=self._note_kill, disk=disk)
         self._load_server()
@@ -324,7 +371,9 @@ class StudentKernel:
             raise _Lost
         if not outcome.ok:
             self._stop_processes()
-            raise KernelDied(f"the grader's helper could not be loaded in the notebook's kernel ({outcome.status}: {outcome.error[:300]})")
+            raise KernelDied(
+                f"the grader's helper could not be loaded in the notebook's kernel ({outcome.status}: {outcome.error[:300]})"
+            )
         self.server_name = name
 
     def serve_code(self, tag: str) -> str:
@@ -337,7 +386,9 @@ class StudentKernel:
         except OSError:
             return
         if score != "1000" and os.geteuid() == 0:
-            self.warnings.append(f"the kernel's oom_score_adj is {score}, not 1000: it is not the first victim of the OOM killer")
+            self.warnings.append(
+                f"the kernel's oom_score_adj is {score}, not 1000: it is not the first victim of the OOM killer"
+            )
 
     def _note_kill(self, reason: str) -> None:
         self.killed_because = reason
@@ -366,20 +417,14 @@ class StudentKernel:
                     channel.socket.disable_monitor()
             except Exception:
                 pass
-            try:
+            with contextlib.suppress(Exception):
                 self.kc.stop_channels()
-            except Exception:
-                pass
             self.kc = None
         if self.km is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.km.shutdown_kernel(now=True)
-            except Exception:
-                pass
-            try:
+            with contextlib.suppress(Exception):
                 self.km.cleanup_resources(restart=False)
-            except Exception:
-                pass
             self.km = None
         if self.context is not None:
             self.context.destroy(linger=0)
@@ -453,8 +498,10 @@ class StudentKernel:
             self._interrupt(msg_id)
         elif outcome.status == "lost":
             log.warning("the kernel never read a request after %.0f s; restarting it", outcome.seconds)
-            self.warnings.append(f"the kernel never read a request after {outcome.seconds:.0f} s (a fault of the Jupyter "
-                                 "kernel); it was restarted and the code run again")
+            self.warnings.append(
+                f"the kernel never read a request after {outcome.seconds:.0f} s (a fault of the Jupyter "
+                "kernel); it was restarted and the code run again"
+            )
             self.restart()
         elif outcome.status == "died":
             self.restart()
@@ -493,37 +540,54 @@ class StudentKernel:
             if now > deadline:
                 return Outcome("timeout", seconds=now - start)
             if not seen and now - start > LOST_AFTER:
-                return Outcome("lost", "the notebook's kernel never started running it (a fault of the Jupyter kernel, not of "
-                                       "the notebook); the kernel was restarted", now - start)
+                return Outcome(
+                    "lost",
+                    "the notebook's kernel never started running it (a fault of the Jupyter kernel, not of "
+                    "the notebook); the kernel was restarted",
+                    now - start,
+                )
             try:
                 if reply is None:
                     reply = self._reply(msg_id)
                     seen = seen or reply is not None
-                msg = _check_message(self.kc.get_iopub_msg(timeout=0.05 if reply is not None else min(0.2, max(deadline - now, 0.01))))
+                msg = _check_message(
+                    self.kc.get_iopub_msg(timeout=0.05 if reply is not None else min(0.2, max(deadline - now, 0.01)))
+                )
             except queue.Empty:
                 if reply is None and self._dropped():
                     time.sleep(0.5)  # a dying kernel drops its connections too: give its death time to show
-                    if self.alive() and self.killed_because is None:  # dropped for size: the connection cannot be trusted
-                        return Outcome("died", f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at "
-                                               "once, which the grader does not accept; the kernel was restarted",
-                                       time.monotonic() - start)
+                    if (
+                        self.alive() and self.killed_because is None
+                    ):  # dropped for size: the connection cannot be trusted
+                        return Outcome(
+                            "died",
+                            f"it sent more than {MAX_MESSAGE_BYTES // 2**20} MB of output or error text at "
+                            "once, which the grader does not accept; the kernel was restarted",
+                            time.monotonic() - start,
+                        )
                 if reply is not None:
                     if not error and reply.get("status") == "error":
-                        error = f"{str(reply.get('ename', 'Error'))[:200]}: {str(reply.get('evalue', ''))[:KEEP_OUTPUT]}"
+                        error = (
+                            f"{str(reply.get('ename', 'Error'))[:200]}: {str(reply.get('evalue', ''))[:KEEP_OUTPUT]}"
+                        )
                     return Outcome("error" if error else "ok", error, time.monotonic() - start)
                 if not self.alive() or self.killed_because is not None:
                     return Outcome("died", self._death_reason(), time.monotonic() - start)
                 continue
             except Exception as err:  # bad signature, bad JSON, wrong shape: nothing from it is used
                 detail = str(err) if isinstance(err, _Untrusted) else f"{type(err).__name__}"
-                return self._give_up(f"the notebook's kernel sent a message the grader cannot trust ({detail[:100]}), "
-                                     "so the rest of this notebook was not graded")
+                return self._give_up(
+                    f"the notebook's kernel sent a message the grader cannot trust ({detail[:100]}), "
+                    "so the rest of this notebook was not graded"
+                )
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             seen = True
             kind, content = msg["msg_type"], msg["content"]
             if kind == "error":
-                error = f"{content.get('ename', 'Error')[:200]}: {content.get('evalue', '')[:KEEP_OUTPUT]}"[:KEEP_OUTPUT]
+                error = f"{content.get('ename', 'Error')[:200]}: {content.get('evalue', '')[:KEEP_OUTPUT]}"[
+                    :KEEP_OUTPUT
+                ]
             elif kind == "status" and content["execution_state"] == "idle":
                 seconds = time.monotonic() - start
                 return Outcome("error" if error else "ok", error, seconds)
@@ -540,10 +604,8 @@ class StudentKernel:
         """Stop a timed-out call: SIGINT first; a kernel that does not become idle is restarted."""
         if self.km is None or self.broken is not None:
             return
-        try:
+        with contextlib.suppress(Exception):
             self.km.interrupt_kernel()
-        except Exception:
-            pass
         if self._wait(msg_id, time.monotonic() + 5, time.monotonic()).status in ("ok", "error", "broken"):
             return
         self.restart()

@@ -94,7 +94,9 @@ def student_python(env: dict[str, str]) -> str:
             paths = [p for p in sys.path if p and not p.startswith(sys.base_prefix)]  # venv, editable installs
             env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
             return candidate
-    raise SystemExit(f"a5kit launcher: no Python interpreter that the student user can run: {sys.executable} is not reachable")
+    raise SystemExit(
+        f"a5kit launcher: no Python interpreter that the student user can run: {sys.executable} is not reachable"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

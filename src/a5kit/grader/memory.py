@@ -25,8 +25,14 @@ from pathlib import Path
 
 import psutil
 
-SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"),
-              Path("/dev/mqueue"))  # where any user can leave files (POSIX message queues included, where mounted)
+SHARED_TMP = (
+    Path("/tmp"),
+    Path("/var/tmp"),
+    Path("/dev/shm"),
+    Path("/run/lock"),
+    Path("/var/lock"),
+    Path("/dev/mqueue"),
+)  # where any user can leave files (POSIX message queues included, where mounted)
 SYSV_IPC = ("shm", "msg", "sem")  # /proc/sysvipc tables: shared memory segments, message queues, semaphore sets
 _IPC_RMID = 0
 RM_BATCH = 1000  # folders removed by one rm process
@@ -238,7 +244,9 @@ def claim_user(uid: int) -> int | None:
 # -- files ---------------------------------------------------------------------------------------
 
 
-def _walk(roots: Iterable[Path | str], descend: Callable[[os.stat_result], bool]) -> Iterator[tuple[str, os.stat_result]]:
+def _walk(
+    roots: Iterable[Path | str], descend: Callable[[os.stat_result], bool]
+) -> Iterator[tuple[str, os.stat_result]]:
     """(path, lstat) of every entry under ``roots``, iteratively; enters a folder only if ``descend(its lstat)``.
 
     A folder's entries are listed before they are yielded, so the caller may remove what it is given.
@@ -283,11 +291,15 @@ def remove_tree(path: Path) -> None:
         return
     rm = shutil.which("rm")
     if rm:
-        try:
-            subprocess.run([rm, "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False, timeout=300)
-        except subprocess.TimeoutExpired:
-            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(
+                [rm, "-rf", "--one-file-system", "--", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=300,
+            )
     if os.path.lexists(path):
         _remove_iteratively(Path(path))
 
@@ -371,7 +383,9 @@ def remove_owned(roots: Iterable[Path], uid: int, deep: bool = False, deadline: 
             continue
         try:
             here = os.fstat(fd)
-            if expected is not None and (here.st_dev, here.st_ino) != expected:  # swapped since it was listed: not ours to enter
+            if (
+                expected is not None and (here.st_dev, here.st_ino) != expected
+            ):  # swapped since it was listed: not ours to enter
                 continue
             for seen, entry in enumerate(os.scandir(fd)):
                 if seen % 1000 == 999 and _past(deadline):
@@ -406,8 +420,14 @@ def _remove_folders(folders: list[str], deadline: float | None) -> int:
         if seconds <= 0:
             break
         with contextlib.suppress(subprocess.TimeoutExpired):
-            subprocess.run([rm, "-rf", "--one-file-system", "--", *folders[start:start + RM_BATCH]], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=seconds)
+            subprocess.run(
+                [rm, "-rf", "--one-file-system", "--", *folders[start : start + RM_BATCH]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=seconds,
+            )
     for folder in folders:
         if os.path.lexists(folder) and not _past(deadline):
             _remove_iteratively(Path(folder))
@@ -457,9 +477,15 @@ class Watchdog:
     State is real here: a thread, the peak seen, and whether it had to kill (and why).
     """
 
-    def __init__(self, scope: Scope, limit_mb: float, interval: float = 0.1,
-                 on_kill: Callable[[str], None] | None = None,
-                 disk: tuple[list[Path], float] | None = None, disk_every: int = 10) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        limit_mb: float,
+        interval: float = 0.1,
+        on_kill: Callable[[str], None] | None = None,
+        disk: tuple[list[Path], float] | None = None,
+        disk_every: int = 10,
+    ) -> None:
         self.scope, self.limit_mb, self.interval, self.on_kill = scope, limit_mb, interval, on_kill
         self.disk, self.disk_every = disk, disk_every
         self.peak_mb = 0.0

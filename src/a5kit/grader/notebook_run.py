@@ -77,7 +77,9 @@ class NotebookRun:
             elif outcome.status == "skipped":
                 lines.append(f"{where} was not run: {outcome.error}")
             elif "NotImplementedError" not in outcome.error:
-                lines.append(f"{where} raised {outcome.error.splitlines()[0][:200] if outcome.error.strip() else 'an error'}")
+                lines.append(
+                    f"{where} raised {outcome.error.splitlines()[0][:200] if outcome.error.strip() else 'an error'}"
+                )
         return lines
 
 

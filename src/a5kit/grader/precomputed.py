@@ -34,7 +34,11 @@ def store_dir() -> Path | None:
 
 def precomputed(func: Callable[..., Arrays]) -> Callable[[], Arrays]:
     """Serve ``func()`` from the autograder's precomputed values when A5KIT_EXPECTED is set."""
-    question = func.__module__.rsplit("_", 1)[-1] if func.__module__.startswith("a5kit_hidden_") else func.__module__.rsplit(".", 1)[-1]
+    question = (
+        func.__module__.rsplit("_", 1)[-1]
+        if func.__module__.startswith("a5kit_hidden_")
+        else func.__module__.rsplit(".", 1)[-1]
+    )
     filename = f"{question}.{func.__name__}.npz"
 
     @functools.wraps(func)
@@ -44,7 +48,9 @@ def precomputed(func: Callable[..., Arrays]) -> Callable[[], Arrays]:
             return func()
         path = folder / filename
         if not path.exists():
-            raise ExpectedMissing(f"precomputed value {filename} is missing from {folder}: rebuild with `make autograder`")
+            raise ExpectedMissing(
+                f"precomputed value {filename} is missing from {folder}: rebuild with `make autograder`"
+            )
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
 
@@ -65,7 +71,9 @@ def precompute_module(module: ModuleType, out: Path, **build: Any) -> list[Path]
         filename, func = meta
         wanted = inspect.signature(func).parameters
         arrays = func(**{name: value for name, value in build.items() if name in wanted})
-        if not isinstance(arrays, dict) or not all(isinstance(a, np.ndarray) and a.dtype.kind != "O" for a in arrays.values()):
+        if not isinstance(arrays, dict) or not all(
+            isinstance(a, np.ndarray) and a.dtype.kind != "O" for a in arrays.values()
+        ):
             raise TypeError(f"{filename}: a @precomputed function must return a dict of non-object numpy arrays")
         out.mkdir(parents=True, exist_ok=True)
         path = out / filename

@@ -58,7 +58,9 @@ class KernelSubmission:
         timeout = self.run.clock.call_timeout()
         if timeout <= 0:
             self.timed_out = True
-            raise CallFailed(name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s")
+            raise CallFailed(
+                name, f"not run: question {self.question} used up its {self.run.clock.limits.question:.0f} s"
+            )
         for _ in range(2):  # a request the kernel never read (lost) runs once more, in the redefined notebook
             outcome, tag = self._send(kind, name, args, kwargs, timeout)
             self.run.recover()
@@ -69,20 +71,29 @@ class KernelSubmission:
             raise CallFailed(name, f"{shown} was not run: {outcome.error}")
         if outcome.status == "timeout":
             self.timed_out = True
-            raise CallFailed(name, f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here")
+            raise CallFailed(
+                name,
+                f"{shown} did not finish within {outcome.seconds:.0f} s (infinite loop?); question {self.question} stops here",
+            )
         if outcome.status == "lost":
             raise CallFailed(name, f"{shown} was not run: {outcome.error}; question {self.question} stops here")
         if outcome.status == "died":
-            raise CallFailed(name, f"{shown} killed the notebook's kernel ({outcome.error}); it was restarted to grade the rest")
+            raise CallFailed(
+                name, f"{shown} killed the notebook's kernel ({outcome.error}); it was restarted to grade the rest"
+            )
         if outcome.status == "error":
             raise CallFailed(name, f"the kernel could not run {shown}: {outcome.error.splitlines()[0][:300]}")
         try:
-            answer = protocol.Answer.from_plain(protocol.read_untrusted(self.kernel.responses, f"r{tag}.npz"), KEEP_MESSAGE)
+            answer = protocol.Answer.from_plain(
+                protocol.read_untrusted(self.kernel.responses, f"r{tag}.npz"), KEEP_MESSAGE
+            )
         except protocol.WireError as err:
             raise CallFailed(name, f"{shown}: {err}") from None
         return value_of(answer, name)
 
-    def _send(self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> tuple[Outcome, str]:
+    def _send(
+        self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+    ) -> tuple[Outcome, str]:
         """Write the request and have the kernel answer it; returns how that ended and the request's tag."""
         number = next(self._numbers) + 1000 * self.kernel.restarts
         tag = f"{self.question}-{number}"

@@ -24,8 +24,12 @@ from a5kit.checking.core import Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 HIDDEN_VISIBILITY = "after_published"  # of hidden tests, unless grader.json says otherwise
-VISIBILITY_NOTES = {"after_published": "hidden tests show after grades are published", "after_due_date": "hidden tests show after the due date",
-                    "hidden": "hidden tests are not shown", "visible": "all tests are shown"}  # the summary's words for each
+VISIBILITY_NOTES = {
+    "after_published": "hidden tests show after grades are published",
+    "after_due_date": "hidden tests show after the due date",
+    "hidden": "hidden tests are not shown",
+    "visible": "all tests are shown",
+}  # the summary's words for each
 FORMATS = ("text", "simple_format", "html", "md", "ansi")
 STATUSES = ("passed", "failed")
 SUMMARY_NAME = "Summary"
@@ -69,7 +73,7 @@ RESULTS_SCHEMA: dict[str, Any] = {
                 "status": {"type": "string", "enum": list(STATUSES)},
                 "name": {"type": "string"},
                 "name_format": _FORMAT,
-                "number": {"type": ["string", "number"], "description": "ordering label, e.g. \"1.1\""},
+                "number": {"type": ["string", "number"], "description": 'ordering label, e.g. "1.1"'},
                 "output": {"type": "string"},
                 "output_format": _FORMAT,
                 "tags": {"type": "array", "items": {"type": "string"}},
@@ -145,7 +149,9 @@ def clean_text(text: str, limit: int) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def results_json(results: list[Result], summary: str, execution_time: float, hidden_visibility: str = HIDDEN_VISIBILITY) -> dict[str, Any]:
+def results_json(
+    results: list[Result], summary: str, execution_time: float, hidden_visibility: str = HIDDEN_VISIBILITY
+) -> dict[str, Any]:
     """The results.json document for ``results``: a visible 0-point Summary first, then one test per result.
 
     Every text is cut to a fixed length, so the file stays small whatever the student's code printed or raised.
@@ -154,17 +160,26 @@ def results_json(results: list[Result], summary: str, execution_time: float, hid
         raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
     summary = clean_text(summary, MAX_SUMMARY_CHARS)
     tests: list[dict[str, Any]] = [
-        {"name": SUMMARY_NAME, "score": 0.0, "max_score": 0.0, "status": "passed", "output": summary, "visibility": "visible"}
+        {
+            "name": SUMMARY_NAME,
+            "score": 0.0,
+            "max_score": 0.0,
+            "status": "passed",
+            "output": summary,
+            "visibility": "visible",
+        }
     ]
     for r in results:
-        tests.append({
-            "name": clean_text(_test_name(r), 300),
-            "score": float(r.score),
-            "max_score": float(r.max_score),
-            "status": "passed" if r.passed else "failed",
-            "output": clean_text(r.output, MAX_TEST_OUTPUT_CHARS),
-            "visibility": hidden_visibility if r.hidden else "visible",
-        })
+        tests.append(
+            {
+                "name": clean_text(_test_name(r), 300),
+                "score": float(r.score),
+                "max_score": float(r.max_score),
+                "status": "passed" if r.passed else "failed",
+                "output": clean_text(r.output, MAX_TEST_OUTPUT_CHARS),
+                "visibility": hidden_visibility if r.hidden else "visible",
+            }
+        )
     return {
         "score": round(sum(float(r.score) for r in results), 4),
         "execution_time": float(execution_time),

@@ -72,8 +72,6 @@ class GraderSetup:
     exclusive_user: bool = True  # set by grade_submission: whether this grader holds the machine's lock on the user
 
 
-
-
 def questions_in(notebook: Path) -> list[str]:
     """The autograded questions of a source or release notebook: its nbgrader grade cells with tests."""
     return nbmeta.autograded_questions(notebook)
@@ -85,24 +83,48 @@ def log_check_error(result: Result) -> None:
     assert error is not None
     kind = "hidden test" if result.hidden else "public check"
     if error.bug:
-        log.error("%s error in %s (%s): %s\n%s", kind, result.question, result.name, error.line(), error.traceback.rstrip())
+        log.error(
+            "%s error in %s (%s): %s\n%s", kind, result.question, result.name, error.line(), error.traceback.rstrip()
+        )
     else:
-        log.warning("%s in %s (%s) raised %s (the student's wrong type, or a check that does not guard against it)\n%s",
-                    kind, result.question, result.name, error.line(), error.traceback.rstrip())
+        log.warning(
+            "%s in %s (%s) raised %s (the student's wrong type, or a check that does not guard against it)\n%s",
+            kind,
+            result.question,
+            result.name,
+            error.line(),
+            error.traceback.rstrip(),
+        )
 
 
 def check_errors(results: list[Result]) -> list[dict[str, Any]]:
     """The checks that raised, for results.json's extra_data: no traceback (hidden tests' code stays out)."""
-    return [{"question": r.question, "test": r.name, "hidden": r.hidden, "bug": r.error.bug, "error": clean_text(r.error.line(), 600)}
-            for r in results if r.error is not None]
+    return [
+        {
+            "question": r.question,
+            "test": r.name,
+            "hidden": r.hidden,
+            "bug": r.error.bug,
+            "error": clean_text(r.error.line(), 600),
+        }
+        for r in results
+        if r.error is not None
+    ]
 
 
 def _zero(cases: list[Case], reason: str) -> list[Result]:
     return [Result(c.question, c.name, 0.0, c.points, c.hidden, reason) for c in cases]
 
 
-def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup, clock: Clock, notes: list[str],
-                   stats: dict[str, Any], progress: Progress | None = None) -> list[Result]:
+def grade_notebook(
+    path: Path,
+    cases: dict[str, list[Case]],
+    setup: GraderSetup,
+    clock: Clock,
+    notes: list[str],
+    stats: dict[str, Any],
+    progress: Progress | None = None,
+) -> list[Result]:
     """Grade one notebook in its own kernel (``cases``: its questions' cases); whatever goes wrong costs its questions only."""
     questions = list(cases)
     stem = path.stem
@@ -113,8 +135,15 @@ def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup,
     results: list[Result] = []
     kernel: StudentKernel | None = None
     try:
-        kernel = StudentKernel(KernelSettings(user=setup.user, memory_mb=setup.memory_mb, disk_mb=setup.disk_mb, env=env,
-                                              exclusive_user=setup.exclusive_user))
+        kernel = StudentKernel(
+            KernelSettings(
+                user=setup.user,
+                memory_mb=setup.memory_mb,
+                disk_mb=setup.disk_mb,
+                env=env,
+                exclusive_user=setup.exclusive_user,
+            )
+        )
         kernel.deadline = clock.notebook_deadline
         if progress is not None:
             progress.kernel = kernel
@@ -133,7 +162,12 @@ def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup,
                 if kernel.broken is not None:
                     results.append(_zero([case_], kernel.broken)[0])
                 elif clock.notebook_remaining() <= 0:
-                    results.append(_zero([case_], f"not graded: this notebook's share of the grading time ({clock.share_seconds():.0f} s) ran out")[0])
+                    results.append(
+                        _zero(
+                            [case_],
+                            f"not graded: this notebook's share of the grading time ({clock.share_seconds():.0f} s) ran out",
+                        )[0]
+                    )
                 else:
                     results.append(run_case(case_, sub))  # type: ignore[arg-type]
                     if results[-1].error is not None:
@@ -143,7 +177,9 @@ def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup,
             if sub.timed_out:
                 notes.append(f"{question} timed out after {setup.limits.question:.0f} s")
         if problems:
-            notes.append(f"{stem}: " + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+            notes.append(
+                f"{stem}: " + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+            )
         if kernel.broken is not None and not any(kernel.broken in p for p in problems):
             notes.append(f"{stem}: {kernel.broken}")
         if kernel.restarts:
@@ -153,15 +189,21 @@ def grade_notebook(path: Path, cases: dict[str, list[Case]], setup: GraderSetup,
         reason = f"the grader could not grade {stem}.ipynb ({type(err).__name__}); please tell your instructor"
         notes.append(reason)
         done = {(r.question, r.name) for r in results}
-        results += [r for q in questions for r in _zero([c for c in cases[q] if (c.question, c.name) not in done], reason)]
+        results += [
+            r for q in questions for r in _zero([c for c in cases[q] if (c.question, c.name) not in done], reason)
+        ]
     finally:
         if kernel is not None:
             cleanup_start = time.monotonic()
             kernel.shutdown(cleanup_deadline=clock.cleanup_deadline())
-            stats[stem] = {"seconds": round(time.monotonic() - started, 2), "kernel_cpu_seconds": round(_children_cpu() - cpu0, 2),
-                           "cleanup_seconds": round(time.monotonic() - cleanup_start, 2),
-                           "kernel_peak_mb": round(kernel.peak_mb, 1), "restarts": kernel.restarts,
-                           **({"warnings": kernel.warnings} if kernel.warnings else {})}
+            stats[stem] = {
+                "seconds": round(time.monotonic() - started, 2),
+                "kernel_cpu_seconds": round(_children_cpu() - cpu0, 2),
+                "cleanup_seconds": round(time.monotonic() - cleanup_start, 2),
+                "kernel_peak_mb": round(kernel.peak_mb, 1),
+                "restarts": kernel.restarts,
+                **({"warnings": kernel.warnings} if kernel.warnings else {}),
+            }
         if progress is not None:
             progress.kernel = None
     return results
@@ -220,7 +262,11 @@ def _cache_label(cache: Path | None) -> str | None:
         manifest = json.loads(((cache or Path()) / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    return "model outputs come from a DEMO cache made by tiny random models, not the pretrained ones" if manifest.get("tiny") else None
+    return (
+        "model outputs come from a DEMO cache made by tiny random models, not the pretrained ones"
+        if manifest.get("tiny")
+        else None
+    )
 
 
 @contextlib.contextmanager
@@ -238,9 +284,12 @@ def _trusted_env(setup: GraderSetup) -> Iterator[None]:
 def grade_submission(submission: Path, setup: GraderSetup, progress: Progress | None = None) -> dict[str, Any]:
     """The results.json document for one submission folder. Never raises for anything the student did."""
     # absolute paths: the kernel runs in its own folder, where a relative cache path means nothing
-    setup = dataclasses.replace(setup, hidden_tests=setup.hidden_tests.resolve(),
-                                cache=setup.cache.resolve() if setup.cache else None,
-                                expected=setup.expected.resolve() if setup.expected else None)
+    setup = dataclasses.replace(
+        setup,
+        hidden_tests=setup.hidden_tests.resolve(),
+        cache=setup.cache.resolve() if setup.cache else None,
+        expected=setup.expected.resolve() if setup.expected else None,
+    )
     adopted = adopt_orphans(True)  # a daemonised student process stays our descendant, so it can be found and killed
     try:
         with _trusted_env(setup):
@@ -255,19 +304,27 @@ def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) 
     clock = Clock(setup.limits)
     notes: list[str] = []
     if setup.user and os.geteuid() == 0 and not _user_exists(setup.user):
-        notes.append(f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'")
+        notes.append(
+            f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'"
+        )
         setup = dataclasses.replace(setup, user="nobody")
     if setup.user and os.geteuid() == 0 and setup.cache is not None and not _others_can_read(setup.cache):
-        notes.append(f"the cache {setup.cache} is not readable by {setup.user!r}: model outputs will be missing in the notebooks")
+        notes.append(
+            f"the cache {setup.cache} is not readable by {setup.user!r}: model outputs will be missing in the notebooks"
+        )
     if setup.user and os.geteuid() != 0:
-        notes.append(f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected")
+        notes.append(
+            f"not running as root: the notebooks ran as this user, not as {setup.user!r}; hidden tests were not protected"
+        )
     elif not setup.user:
         notes.append("no student user configured: the notebooks ran as the grader's user")
     lock = None
     if setup.user and os.geteuid() == 0 and setup.user not in SHARED_ACCOUNTS:
         lock = claim_user(pwd.getpwnam(setup.user).pw_uid)
         if lock is None:
-            notes.append(f"another grader is running as {setup.user!r} on this machine: only this grader's own processes were stopped")
+            notes.append(
+                f"another grader is running as {setup.user!r} on this machine: only this grader's own processes were stopped"
+            )
             setup = dataclasses.replace(setup, exclusive_user=False)
     try:
         return _grade_notebooks(submission, setup, progress, clock, notes)
@@ -276,7 +333,9 @@ def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) 
             os.close(lock)
 
 
-def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, clock: Clock, notes: list[str]) -> dict[str, Any]:
+def _grade_notebooks(
+    submission: Path, setup: GraderSetup, progress: Progress, clock: Clock, notes: list[str]
+) -> dict[str, Any]:
     """Each expected notebook in turn, each with its share of the time; the results.json document."""
     stats: dict[str, Any] = {}
     results: list[Result] = []
@@ -286,7 +345,9 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
         expected = setup.notebooks or tuple(setup.questions)
         intake = collect(submission, Path(work), expected)
         todo = [(stem, setup.questions[stem]) for stem in expected if setup.questions.get(stem)]
-        cases = {q: load_cases(q, setup.hidden_tests) for _, questions in todo for q in questions}  # once per submission
+        cases = {
+            q: load_cases(q, setup.hidden_tests) for _, questions in todo for q in questions
+        }  # once per submission
         progress.planned += [c for _, questions in todo for q in questions for c in cases[q]]
         to_run = [stem for stem, _ in todo if intake.notebooks.get(stem) is not None]
         for stem, questions in todo:
@@ -313,7 +374,9 @@ def _grade_notebooks(submission: Path, setup: GraderSetup, progress: Progress, c
             graded.append(stem)
         notes = intake.notes + notes
     label = _cache_label(setup.cache)
-    head = f"graded {len(graded)} notebook{'s' if len(graded) != 1 else ''}" + (f" ({', '.join(graded)})" if graded else "")
+    head = f"graded {len(graded)} notebook{'s' if len(graded) != 1 else ''}" + (
+        f" ({', '.join(graded)})" if graded else ""
+    )
     hidden_note = VISIBILITY_NOTES[setup.hidden_visibility]
     summary = "; ".join([head, *notes, hidden_note]) + (f"\n{label}" if label else "")
     doc = results_json(results, summary, round(time.monotonic() - clock.start, 2), setup.hidden_visibility)
@@ -331,14 +394,28 @@ def crash_results(error: BaseException, elapsed: float) -> dict[str, Any]:
     return results_json([], summary, elapsed)
 
 
-def setup_from_settings(settings: Settings, hidden_tests: Path, cache: Path | None = None, expected: Path | None = None,
-                        user: str | None = None) -> GraderSetup:
+def setup_from_settings(
+    settings: Settings,
+    hidden_tests: Path,
+    cache: Path | None = None,
+    expected: Path | None = None,
+    user: str | None = None,
+) -> GraderSetup:
     """The grader's set-up from grader.json's settings; ``user`` (else A5KIT_STUDENT_USER) overrides its student user."""
     if user is None:
         user = config.student_user()
-    return GraderSetup(hidden_tests=hidden_tests, questions=settings.questions, notebooks=settings.notebook_names, cache=cache,
-                       expected=expected, user=settings.user if user is None else user, limits=settings.limits,
-                       hidden_visibility=settings.hidden_visibility, memory_mb=settings.kernel_memory_mb, disk_mb=settings.kernel_disk_mb)
+    return GraderSetup(
+        hidden_tests=hidden_tests,
+        questions=settings.questions,
+        notebooks=settings.notebook_names,
+        cache=cache,
+        expected=expected,
+        user=settings.user if user is None else user,
+        limits=settings.limits,
+        hidden_visibility=settings.hidden_visibility,
+        memory_mb=settings.kernel_memory_mb,
+        disk_mb=settings.kernel_disk_mb,
+    )
 
 
 def _setup_from(args: argparse.Namespace) -> GraderSetup:
@@ -412,12 +489,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submission", type=Path)
     parser.add_argument("results", type=Path)
     parser.add_argument("--tests", type=Path, required=True, help="hidden test modules (autograder/tests)")
-    parser.add_argument("--config", type=Path, help="grader.json written by `make autograder` (questions, limits, user)")
+    parser.add_argument(
+        "--config", type=Path, help="grader.json written by `make autograder` (questions, limits, user)"
+    )
     parser.add_argument("--notebooks", type=Path, help="without --config: read the questions from these notebooks")
     parser.add_argument("--expected", type=Path, help="precomputed expected values (A5KIT_EXPECTED)")
     parser.add_argument("--cache", type=Path, help="model-output cache for replay (A5KIT_CACHE)")
     parser.add_argument("--user", default=None, help="run notebooks as this user (when root)")
-    parser.add_argument("--log", type=Path, default=None, help="the instructor's log (default: RESULTS with the suffix .log)")
+    parser.add_argument(
+        "--log", type=Path, default=None, help="the instructor's log (default: RESULTS with the suffix .log)"
+    )
     args = parser.parse_args(argv)
     start_logging(args.log or args.results.with_suffix(".log"))
     start = time.monotonic()

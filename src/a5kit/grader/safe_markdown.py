@@ -40,7 +40,7 @@ def attachment_uri(attachments: Mapping[str, Any] | None, url: str) -> str | Non
     """The data URI of ``attachment:NAME`` among a Markdown cell's ``attachments``, else None."""
     if not url.startswith("attachment:") or not isinstance(attachments, Mapping):
         return None
-    bundle = attachments.get(url[len("attachment:"):])
+    bundle = attachments.get(url[len("attachment:") :])
     if not isinstance(bundle, Mapping):
         return None
     for mime, payload in bundle.items():
@@ -57,7 +57,11 @@ def _renderer(attachments: Mapping[str, Any] | None) -> Any:
 
         def link(self, text: str, url: str, title: str | None = None) -> str:
             shown = html.escape(url)
-            return f"{text} <span class='url'>&lt;{shown}&gt;</span>" if url and html.unescape(text) != url else f"<span class='url'>{shown}</span>"
+            return (
+                f"{text} <span class='url'>&lt;{shown}&gt;</span>"
+                if url and html.unescape(text) != url
+                else f"<span class='url'>{shown}</span>"
+            )
 
         def image(self, text: str, url: str, title: str | None = None) -> str:
             uri = attachment_uri(attachments, url)

@@ -35,8 +35,21 @@ KERNEL_MEMORY_MB = 1500  # the watchdog kills the student's processes above this
 KERNEL_DISK_MB = 1024  # all files of the student's user at most this large
 
 __all__ = [
-    "HIDDEN_VISIBILITY", "KERNEL_DISK_MB", "KERNEL_MEMORY_MB", "STUDENT_USER", "VISIBILITIES",
-    "Limits", "Notebook", "Question", "Settings", "SettingsError", "from_sources", "load", "schema", "source_notebooks", "validate",
+    "HIDDEN_VISIBILITY",
+    "KERNEL_DISK_MB",
+    "KERNEL_MEMORY_MB",
+    "STUDENT_USER",
+    "VISIBILITIES",
+    "Limits",
+    "Notebook",
+    "Question",
+    "Settings",
+    "SettingsError",
+    "from_sources",
+    "load",
+    "schema",
+    "source_notebooks",
+    "validate",
 ]
 
 
@@ -130,8 +143,13 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """The grader.json document (optional fields left out when unset)."""
         doc: dict[str, Any] = {
-            "notebooks": [{"name": n.name, "questions": [{k: v for k, v in asdict(q).items() if v is not None} for q in n.questions]}
-                          for n in self.notebooks],
+            "notebooks": [
+                {
+                    "name": n.name,
+                    "questions": [{k: v for k, v in asdict(q).items() if v is not None} for q in n.questions],
+                }
+                for n in self.notebooks
+            ],
             "limits": asdict(self.limits),
             "hidden_visibility": self.hidden_visibility,
             "user": self.user,
@@ -163,7 +181,10 @@ def _where(error: jsonschema.ValidationError) -> str:
 def validate(doc: Any) -> None:
     """Raise :class:`SettingsError` naming each problem of a grader.json document."""
     validator = jsonschema.Draft202012Validator(schema())
-    problems = [f"{_where(e)}: {e.message}" for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
+    problems = [
+        f"{_where(e)}: {e.message}"
+        for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    ]
     if not problems:
         names = [n["name"] for n in doc["notebooks"]]
         ids = [q["id"] for n in doc["notebooks"] for q in n["questions"]]
@@ -173,8 +194,10 @@ def validate(doc: Any) -> None:
             for q in n["questions"]:
                 parts = [q.get("public_points"), q.get("hidden_points")]
                 if None not in parts and not math.isclose(sum(parts), q["points"], abs_tol=1e-9):
-                    problems.append(f"{n['name']}/{q['id']}: public ({parts[0]:g}) and hidden ({parts[1]:g}) points do not add up to "
-                                    f"its {q['points']:g} points")
+                    problems.append(
+                        f"{n['name']}/{q['id']}: public ({parts[0]:g}) and hidden ({parts[1]:g}) points do not add up to "
+                        f"its {q['points']:g} points"
+                    )
     if problems:
         raise SettingsError("grader.json is not valid:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -194,7 +217,9 @@ def load(path: Path | str) -> Settings:
     try:
         doc = json.loads(path.read_text())
     except OSError as err:
-        raise SettingsError(f"cannot read {path}: {err.strerror or err}; rebuild the autograder with `make autograder`") from None
+        raise SettingsError(
+            f"cannot read {path}: {err.strerror or err}; rebuild the autograder with `make autograder`"
+        ) from None
     except ValueError as err:
         raise SettingsError(f"{path} is not JSON ({err}); rebuild the autograder with `make autograder`") from None
     try:
@@ -210,14 +235,18 @@ def _question(question: str, points: float, hidden_dir: Path | None, notebook: s
     try:
         cases = load_cases(question, hidden_dir)
     except KeyError:
-        raise SettingsError(f"{notebook}.ipynb: question {question} has a grade cell but no public check module "
-                            f"a5kit/checks/{question}.py (src/a5kit/checks/{question}.py); add one, even with no cases") from None
+        raise SettingsError(
+            f"{notebook}.ipynb: question {question} has a grade cell but no public check module "
+            f"a5kit/checks/{question}.py (src/a5kit/checks/{question}.py); add one, even with no cases"
+        ) from None
     public = sum(c.points for c in cases if not c.hidden)
     hidden = sum(c.points for c in cases if c.hidden)
     if hidden_dir is not None and not math.isclose(public + hidden, points, abs_tol=1e-9):
-        raise SettingsError(f"{notebook}.ipynb: question {question} is worth {points:g} points in its nbgrader grade cell, but its "
-                            f"tests add up to {public + hidden:g} (public {public:g} in a5kit/checks/{question}.py, hidden "
-                            f"{hidden:g} in {hidden_dir.name}/{question}.py)")
+        raise SettingsError(
+            f"{notebook}.ipynb: question {question} is worth {points:g} points in its nbgrader grade cell, but its "
+            f"tests add up to {public + hidden:g} (public {public:g} in a5kit/checks/{question}.py, hidden "
+            f"{hidden:g} in {hidden_dir.name}/{question}.py)"
+        )
     return Question(question, points, public, hidden if hidden_dir is not None else None)
 
 
@@ -235,16 +264,25 @@ def from_sources(notebooks: Iterable[Path], hidden_dir: Path | None = None, **op
     built = []
     for path in notebooks:
         points = nbmeta.graded_points(path, autograded=True)
-        built.append(Notebook(path.stem, tuple(_question(q, points[q], hidden_dir, path.stem) for q in nbmeta.autograded_questions(path))))
+        built.append(
+            Notebook(
+                path.stem,
+                tuple(_question(q, points[q], hidden_dir, path.stem) for q in nbmeta.autograded_questions(path)),
+            )
+        )
     settings = Settings(notebooks=tuple(built), **options)
     settings.to_dict()  # validated: unique names, points that add up
     return settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m a5kit.grader.settings", description="check grader.json; print a summary or one value")
+    parser = argparse.ArgumentParser(
+        prog="python -m a5kit.grader.settings", description="check grader.json; print a summary or one value"
+    )
     parser.add_argument("path", type=Path)
-    parser.add_argument("--get", metavar="KEY", help="print one top-level value (user, kernel_memory_mb, hidden_visibility, ...)")
+    parser.add_argument(
+        "--get", metavar="KEY", help="print one top-level value (user, kernel_memory_mb, hidden_visibility, ...)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load(args.path)
@@ -259,9 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         print(value if isinstance(value, str) else json.dumps(value))
         return 0
     for notebook in settings.notebooks:
-        print(f"{notebook.name}: " + (", ".join(f"{q.id} ({q.points:g})" for q in notebook.questions) or "no autograded questions"))
-    print(f"{len(settings.question_ids)} questions, {settings.total_points:g} points; hidden tests {settings.hidden_visibility}; "
-          f"notebooks run as {settings.user or 'the grader'} with {settings.kernel_memory_mb} MB")
+        print(
+            f"{notebook.name}: "
+            + (", ".join(f"{q.id} ({q.points:g})" for q in notebook.questions) or "no autograded questions")
+        )
+    print(
+        f"{len(settings.question_ids)} questions, {settings.total_points:g} points; hidden tests {settings.hidden_visibility}; "
+        f"notebooks run as {settings.user or 'the grader'} with {settings.kernel_memory_mb} MB"
+    )
     return 0
 
 

@@ -18,7 +18,18 @@ from pathlib import Path
 from a5kit import nbmeta
 from a5kit.written_cells import STUB, Answer, Figure, WrittenCell, answer_in, is_empty, written_cells
 
-__all__ = ["STUB", "Answer", "Figure", "Question", "answer_in", "blind_key", "is_empty", "pseudonym", "questions", "split_key"]
+__all__ = [
+    "STUB",
+    "Answer",
+    "Figure",
+    "Question",
+    "answer_in",
+    "blind_key",
+    "is_empty",
+    "pseudonym",
+    "questions",
+    "split_key",
+]
 
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\s*\n(.*?)\n?### END SOLUTION", re.S)
 _RUBRIC = re.compile(r"^\*\*Rubric\b", re.M)
@@ -37,7 +48,7 @@ def split_key(answer_source: str) -> tuple[str, str]:
     match = _SOLUTION.search(answer_source)
     key = (match.group(1) if match else answer_source).strip()
     rubric = _RUBRIC.search(key)
-    return key, (key[rubric.start():].strip() if rubric else "")
+    return key, (key[rubric.start() :].strip() if rubric else "")
 
 
 def questions(solutions: Path) -> list[Question]:
@@ -49,7 +60,9 @@ def questions(solutions: Path) -> list[Question]:
             key, rubric = split_key(nbmeta.source(cells[index]))
             found.append(Question(cell.id, cell.notebook, cell.points, cell.text, key, rubric))
     if not found:
-        raise FileNotFoundError(f"no written questions (graded Markdown answer cells) in {solutions}/*.ipynb: pass the instructor's solutions folder")
+        raise FileNotFoundError(
+            f"no written questions (graded Markdown answer cells) in {solutions}/*.ipynb: pass the instructor's solutions folder"
+        )
     return found
 
 
@@ -63,7 +76,9 @@ def blind_key(path: Path) -> bytes:
     if path.exists():
         key = bytes.fromhex(path.read_text().strip())
         if len(key) < 16:
-            raise ValueError(f"{path} does not hold a pseudonym key (32+ hex digits): delete it to make a new one (pseudonyms then change)")
+            raise ValueError(
+                f"{path} does not hold a pseudonym key (32+ hex digits): delete it to make a new one (pseudonyms then change)"
+            )
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)

@@ -69,12 +69,23 @@ def read_scores(path: Path, students: list[str], points: dict[str, float], key: 
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise MergeError([f"{path}: cannot be read as CSV ({err}); save it as UTF-8 CSV, as the template was"]) from None
+        raise MergeError(
+            [f"{path}: cannot be read as CSV ({err}); save it as UTF-8 CSV, as the template was"]
+        ) from None
     if not rows or not rows[0] or rows[0][0].strip() != "student":
-        raise MergeError([f"{path}: malformed: the first row must be the header 'student,<question>,...' of the template"])
+        raise MergeError(
+            [f"{path}: malformed: the first row must be the header 'student,<question>,...' of the template"]
+        )
     header = [h.strip() for h in rows[0]]
-    problems = [f"{path}: unknown question {h!r} in the header (written questions: {', '.join(points)})" for h in header[1:] if h not in points]
-    problems += [f"{path}: question {h!r} appears twice in the header" for h in sorted({h for h in header[1:] if header[1:].count(h) > 1})]
+    problems = [
+        f"{path}: unknown question {h!r} in the header (written questions: {', '.join(points)})"
+        for h in header[1:]
+        if h not in points
+    ]
+    problems += [
+        f"{path}: question {h!r} appears twice in the header"
+        for h in sorted({h for h in header[1:] if header[1:].count(h) > 1})
+    ]
     by_student: dict[str, dict[str, float | None]] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row) or row[0].strip() == "(max)":
@@ -135,15 +146,25 @@ def merge(grades: Path, written: Path) -> tuple[Path, Path, int]:
             rows = list(csv.reader(fh))
         points = {str(q): float(p) for q, p in json.loads((grades / POINTS).read_text()).items()}
     except (OSError, ValueError) as err:
-        raise MergeError([f"{grades}: no grades.csv or {POINTS} to merge into ({err}); run `make grade SUBMISSIONS=...` first"]) from None
+        raise MergeError(
+            [f"{grades}: no grades.csv or {POINTS} to merge into ({err}); run `make grade SUBMISSIONS=...` first"]
+        ) from None
     header, maxima, students = rows[0], rows[1], [r for r in rows[2:] if r]
     if header[-1] != "notes" or maxima[0] != "(max)":
         raise MergeError([f"{grades / 'grades.csv'}: malformed: not the grades.csv `make grade` writes"])
     key_file = grades / KEY
     scores = read_scores(written, [r[0] for r in students], points, blind_key(key_file) if key_file.exists() else None)
     auto = header[2:-1]
-    out_rows = [["student", "total", *auto, *points, "notes"],
-                ["(max)", f"{float(maxima[1]) + sum(points.values()):g}", *maxima[2:-1], *(f"{p:g}" for p in points.values()), ""]]
+    out_rows = [
+        ["student", "total", *auto, *points, "notes"],
+        [
+            "(max)",
+            f"{float(maxima[1]) + sum(points.values()):g}",
+            *maxima[2:-1],
+            *(f"{p:g}" for p in points.values()),
+            "",
+        ],
+    ]
     empty_cells = 0
     results = []
     for row in students:
@@ -152,8 +173,15 @@ def merge(grades: Path, written: Path) -> tuple[Path, Path, int]:
         missing = [q for q, v in zip(points, got) if v is None]
         empty_cells += len(missing)
         notes = [n for n in (row[-1], f"written not graded yet: {', '.join(missing)}" if missing else "") if n]
-        out_rows.append([row[0], f"{float(row[1]) + sum(v or 0.0 for v in got):g}", *row[2:-1],
-                         *("" if v is None else f"{v:g}" for v in got), "; ".join(notes)])
+        out_rows.append(
+            [
+                row[0],
+                f"{float(row[1]) + sum(v or 0.0 for v in got):g}",
+                *row[2:-1],
+                *("" if v is None else f"{v:g}" for v in got),
+                "; ".join(notes),
+            ]
+        )
         doc = _results(grades / "results" / f"{row[0]}.json")
         result = class_report.from_results(row[0], doc)
         result.scores.update({q: v or 0.0 for q, v in zip(points, got)})
@@ -163,8 +191,10 @@ def merge(grades: Path, written: Path) -> tuple[Path, Path, int]:
         csv.writer(fh).writerows(out_rows)
     notebooks = sorted({n for r in results for n in r.graded_notebooks})
     all_maxima = {q: float(v) for q, v in zip(out_rows[0][2:-1], out_rows[1][2:-1])}
-    html_path.write_text(class_report.render(results, [*auto, *points], all_maxima, notebooks, "Class report with written questions"),
-                         encoding="utf-8")
+    html_path.write_text(
+        class_report.render(results, [*auto, *points], all_maxima, notebooks, "Class report with written questions"),
+        encoding="utf-8",
+    )
     return csv_path, html_path, empty_cells
 
 
@@ -177,9 +207,15 @@ def _results(path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m a5kit.grader.batch merge-written", description="merge written.csv into grades.csv")
-    parser.add_argument("--grades", type=Path, default=Path("grades"), help="the folder make grade wrote (default: grades)")
-    parser.add_argument("--written", type=Path, default=None, help="the filled-in template (default: GRADES/written.csv)")
+    parser = argparse.ArgumentParser(
+        prog="python -m a5kit.grader.batch merge-written", description="merge written.csv into grades.csv"
+    )
+    parser.add_argument(
+        "--grades", type=Path, default=Path("grades"), help="the folder make grade wrote (default: grades)"
+    )
+    parser.add_argument(
+        "--written", type=Path, default=None, help="the filled-in template (default: GRADES/written.csv)"
+    )
     args = parser.parse_args(argv)
     try:
         csv_path, html_path, empty = merge(args.grades, args.written or args.grades / TEMPLATE)
@@ -188,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"merge-written: {line}", file=sys.stderr)
         print("merge-written: nothing written; correct written.csv and run it again", file=sys.stderr)
         return 2
-    print(f"wrote {csv_path} and {html_path}" + (f"; {empty} written score(s) still empty (see notes)" if empty else ""))
+    print(
+        f"wrote {csv_path} and {html_path}" + (f"; {empty} written score(s) still empty (see notes)" if empty else "")
+    )
     return 0
 
 

@@ -139,7 +139,11 @@ def dropout_active(module: Any) -> dict[str, bool]:
     """Which dropout layers of a module are in training mode (would drop activations), by name."""
     import torch
 
-    return {name: bool(m.training) for name, m in module.named_modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
+    return {
+        name: bool(m.training)
+        for name, m in module.named_modules()
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd)
+    }
 
 
 def has_convolution(module: Any) -> bool:
@@ -174,6 +178,7 @@ def watch_gradients(enabled: bool) -> dict[str, int]:
             def hook(grad: Any) -> None:
                 old = param.grad
                 counts["kept" if old is not None and bool(torch.any(old != 0)) else "cleared"] += 1
+
             return hook
 
         def on_forward(module: Any, inputs: Any) -> None:
@@ -244,5 +249,25 @@ def _bind(table: dict[str, Any]):
     return bound, run
 
 
-PROBES, run = _bind({f.__name__: f for f in (tensor_batches, tiny_enformer, manual_seed, parameters, set_parameters, requires_grad, holds_grad, forward,
-                                             embeddings, dropout_active, has_convolution, watch_gradients, progress_bars, wraps, crop)})
+PROBES, run = _bind(
+    {
+        f.__name__: f
+        for f in (
+            tensor_batches,
+            tiny_enformer,
+            manual_seed,
+            parameters,
+            set_parameters,
+            requires_grad,
+            holds_grad,
+            forward,
+            embeddings,
+            dropout_active,
+            has_convolution,
+            watch_gradients,
+            progress_bars,
+            wraps,
+            crop,
+        )
+    }
+)

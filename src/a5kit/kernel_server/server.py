@@ -17,16 +17,15 @@ from plain data (q5b: the loss, in numpy, from the head's weights).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import importlib.util
-from types import ModuleType
-
-from a5kit.kernel_server import probes as _probes_module
 from a5kit import protocol
 from a5kit.checking.plain import StaleHandle, from_plain, to_plain
 from a5kit.checking.submission import LocalSubmission, MissingFunction, StudentError
+from a5kit.kernel_server import probes as _probes_module
 
 _submission: LocalSubmission | None = None
 
@@ -70,7 +69,12 @@ def _answer(request: protocol.Request) -> protocol.Answer:
     except MissingFunction as err:
         return protocol.Answer(protocol.Status.MISSING, message=str(err))
     except StudentError as err:
-        return protocol.Answer(protocol.Status.STUDENT_ERROR, message=str(err.error), function=err.function, error_type=type(err.error).__name__)
+        return protocol.Answer(
+            protocol.Status.STUDENT_ERROR,
+            message=str(err.error),
+            function=err.function,
+            error_type=type(err.error).__name__,
+        )
     except StaleHandle as err:
         return protocol.Answer(protocol.Status.STALE, message=str(err))
     except Exception as err:  # a probe failed on what the student built (e.g. a non-module)
@@ -85,5 +89,12 @@ def serve(requests: str, responses: str, number: int | str) -> None:
     try:
         protocol.write(target, answer.to_plain())
     except protocol.WireError as err:
-        protocol.write(target, protocol.Answer(protocol.Status.REFUSED, message=f"returned something that cannot be graded ({err})",
-                                       function=request.name, error_type="TypeError").to_plain())
+        protocol.write(
+            target,
+            protocol.Answer(
+                protocol.Status.REFUSED,
+                message=f"returned something that cannot be graded ({err})",
+                function=request.name,
+                error_type="TypeError",
+            ).to_plain(),
+        )
