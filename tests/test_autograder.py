@@ -147,7 +147,8 @@ def test_grading_needs_no_torch_in_the_trusted_process(built, shared_tmp):
         f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
         "from a5kit.grader.runner import main\n"
         f"sys.exit(main([{str(root / 'submission')!r}, {str(root / 'out.json')!r}, '--tests', {str(source / 'tests')!r}, "
-        f"'--expected', {str(source / 'expected')!r}, '--cache', {str(source / 'cache')!r}, '--config', {str(source / 'grader.json')!r}, '--user', 'nobody']))"
+        f"'--expected', {str(source / 'expected')!r}, '--cache', {str(source / 'cache')!r}, '--config', "
+        f"{str(source / 'grader.json')!r}, '--user', 'nobody']))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("A5KIT_")}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=600)

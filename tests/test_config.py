@@ -40,11 +40,8 @@ def _environ_reads(tree: ast.AST) -> list[tuple[int, ast.AST | None]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner, name = node.func.value, node.func.attr
-            on_environ = (
-                (isinstance(owner, ast.Attribute)
-                and owner.attr == "environ")
-                or (isinstance(owner, ast.Name)
-                and owner.id == "environ")
+            on_environ = (isinstance(owner, ast.Attribute) and owner.attr == "environ") or (
+                isinstance(owner, ast.Name) and owner.id == "environ"
             )
             if on_environ and name in ("get", "setdefault", "pop"):
                 if name != "pop":  # pop restores what a helper set; it is a write
@@ -53,11 +50,8 @@ def _environ_reads(tree: ast.AST) -> list[tuple[int, ast.AST | None]]:
                 found.append((node.lineno, node.args[0] if node.args else None))
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
             value = node.value
-            if (
-                (isinstance(value, ast.Attribute)
-                and value.attr == "environ")
-                or (isinstance(value, ast.Name)
-                and value.id == "environ")
+            if (isinstance(value, ast.Attribute) and value.attr == "environ") or (
+                isinstance(value, ast.Name) and value.id == "environ"
             ):
                 found.append((node.lineno, node.slice))
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):

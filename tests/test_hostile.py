@@ -238,8 +238,10 @@ kernel = get_ipython().kernel
 ATTACKS = {
     "parent-header-is-a-list": "msg = kernel.session.msg('stream', {'name': 'stdout', 'text': 'hi'})\n"
     "msg['parent_header'] = [1, 2]\nkernel.session.send(kernel.iopub_socket, msg)",
-    "stream-text-is-an-int": "kernel.session.send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 5}, parent=kernel.get_parent())",
-    "wrong-signature": "Session(key=b'not the key').send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 'hi'}, parent=kernel.get_parent())",
+    "stream-text-is-an-int": "kernel.session.send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 5}, "
+    "parent=kernel.get_parent())",
+    "wrong-signature": "Session(key=b'not the key').send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': 'hi'}, "
+    "parent=kernel.get_parent())",
 }
 
 
@@ -342,7 +344,8 @@ def test_memory_is_counted_over_every_process_of_the_student(tmp_path, tiny_cach
     """The watchdog adds up all the student's processes, not only the kernel: three 150 MB children pass 300 MB."""
     hog = (
         "import subprocess, sys, time\n"
-        "kids = [subprocess.Popen([sys.executable, '-c', 'import time; x = bytes(150 * 2**20).replace(bytes(1), bytes([1])); time.sleep(60)'],"
+        "kids = [subprocess.Popen([sys.executable, '-c', 'import time; x = bytes(150 * "
+        "2**20).replace(bytes(1), bytes([1])); time.sleep(60)'],"
         " start_new_session=True) for _ in range(3)]\ntime.sleep(30)"
     )
     doc = grade(

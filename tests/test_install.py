@@ -208,7 +208,10 @@ def test_lock_script_marks_lines_only_where_the_versions_differ():
 
 
 def test_lock_script_names_the_pin_that_does_not_fit():
-    message = "The conflict is caused by:\n    pooch 1.9.0 depends on platformdirs>=2.5.0\n    The user requested (constraint) platformdirs==4.14.8\n"
+    message = (
+        "The conflict is caused by:\n    pooch 1.9.0 depends on platformdirs>=2.5.0\n"
+        "    The user requested (constraint) platformdirs==4.14.8\n"
+    )
     assert lock.culprit(message, {"platformdirs": "4.14.8", "pooch": "1.9.0"}) == "platformdirs"
     assert (
         lock.culprit("ERROR: No matching distribution found for contourpy==1.3.3", {"contourpy": "1.3.3"})

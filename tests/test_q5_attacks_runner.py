@@ -30,7 +30,10 @@ def _solution(grade_id: str) -> str:
     return re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n", "", nbmeta.source(cell))
 
 
-IMPORTS = "import numpy as np\nimport torch\nfrom tqdm import tqdm\nfrom enformer_pytorch.finetune import HeadAdapterWrapper\nimport a5kit.finetune_data"
+IMPORTS = (
+    "import numpy as np\nimport torch\nfrom tqdm import tqdm\n"
+    "from enformer_pytorch.finetune import HeadAdapterWrapper\nimport a5kit.finetune_data"
+)
 ADAPTER = _solution("q5a-solution")
 
 NOISE = """

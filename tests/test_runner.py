@@ -267,8 +267,8 @@ def test_code_the_kernel_never_reads_is_run_again_in_a_fresh_kernel_and_costs_no
 
 def test_a_graded_function_that_kills_the_kernel_costs_only_its_cases(tmp_path, tiny_cache):
     killer = (
-        ONE_HOT
-        + "\n\n_real = one_hot_encode_dna\ndef one_hot_encode_dna(sequence):\n    if sequence == 'acgTn':\n        import os; os._exit(1)\n    return _real(sequence)\n"
+        ONE_HOT + "\n\n_real = one_hot_encode_dna\ndef one_hot_encode_dna(sequence):\n    if sequence == 'acgTn':\n  "
+        "      import os; os._exit(1)\n    return _real(sequence)\n"
     )
     doc = grade(tmp_path, tiny_cache, both(second=notebook(killer)))
     lost = [t for t in doc["tests"] if t["name"].startswith("q2a:") and t["score"] == 0]
@@ -300,7 +300,8 @@ def test_monkeypatching_numpy_or_the_test_helpers_in_the_kernel_changes_nothing(
     cheat = (
         "import numpy, a5kit.checking.expect as ex, a5kit.checking.core as core\n"
         "numpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
-        "ex.close = lambda *a, **k: None\ncore.run_case = lambda c, s: core.Result(c.question, c.name, c.points, c.points, c.hidden, 'passed')"
+        "ex.close = lambda *a, **k: None\ncore.run_case = lambda c, s: core.Result(c.question, c.name, "
+        "c.points, c.points, c.hidden, 'passed')"
     )
     honest = grade(tmp_path / "honest", tiny_cache, both(second=notebook(wrong)))
     doc = grade(tmp_path / "cheat", tiny_cache, both(second=notebook(wrong, cheat)))

@@ -16,13 +16,15 @@ def adapter_wraps_the_given_enformer_with_a_linear_head_of_num_tracks(sub):
     )
     if set(trunk) != set(given) or any((trunk[k] != given[k]).any() for k in given):
         raise Failure(
-            "the adapter's trunk is not the Enformer passed in: wrap the given model (HeadAdapterWrapper(enformer=enformer, ...)), do not build or load another"
+            "the adapter's trunk is not the Enformer passed in: wrap the given model "
+            "(HeadAdapterWrapper(enformer=enformer, ...)), do not build or load another"
         )
     expected = (2 * TINY_DIM + 1) * num_tracks  # one linear layer from the 2 * dim embedding features to num_tracks
     got = sum(v.size for v in head.values())
     if got != expected:
         raise Failure(
-            f"the new head has {got} parameters; a linear layer from the trunk's {2 * TINY_DIM} features to num_tracks={num_tracks} has {expected}"
+            f"the new head has {got} parameters; a linear layer from the trunk's {2 * TINY_DIM} features to "
+            f"num_tracks={num_tracks} has {expected}"
         )
     X, _ = task_data(seed=1, batch=1, length=16 * BIN)
     output(

@@ -241,7 +241,8 @@ def sheet(cache: Path, solutions: Path, live_notebooks: Path | None = None) -> s
         hits = motif_match.tomtom_jaspar(filters[strongest])
         top = nb3["top_jaspar_hit"](filters)
     out += [
-        f"Strongest filter (largest sum |w|): **{strongest}**, sum |w| = {sums[strongest]:.3f} (median over filters {np.median(sums):.3f}); "
+        f"Strongest filter (largest sum |w|): **{strongest}**, sum |w| = {sums[strongest]:.3f} (median over "
+        f"filters {np.median(sums):.3f}); "
         f"consensus `{consensus(nb3['logo_matrix'](filters, strongest))}`. `top_jaspar_hit`: {top}.",
         "",
     ]
@@ -269,7 +270,8 @@ def sheet(cache: Path, solutions: Path, live_notebooks: Path | None = None) -> s
         out += [
             "",
             f"*The notebook's null (`tomtom_null`, from the cache):* best E of {len(shuffles)} shuffles from {shuffles.min():.3g} "
-            f"to {shuffles.max():.3g}, median {np.median(shuffles):.3g}, {int((shuffles < 1).sum())} below 1 (calibrated E: a third to a half).",
+            f"to {shuffles.max():.3g}, median {np.median(shuffles):.3g}, {int((shuffles < 1).sum())} below 1 "
+            f"(calibrated E: a third to a half).",
         ]
     except Exception as err:  # an older cache without it
         out += ["", f"*The notebook's null (`tomtom_null`):* not in the cache ({type(err).__name__})."]

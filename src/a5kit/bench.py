@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         or "unknown"
     )
     print(
-        f"a5kit bench -- commit {commit}, {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}"
+        f"a5kit bench -- commit {commit}, {platform.node()}: {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.machine()}"
     )
 
     cache = args.cache or root / "data" / "cache"

@@ -203,7 +203,8 @@ def install(expected_version: str | None = None, tomtom: bool = False, force: bo
     if tomtom:
         warm_up_tomtom()
         print(
-            "compiling Tomtom (q4c) in the background, once per runtime (1 to 5 minutes); if you reach q4c first, its first call compiles instead",
+            "compiling Tomtom (q4c) in the background, once per runtime (1 to 5 minutes); if you reach q4c "
+            "first, its first call compiles instead",
             flush=True,
         )
     if any(_imported(n) for n in changes):

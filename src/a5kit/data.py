@@ -181,9 +181,9 @@ ENFORMER_SEQUENCE_LENGTH = 196_608
 CHR11_CENTER = 35_140_086  # centre of Fig. 1d of the Enformer paper
 CHR11_WINDOW = Interval.centered("chr11", CHR11_CENTER, 25_600)
 CHR11_FULL = Interval.centered("chr11", CHR11_CENTER, ENFORMER_SEQUENCE_LENGTH)
-RS11644125 = Variant(
-    "chr16", 57_025_062, "C", "T", "rs11644125"
-)  # inside NLRC5 (ENSG00000140853: chr16:56,989,485-57,083,531, + strand, Ensembl GRCh38 gene span; its start need not be the MANE Select TSS)
+# inside NLRC5 (ENSG00000140853: chr16:56,989,485-57,083,531, + strand, Ensembl GRCh38 gene span;
+# its start need not be the MANE Select TSS)
+RS11644125 = Variant("chr16", 57_025_062, "C", "T", "rs11644125")
 CHR16_FULL = Interval.centered("chr16", RS11644125.pos0, ENFORMER_SEQUENCE_LENGTH)
 NOTEBOOK_WINDOWS: tuple[Interval, ...] = (CHR11_WINDOW, CHR11_FULL, CHR16_FULL)
 

@@ -27,7 +27,12 @@ HUMAN_TRACKS = 5313
 TINY_SEED = 0
 
 TINY_GPT2_CONFIG: dict[str, Any] = {
-    "n_layer": 12, "n_head": 12, "n_embd": 48, "n_positions": 256, "initializer_range": 0.3, "vocab_size": 50257
+    "n_layer": 12,
+    "n_head": 12,
+    "n_embd": 48,
+    "n_positions": 256,
+    "initializer_range": 0.3,
+    "vocab_size": 50257,
 }
 TINY_ENFORMER_HPARAMS: dict[str, Any] = {
     "dim": 48,  # dim / heads divisible by 6; dim_divisible_by divides dim
@@ -369,7 +374,11 @@ def enformer_predict_many(
             for i, predictions in zip(chunk, arrays):
                 description, digest, _b, params, _c = keys[i]
                 stored = cached_call(
-                    "enformer_predict", description, digest, params, lambda p=predictions, i=info: ({"predictions": p}, i)
+                    "enformer_predict",
+                    description,
+                    digest,
+                    params,
+                    lambda p=predictions, i=info: ({"predictions": p}, i),
                 )
                 results[i] = stored["predictions"]
     return results  # type: ignore[return-value]

@@ -179,7 +179,8 @@ class Rehearsal:
         if summary.get("errors"):
             self.log(f"{step}: {name} raised errors: {summary['errors']}")
         self.log(
-            f"{step}: {name} done in {wall:.0f} s wall, {cpu:.0f} s CPU, peak {peak:.0f} MB; score {summary.get('score')}/{summary.get('max_score')}"
+            f"{step}: {name} done in {wall:.0f} s wall, {cpu:.0f} s CPU, peak {peak:.0f} MB; score "
+            f"{summary.get('score')}/{summary.get('max_score')}"
         )
         return figures
 
@@ -349,7 +350,8 @@ def build_models(
         tiny_gpt2_tokenizer().save_pretrained(tmp)
         tmp.replace(gpt2_dir)
         log(
-            f"models: GPT-2 ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to {gpt2_dir} in {time.monotonic() - t0:.0f} s"
+            f"models: GPT-2 ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to "
+            f"{gpt2_dir} in {time.monotonic() - t0:.0f} s"
         )
         del model
     if not (enformer_dir / "config.json").exists():
@@ -365,7 +367,8 @@ def build_models(
         model.save_pretrained(tmp, safe_serialization=False)
         tmp.replace(enformer_dir)
         log(
-            f"models: Enformer ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to {enformer_dir} in {time.monotonic() - t0:.0f} s"
+            f"models: Enformer ({sum(p.numel() for p in model.parameters()):,} parameters, random) saved to "
+            f"{enformer_dir} in {time.monotonic() - t0:.0f} s"
         )
         del model
     for name, folder in (("gpt2", gpt2_dir), ("enformer", enformer_dir)):

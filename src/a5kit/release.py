@@ -107,7 +107,8 @@ def read_config(root: Path) -> ReleaseConfig:
     where = "[tool.a5kit.release] in pyproject.toml (or A5KIT_REPOSITORY / A5KIT_REF)"
     if not repository or repository.rstrip("/") in PLACEHOLDER_REPOSITORIES:
         raise ReleaseError(
-            f"no student repository configured: set repository = 'https://github.com/OWNER/REPO' (your public student repository) in {where}"
+            f"no student repository configured: set repository = 'https://github.com/OWNER/REPO' (your public "
+            f"student repository) in {where}"
         )
     if not ref:
         raise ReleaseError(

@@ -47,7 +47,8 @@ def close(actual: Any, expected: np.ndarray, what: str, atol: float = 1e-5, rtol
     if bad.any():
         where = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
         raise Failure(
-            f"{what}: {int(bad.sum())} of {bad.size} values differ; largest at {where}: got {actual[where]:.6g}, expected {expected[where]:.6g}"
+            f"{what}: {int(bad.sum())} of {bad.size} values differ; largest at {where}: got "
+            f"{actual[where]:.6g}, expected {expected[where]:.6g}"
         )
 
 

@@ -156,7 +156,8 @@ def causal_mask_zeroes_the_upper_triangle(sub):
     future = future_mask(6, 6)
     if not np.all(np.isfinite(weights)):
         raise Failure(
-            "weights with causal=True contain NaN or inf: mask with -inf (or a large negative number) before the softmax, and keep the diagonal"
+            "weights with causal=True contain NaN or inf: mask with -inf (or a large negative number) before "
+            "the softmax, and keep the diagonal"
         )
     if np.abs(weights[future]).max() > 1e-8:
         i, j = (int(x) for x in np.argwhere(np.abs(weights) * future > 1e-8)[0])

@@ -103,7 +103,8 @@ def check_image_is_matrix(value: Any, matrix: np.ndarray, what: str) -> None:
         return
     if any(im.shape == matrix.shape and np.allclose(im, matrix.T, atol=1e-6) for im in images):
         raise Failure(
-            f"{what}: the heatmap shows the transposed matrix: queries must be the rows (y axis) and keys the columns (x axis); draw matrix, not matrix.T"
+            f"{what}: the heatmap shows the transposed matrix: queries must be the rows (y axis) and keys the "
+            f"columns (x axis); draw matrix, not matrix.T"
         )
     if any(im.shape == matrix.shape and np.allclose(im, matrix[::-1], atol=1e-6) for im in images):
         raise Failure(f"{what}: the heatmap is upside down: draw matrix as it is, with the first query on the top row")

@@ -108,7 +108,8 @@ def lowercase_letters_mean_the_same_bases(sub):
     lower = np.array([b.islower() for b in LOWERCASE])
     if np.array_equal(arr[~lower], expected[~lower]) and not np.array_equal(arr[lower], expected[lower]):
         raise Failure(
-            f"{what}: the rows of the lowercase letters are wrong ({arr[lower].tolist()}); lowercase letters mean the same bases as uppercase ones (use sequence.upper())"
+            f"{what}: the rows of the lowercase letters are wrong ({arr[lower].tolist()}); lowercase letters "
+            f"mean the same bases as uppercase ones (use sequence.upper())"
         )
     check_one_hot(arr, LOWERCASE, expected, what)
 

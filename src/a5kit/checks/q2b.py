@@ -75,7 +75,8 @@ def check_position_label(summary: dict, what: str) -> None:
     if not label:
         raise Failure(f'{what}: the x axis has no label; label it "Position": ax.set_xlabel("Position")')
     raise Failure(
-        f'{what}: the x axis is labelled {label!r}; it shows the positions along the sequence: label it "Position" (ax.set_xlabel("Position"))'
+        f"{what}: the x axis is labelled {label!r}; it shows the positions along the sequence: label it "
+        f'"Position" (ax.set_xlabel("Position"))'
     )
 
 

@@ -187,7 +187,8 @@ def check_points_coloured_by_tf(summary: dict, coords: np.ndarray, labels: list[
         )
     if len({next(iter(c)) for c in by_tf.values()}) != len(by_tf):
         raise Failure(
-            f"{what}: colour the points by TF: some TFs share a colour (give each TF its own colour, e.g. one ax.scatter per TF with label=tf)"
+            f"{what}: colour the points by TF: some TFs share a colour (give each TF its own colour, e.g. one "
+            f"ax.scatter per TF with label=tf)"
         )
 
 

@@ -76,10 +76,12 @@ def check_top_hit(sub, weights: np.ndarray, what: str) -> None:
         return
     if value[0] in list(hits["matrix_id"]):
         raise Failure(
-            f"{what}: {tuple(value)} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter {index}; the top hit is the first (smallest p-value): {want}"
+            f"{what}: {tuple(value)} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter "
+            f"{index}; the top hit is the first (smallest p-value): {want}"
         )
     raise Failure(
-        f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (your strongest); pass weights[index], shape (4, width), to tomtom_jaspar"
+        f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (your strongest); "
+        f"pass weights[index], shape (4, width), to tomtom_jaspar"
     )
 
 

@@ -22,11 +22,26 @@ def _site_rows(motif: str, strand: str) -> np.ndarray:
 
 
 MISTAKES: dict[str, str] = {
-    "forward_only": "that is the best filter on the forward strand only; score the reverse complement of the motif too and keep the better strand",
-    "complement_not_reversed": "that is the best filter when the motif is complemented but not reversed; the other strand is the reverse complement (complement, then reverse the order)",
-    "offset_zero_only": "that is the best filter when filter and motif are aligned at offset 0 only; slide the filter along the motif (pad with N) and keep the best offset",
-    "normalised": "that is the best score divided by the filter's norm; the task asks for the raw alignment score (the sum of the filter's weights at the motif's bases), so a strongly weighted match wins",
-    "summed_strands": "that is the best filter when the two strands' scores are added; a filter matches one strand: keep the better strand's score (the maximum), not the sum",
+    "forward_only": (
+        "that is the best filter on the forward strand only; score the reverse complement of the motif too and "
+        "keep the better strand"
+    ),
+    "complement_not_reversed": (
+        "that is the best filter when the motif is complemented but not reversed; the other strand is the "
+        "reverse complement (complement, then reverse the order)"
+    ),
+    "offset_zero_only": (
+        "that is the best filter when filter and motif are aligned at offset 0 only; slide the filter along "
+        "the motif (pad with N) and keep the best offset"
+    ),
+    "normalised": (
+        "that is the best score divided by the filter's norm; the task asks for the raw alignment score (the "
+        "sum of the filter's weights at the motif's bases), so a strongly weighted match wins"
+    ),
+    "summed_strands": (
+        "that is the best filter when the two strands' scores are added; a filter matches one strand: keep the "
+        "better strand's score (the maximum), not the sum"
+    ),
 }
 # When two mistakes pick the same filter, one message names both.
 BOTH_STRAND_MISTAKES = (
@@ -36,7 +51,10 @@ BOTH_STRAND_MISTAKES = (
 
 
 def planted(seed: int, motif: str, n: int = 12, width: int = 15, strand: str = "+", offset: int = 0) -> np.ndarray:
-    """Random filters, one of which (index n // 2) is the motif's one-hot on ``strand`` ("+", "-" or "complement"), shifted by ``offset``."""
+    """Random filters, one of which (index n // 2) is the motif's one-hot on ``strand``, shifted by ``offset``.
+
+    ``strand``: "+", "-" or "complement" (complemented, not reversed: a typical mistake).
+    """
     rng = np.random.default_rng(seed)
     weights = rng.normal(scale=0.15, size=(n, 4, width))
     site = _site_rows(motif, strand)

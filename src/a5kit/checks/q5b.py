@@ -48,7 +48,8 @@ def head_loss(embeddings: np.ndarray, head: dict[str, np.ndarray], targets: np.n
     """The wrapper's Poisson loss, in numpy (float64): mean(pred - y log pred), pred = softplus(E W^T + b)."""
     if HEAD_WEIGHT not in head or HEAD_BIAS not in head:
         raise Failure(
-            f"the adapter's new head should be HeadAdapterWrapper's own to_tracks (a linear layer, then a softplus); its parameters are {sorted(head)}"
+            f"the adapter's new head should be HeadAdapterWrapper's own to_tracks (a linear layer, then a "
+            f"softplus); its parameters are {sorted(head)}"
         )
     E = np.asarray(embeddings, dtype=np.float64)
     z = E @ np.asarray(head[HEAD_WEIGHT], dtype=np.float64).T + np.asarray(head[HEAD_BIAS], dtype=np.float64)

@@ -47,14 +47,17 @@ def check_apply_variant(
         )
     if changed == [expected_at + 1]:
         raise Failure(
-            f"{what}: you changed offset {expected_at + 1} = position - start; dbSNP positions are 1-based, so the base is at offset position - 1 - start = {expected_at}"
+            f"{what}: you changed offset {expected_at + 1} = position - start; dbSNP positions are 1-based, so "
+            f"the base is at offset position - 1 - start = {expected_at}"
         )
     if changed == [expected_at - 1]:
         raise Failure(
-            f"{what}: you changed offset {expected_at - 1}, one before the variant; the base is at offset position - 1 - start = {expected_at}"
+            f"{what}: you changed offset {expected_at - 1}, one before the variant; the base is at offset "
+            f"position - 1 - start = {expected_at}"
         )
     raise Failure(
-        f"{what}: expected exactly one change, {ref}->{alt} at offset {expected_at}; your result differs from the input at offsets {changed[:10]}"
+        f"{what}: expected exactly one change, {ref}->{alt} at offset {expected_at}; your result differs from "
+        f"the input at offsets {changed[:10]}"
     )
 
 
@@ -92,7 +95,8 @@ def apply_variant_raises_value_error_when_the_reference_base_differs(sub):
             f"{what}: raised {type(err.error).__name__}; raise ValueError when the sequence's base is not ref (here it is 'C', not 'G')"
         ) from None
     raise Failure(
-        f"{what}: returned {got!r:.40} instead of raising ValueError: the base at that position is 'C', not 'G' -- check it before you change it (it catches 0/1-based slips)"
+        f"{what}: returned {got!r:.40} instead of raising ValueError: the base at that position is 'C', not "
+        f"'G' -- check it before you change it (it catches 0/1-based slips)"
     )
 
 

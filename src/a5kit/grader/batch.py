@@ -18,8 +18,9 @@ submission is copied into a folder only root can open, the runner's temporary fi
 folder only root and that worker's user can enter, the hidden tests and expected values are made
 root-only, each runner and its kernels get their own network namespace (a kernel's ZMQ ports,
 whose IOPUB anyone on the machine could otherwise subscribe to, are out of the others' reach), and
-between two students every process of the worker's user is killed by uid and its files removed. Without root the notebooks would run with your rights (they could read the hidden
-tests and rewrite grades): the command refuses unless given ``--unsafe-as-me``, and then the
+between two students every process of the worker's user is killed by uid and its files removed.
+Without root the notebooks would run with your rights (they could read the hidden tests and
+rewrite grades): the command refuses unless given ``--unsafe-as-me``, and then the
 console table and ``grades.csv`` say so.
 """
 

@@ -2,16 +2,17 @@
 
     python -I -m a5kit.grader.launcher --user NAME --connection FILE --workdir DIR [--address-space-mb N] -- ARGV...
 
-Run as root by the grader, with ``-I`` (no ``PYTHON*`` variables, no user site, no current folder
-on ``sys.path``) from a root-owned working directory, so nothing the student can write is
-imported while it is root. Before ``exec`` it reads the kernel's connection file (root-only),
-makes itself the first victim of the out-of-memory killer (this needs root, so it comes first),
-caps its file sizes (and its address space, if asked: the grader does not by default), switches to ``--user`` (no supplementary groups, for good),
-and only then enters ``--workdir`` and hands ipykernel a private copy of the connection file. A
-limit the platform rejects (macOS and RLIMIT_AS) is skipped with a line on stderr, not a dead
-kernel. Without root (a laptop) it only sets the limits. When the grader's interpreter is not
-reachable by the student's user (e.g. it lives under /root), the kernel runs on the system
-interpreter of the same Python version with the grader's site-packages on its path.
+Run as root by the grader, with ``-I`` (no ``PYTHON*`` variables, no user site, no current folder on
+``sys.path``) from a root-owned working directory, so nothing the student can write is imported
+while it is root. Before ``exec`` it reads the kernel's connection file (root-only), makes itself
+the first victim of the out-of-memory killer (this needs root, so it comes first), caps its file
+sizes (and its address space, if asked: the grader does not by default), switches to ``--user`` (no
+supplementary groups, for good), and only then enters ``--workdir`` and hands ipykernel a private
+copy of the connection file. A limit the platform rejects (macOS and RLIMIT_AS) is skipped with a
+line on stderr, not a dead kernel. Without root (a laptop) it only sets the limits. When the
+grader's interpreter is not reachable by the student's user (e.g. it lives under /root), the kernel
+runs on the system interpreter of the same Python version with the grader's site-packages on its
+path.
 """
 
 from __future__ import annotations
