@@ -44,6 +44,7 @@ test: $(STAMP)
 	$(PY) -m ruff check --quiet src tests autograder scripts
 	@$(PY) -m ruff format --check --quiet src tests autograder scripts || \
 		{ echo "the files above are not formatted: run $(PY) -m ruff format src tests autograder scripts"; exit 1; }
+	$(PY) -m mypy
 	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 lock:

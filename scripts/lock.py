@@ -12,7 +12,8 @@ several pins have no build (numpy 2.4 and pandas 3 need 3.11). So grader.lock ca
 package whose version must differ there, two lines with ``python_version`` markers; the 3.10
 versions come from a dry-run resolution (``pip install --dry-run --python-version 3.10``) that
 keeps every 3.11 pin that has a 3.10 build. ``python scripts/lock.py --grader-py310`` redoes only
-that part, from the current grader.lock.
+that part, from the current grader.lock; ``--keep`` resolves dev.lock again with every current pin
+kept (for a development tool added to pyproject.toml's dev extra).
 
 Colab: ``COLAB_PINS`` in src/a5kit/colab_setup.py are the packages a student's kernel needs that
 Colab's package list (requirements/colab-*.txt) lacks, resolved with every Colab package held at
@@ -291,6 +292,12 @@ def main() -> None:
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"run `make lock` with Python 3.11 (the locks' main Python); this is {sys.version.split()[0]}")
     dev = ROOT / "requirements" / "dev.lock"
+    if sys.argv[1:] == ["--keep"]:  # a development tool added: every current pin stays, the new ones are resolved
+        dev_pins = freeze("dev", dev)
+        dev.write_text(HEADER + "\n".join(dev_pins) + "\n")
+        (ROOT / "environment.yml").write_text(environment_yml(dev_pins))
+        print(f"dev.lock: {len(dev_pins)} pins, the earlier ones kept; environment.yml written")
+        return
     dev_pins = freeze("dev", None)
     dev.write_text(HEADER + "\n".join(dev_pins) + "\n")
     grader_pins = grader_lock(freeze("grader", dev))

@@ -160,7 +160,7 @@ class Cache:
         file = f"{function}-{key[:16]}.npz"
         # np.ascontiguousarray turns a 0-d array (a label) into shape (1,); keep scalars scalar
         arrays = {name: np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a) for name, a in arrays.items()}
-        np.savez_compressed(self.path / file, **arrays)
+        np.savez_compressed(self.path / file, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle
         entry = {
             "function": function,
             "input": input_description,

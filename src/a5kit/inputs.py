@@ -6,6 +6,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -45,16 +46,16 @@ def variant_sequences(ref_window: str) -> dict[tuple[str, str], str]:
         )
     alt_window = str(ref_window[:centre]) + VARIANT.alt + str(ref_window[centre + 1 :])
     other_strand = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-    views: dict[str, object] = {
+    views: dict[str, Callable[[str], str]] = {
         "forward": lambda s: str(s),
         "reverse complement": lambda s: str(s).translate(other_strand)[::-1],
     }
-    views.update({f"shift +{k} bp": (lambda s, k=k: shift_sequence(s, k)) for k in VARIANT_SHIFTS})
+    views.update({f"shift +{k} bp": functools.partial(shift_sequence, shift=k) for k in VARIANT_SHIFTS})
     return {
         (view, allele): make(seq)
         for view, make in views.items()
         for allele, seq in (("ref", ref_window), ("alt", alt_window))
-    }  # type: ignore[operator]
+    }
 
 
 def record_all(progress: Callable[[str], None] = print) -> None:
@@ -94,8 +95,8 @@ def record_all(progress: Callable[[str], None] = print) -> None:
     progress(
         f"tomtom null of filter {strongest}: smallest E of {len(null['query'])} null queries {null['e_value'].min():.3g}"
     )
-    for (view, allele), seq in variant_sequences(hg38_sequence(VARIANT_WINDOW)).items():
-        pred = models.enformer_predict(seq, tracks=VARIANT_TRACKS)
+    for (view, allele), variant_seq in variant_sequences(hg38_sequence(VARIANT_WINDOW)).items():
+        pred = models.enformer_predict(variant_seq, tracks=VARIANT_TRACKS)
         progress(f"enformer {VARIANT.id} {allele} {view}: tracks {VARIANT_TRACKS}, predictions {pred.shape}")
     from . import finetune_data  # notebook 4: the sequences of the fine-tuning windows
 

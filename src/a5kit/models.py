@@ -336,6 +336,11 @@ def enformer_batch_size() -> int:
     return 4 if device() == "cuda" else 1
 
 
+def _stored_predictions(predictions: np.ndarray, info: ModelInfo) -> tuple[dict[str, np.ndarray], ModelInfo]:
+    """One sequence's predictions as a cache entry (from a batch computed once)."""
+    return {"predictions": predictions}, info
+
+
 def enformer_predict_many(
     sequences: Sequence[str],
     target_length: int | None = None,
@@ -378,7 +383,7 @@ def enformer_predict_many(
                     description,
                     digest,
                     params,
-                    lambda p=predictions, i=info: ({"predictions": p}, i),
+                    functools.partial(_stored_predictions, predictions, info),
                 )
                 results[i] = stored["predictions"]
     return results  # type: ignore[return-value]

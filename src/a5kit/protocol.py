@@ -163,7 +163,7 @@ def dumps(obj: Any) -> bytes:
     arrays: dict[str, np.ndarray] = {}
     structure = json.dumps(_encode(obj, arrays)).encode()
     buffer = io.BytesIO()
-    np.savez(buffer, __json__=np.frombuffer(structure, dtype=np.uint8), **arrays)
+    np.savez(buffer, __json__=np.frombuffer(structure, dtype=np.uint8), **arrays)  # type: ignore[arg-type]  # as in cache.py
     return buffer.getvalue()
 
 

@@ -110,5 +110,7 @@ def answer_in(notebook: dict | None, question: str, problem: str = "") -> Answer
         return Answer("no answer cell", detail=f"no cell with grade id {question} (deleted, or pasted into a new cell)")
     cell = cells[index]
     text = nbmeta.source(cell)
-    attachments = cell.get("attachments") if isinstance(cell.get("attachments"), dict) else {}
+    attachments = cell.get("attachments")
+    if not isinstance(attachments, dict):
+        attachments = {}
     return Answer("empty" if is_empty(text) else "answered", text, attachments, section_figures(cells, index, question))

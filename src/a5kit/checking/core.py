@@ -117,8 +117,9 @@ def use_hidden_tests(path: str | os.PathLike[str] | None = None) -> Path:
     if config.under_autograder():  # the Gradescope kernel: hidden tests stay outside it
         return Path(os.devnull)
     candidates = [Path(path)] if path else []
-    if config.hidden_tests_dir() is not None:
-        candidates.append(config.hidden_tests_dir())
+    configured = config.hidden_tests_dir()
+    if configured is not None:
+        candidates.append(configured)
     here = Path.cwd().resolve()
     candidates += [p / "autograder" / "tests" for p in (here, *here.parents)]
     for candidate in candidates:

@@ -87,15 +87,14 @@ def check_pca(value, X: np.ndarray, expected: dict[str, np.ndarray], what: str) 
     solver's); an unstandardised, whitened, swapped or non-orthogonal answer is not, nor a rough
     low-rank approximation (torch.pca_lowrank with its defaults captures 70-85% of PC 2's variance).
     """
-    unstandardised = expected["unstandardised"]
-    expected = expected["value"]
+    unstandardised, reference = expected["unstandardised"], expected["value"]
     got = expect.array(value, what, (len(X), 2))
     if not np.all(np.isfinite(got)):
         raise Failure(
             f"{what}: contains NaN or inf: a feature that never varies has standard deviation 0; "
             "set its z-score to 0 (divide by 1 where the standard deviation is 0)"
         )
-    if _matches(got, expected):
+    if _matches(got, reference):
         return
     n_features = X.shape[1] * X.shape[2]
     if _matches(got, unstandardised):

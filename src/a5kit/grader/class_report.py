@@ -46,7 +46,9 @@ def from_results(student: str, doc: dict, problem: str = "") -> StudentResult:
             messages.setdefault(question, []).append(
                 first_line(str(test.get("output", ""))) or name.split(":", 1)[1].strip()
             )
-    extra = doc.get("extra_data") if isinstance(doc.get("extra_data"), dict) else {}
+    extra = doc.get("extra_data")
+    if not isinstance(extra, dict):
+        extra = {}
     notebooks = set(extra.get("notebooks", {}))
     errors = [e for e in extra.get("check_errors", []) if isinstance(e, dict)]
     return StudentResult(student, scores, messages, notebooks, str(doc.get("output", "")), problem, errors)

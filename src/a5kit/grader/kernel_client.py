@@ -55,9 +55,7 @@ ABANDON_CLEANUP_SECONDS = 30.0  # at the hard stop, files are removed for at mos
 # "busy" within milliseconds, even on a loaded machine.
 LOST_AFTER = 30.0
 log = logging.getLogger("a5kit.grader")
-SERVER_FILE = importlib.util.find_spec(
-    "a5kit.kernel_server.server"
-).origin  # root-owned; found without importing it here
+SERVER_FILE = str(importlib.util.find_spec("a5kit.kernel_server.server").origin)  # type: ignore[union-attr]  # root-owned; not imported here
 # Run in each fresh kernel before any of the notebook's code: a private copy of the server, executed
 # from its file and bound to a builtin name only this grader knows, so a notebook that replaces
 # ``a5kit.kernel_server.server.serve`` (or ``_kit``, ``_answer``) by name changes nothing the grader runs.
@@ -597,7 +595,7 @@ class StudentKernel:
             return self.killed_because
         code = None
         if self.km is not None and self.km.provisioner is not None:
-            code = self.km.provisioner.process.returncode  # type: ignore[union-attr]
+            code = getattr(getattr(self.km.provisioner, "process", None), "returncode", None)
         return f"the kernel died (exit code {code}): sys.exit/os._exit, a crash, or too much memory"
 
     def _interrupt(self, msg_id: str) -> None:

@@ -113,9 +113,9 @@ class Scope:
         the folders sees.
         """
         procs = self.processes()
-        pages = sum(_safely(lambda p=p: p.memory_info().rss) for p in procs)
+        pages = sum(_safely(_rss, p) for p in procs)
         if limit_mb and pages > limit_mb * 2**20:
-            pages = sum(_safely(lambda p=p: _pss_and_swap(p)) for p in procs)
+            pages = sum(_safely(_pss_and_swap, p) for p in procs)
         seen: set[tuple[int, int]] = set()
         unnamed = sum(unnamed_file_bytes(p.pid, seen) for p in procs)
         segments = unattached_shm_bytes(self.uid) if self.ancestor is None else 0
@@ -139,12 +139,16 @@ class Scope:
         return killed
 
 
-def _safely(measure: Callable[[], int]) -> int:
-    """``measure()``, or 0 when the process has gone or cannot be read."""
+def _safely(measure: Callable[[psutil.Process], int], proc: psutil.Process) -> int:
+    """``measure(proc)``, or 0 when the process has gone or cannot be read."""
     try:
-        return measure()
+        return measure(proc)
     except (psutil.Error, OSError):
         return 0
+
+
+def _rss(proc: psutil.Process) -> int:
+    return int(proc.memory_info().rss)
 
 
 def _pss_and_swap(proc: psutil.Process) -> int:
@@ -415,19 +419,20 @@ def _past(deadline: float | None) -> bool:
 def _remove_folders(folders: list[str], deadline: float | None) -> int:
     """Remove whole ``folders`` with few ``rm -rf`` processes (each bounded), then one by one what is left."""
     rm = shutil.which("rm")
-    for start in range(0, len(folders), RM_BATCH) if rm else ():
-        seconds = 300.0 if deadline is None else deadline - time.monotonic()
-        if seconds <= 0:
-            break
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            subprocess.run(
-                [rm, "-rf", "--one-file-system", "--", *folders[start : start + RM_BATCH]],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                timeout=seconds,
-            )
+    if rm is not None:
+        for start in range(0, len(folders), RM_BATCH):
+            seconds = 300.0 if deadline is None else deadline - time.monotonic()
+            if seconds <= 0:
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                subprocess.run(
+                    [rm, "-rf", "--one-file-system", "--", *folders[start : start + RM_BATCH]],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                    timeout=seconds,
+                )
     for folder in folders:
         if os.path.lexists(folder) and not _past(deadline):
             _remove_iteratively(Path(folder))

@@ -31,10 +31,10 @@ class NotebookRun:
                 self.outcomes[index] = Outcome("skipped", "this notebook's share of the grading time ran out")
                 continue
             for _ in range(2):  # a cell the kernel never read (lost) runs once more, in the fresh kernel
-                self.outcomes[index] = self.kernel.execute(code, timeout)
+                outcome = self.outcomes[index] = self.kernel.execute(code, timeout)
                 if self.kernel.restarts != self.restarts_seen:  # died, lost, or would not stop when interrupted
                     self._redefine(upto=index)
-                if self.outcomes[index].status != "lost" or self.kernel.broken is not None:
+                if outcome.status != "lost" or self.kernel.broken is not None:
                     break
                 timeout = self.clock.cell_timeout()
 

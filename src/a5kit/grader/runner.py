@@ -169,7 +169,7 @@ def grade_notebook(
                         )[0]
                     )
                 else:
-                    results.append(run_case(case_, sub))  # type: ignore[arg-type]
+                    results.append(run_case(case_, sub))
                     if results[-1].error is not None:
                         log_check_error(results[-1])
                 if progress is not None:
@@ -368,6 +368,7 @@ def _grade_notebooks(
                 lost = [r for q in questions for r in _zero(cases[q], "not graded: the grading time budget ran out")]
                 results += lost
                 continue
+            assert path is not None  # a missing notebook has its problem ("not submitted") above
             clock.begin_notebook(notebooks_left=len(to_run))
             to_run.remove(stem)
             results += grade_notebook(path, {q: cases[q] for q in questions}, setup, clock, notes, stats, progress)

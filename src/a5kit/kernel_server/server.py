@@ -34,8 +34,10 @@ def _private_probes() -> ModuleType:
     """A fresh copy of a5kit.kernel_server.probes, executed from its (root-owned) file, not in sys.modules."""
     origin = getattr(getattr(_probes_module, "__spec__", None), "origin", None) or _probes_module.__file__
     spec = importlib.util.spec_from_file_location(_probes_module.__name__, origin)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the kit's probes from {origin}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)
     return module
 
 
