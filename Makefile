@@ -11,6 +11,10 @@ PYTEST_ARGS ?=
 # pytest-xdist: one worker per core (at most 4; each grades with its own student user), each test
 # file on one worker (tests/conftest.py). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
+# release, autograder, bench and rehearse report what they did; VERBOSE=1 adds every step, QUIET=1 keeps warnings and errors.
+VERBOSE ?=
+QUIET   ?=
+SAY := $(if $(VERBOSE),--verbose,) $(if $(QUIET),--quiet,)
 
 .PHONY: help venv demo test lock cache release autograder grade merge-written bench clean rehearse answers doctor
 
@@ -25,6 +29,7 @@ help:
 	@echo "make bench   time and memory of grading vs Gradescope's 768 MB container (BENCH_ARGS=--quick)"
 	@echo "make rehearse  full-size live run offline (random weights; long)   make answers  grader sheet of CACHE_DIR"
 	@echo "make doctor  mode, device, versions, weights, cache, expected times"
+	@echo "release, autograder, bench, rehearse: VERBOSE=1 reports every step, QUIET=1 only warnings and errors"
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) scripts/platform_check.py
@@ -57,10 +62,10 @@ cache: $(STAMP)
 # Both refuse the EXAMPLE student repository of pyproject.toml unless EXAMPLE=1 (demos, the committed assignment5/).
 EXAMPLE ?=
 release: $(STAMP)
-	$(PY) -m a5kit.release $(if $(EXAMPLE),--example,)
+	$(PY) -m a5kit.release $(if $(EXAMPLE),--example,) $(SAY)
 
 autograder: $(STAMP)
-	$(PY) -m a5kit.autograder --cache $(CACHE_DIR) $(if $(EXAMPLE),--example,)
+	$(PY) -m a5kit.autograder --cache $(CACHE_DIR) $(if $(EXAMPLE),--example,) $(SAY)
 
 # As root each worker grades as its own throw-away user; without root it refuses unless UNSAFE=1.
 WORKERS ?= 2
@@ -79,13 +84,13 @@ merge-written: $(STAMP)
 
 BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) -m a5kit.bench --cache $(CACHE_DIR) $(BENCH_ARGS)
+	$(PY) -m a5kit.bench --cache $(CACHE_DIR) $(BENCH_ARGS) $(SAY)
 
 # The live path at full size, offline: random-weight GPT-2 small and Enformer, every solution notebook
 # in live mode, a full-size cache, grading within 768 MB. Resumable; progress in build/rehearse/progress.log.
 REHEARSE_ARGS ?=
 rehearse: $(STAMP)
-	$(PY) -m a5kit.rehearse --workdir build/rehearse $(REHEARSE_ARGS)
+	$(PY) -m a5kit.rehearse --workdir build/rehearse $(REHEARSE_ARGS) $(SAY)
 
 # Grader sheet of a recorded cache (replay mode): $(CACHE_DIR)/ANSWERS.md
 answers: $(STAMP)

@@ -413,8 +413,9 @@ def test_make_release_with_example_writes_the_student_tree_and_says_it_is_not_fo
         )
         == 0
     )
-    out = capsys.readouterr().out
-    assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in out and "not for publishing" in out
+    said = capsys.readouterr()
+    assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in said.out
+    assert "warning: release: built with the EXAMPLE repository" in said.err and "not for publishing" in said.err
 
 
 def test_make_autograder_refuses_the_example_repository_with_one_line(tmp_path, monkeypatch, capsys):

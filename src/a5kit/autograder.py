@@ -21,9 +21,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import config, motifs
+from . import config, console, motifs
 from .cache import Cache
 from .checking.core import hidden_module
+from .console import say
 from .grader import settings as grader_settings
 from .grader.precomputed import precompute_module
 from .grader.settings import STUDENT_USER, Limits
@@ -149,6 +150,7 @@ def archive(staging: Path, target: Path) -> Path:
             info.external_attr = ((0o755 if name in SCRIPTS else 0o644) | 0o100000) << 16
             info.compress_type = zipfile.ZIP_STORED if name.endswith((".npz", ".whl")) else zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
+            say.debug(f"archive: {name} ({path.stat().st_size / 2**10:.0f} kB)")
     tmp.replace(target)
     return target
 
@@ -172,29 +174,31 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seed of the hidden motif test set (default: {motifs.HIDDEN_SEED_ENV}, else drawn at random)",
     )
     parser.add_argument("--example", action="store_true", help="allow the EXAMPLE student repository (demos and tests)")
+    console.add_switch(parser)
     args = parser.parse_args(argv)
+    console.configure(args)
     start = time.perf_counter()
     from . import release  # the student notebooks this archive grades link to that repository
 
     try:
         release.refuse_example(release.read_config(args.root), args.example, "the autograder build")
     except release.ReleaseError as err:
-        print(f"autograder: {err}", file=sys.stderr)
+        say.error(f"autograder: {err}")
         return 1
     try:
         target = build(
             args.root, args.cache or args.root / "data" / "cache", args.out or args.root / "dist", args.hidden_seed
         )
     except BuildError as err:
-        print(f"autograder: {err}", file=sys.stderr)
+        say.error(f"autograder: {err}")
         return 1
     settings = grader_settings.load(target.parent / "autograder" / "grader.json")
-    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s")
-    print(
+    say.info(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s")
+    say.info(
         f"{len(settings.notebooks)} notebooks, {len(settings.question_ids)} autograded questions, {settings.total_points:g} points"
     )
-    print(f"cache: {settings.cache}")
-    print(f"hidden motif seed: {settings.hidden_seed}; kept only in expected/q3c.hidden_test_set.npz")
+    say.info(f"cache: {settings.cache}")
+    say.info(f"hidden motif seed: {settings.hidden_seed}; kept only in expected/q3c.hidden_test_set.npz")
     return 0
 
 

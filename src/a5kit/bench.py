@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import autograder, config, release
+from . import autograder, config, console, release
+from .console import say
 from .grader import batch
 from .grader import settings as grader_settings
 from .grader.memory import tree_rss_mb
@@ -266,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    console.add_switch(parser)
     args = parser.parse_args(argv)
+    console.configure(args)
     root = args.root.resolve()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="a5kit-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         ).stdout.strip()
         or "unknown"
     )
-    print(
+    say.info(
         f"a5kit bench -- commit {commit}, {platform.node()}: {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.machine()}"
     )
@@ -293,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
             capture_output=True,
         )
-        print(
+        say.info(
             f"cache: none at {root / 'data' / 'cache'}; recorded a TINY demo cache in {time.perf_counter() - t0:.0f} s (not counted below)"
         )
 
@@ -318,25 +321,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         solutions = solutions[:1]
     per_notebook = not args.quick
-    print("\nfull solution graded by run_autograder (the whole process tree: grader + notebook kernels)")
+    say.info("\nfull solution graded by run_autograder (the whole process tree: grader + notebook kernels)")
     normal = (
         grading_runs(staged, solutions, workdir, False, None, "unconstrained")
         if per_notebook
         else [grade_with_run_autograder(staged, solutions, workdir, "unconstrained full submission")]
     )
-    print(_runs_table(normal))
+    say.info(_runs_table(normal))
     with memory_cgroup(LIMIT_MB) as (procs, how):
-        print(f"\none core, {LIMIT_MB} MB: {how}; {core_pinning()}")
+        say.info(f"\none core, {LIMIT_MB} MB: {how}; {core_pinning()}")
         confined = (
             grading_runs(staged, solutions, workdir, True, procs, "1 core 768 MB")
             if per_notebook
             else [grade_with_run_autograder(staged, solutions, workdir, "1 core 768 MB full submission", True, procs)]
         )
         confined[-1].cgroup_peak_mb = _cgroup_peak_mb(procs)
-    print(_runs_table(confined))
+    say.info(_runs_table(confined))
     full = confined[-1]
     if full.cgroup_peak_mb is not None:
-        print(f"  cgroup's own peak (includes page cache): {full.cgroup_peak_mb:.0f} MB")
+        say.info(f"  cgroup's own peak (includes page cache): {full.cgroup_peak_mb:.0f} MB")
     figures.update(
         normal=[asdict(r) for r in normal],
         confined=[asdict(r) for r in confined],
@@ -344,18 +347,18 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     count = 4 if args.quick else args.batch
-    print(f"\nbatch grading (make grade) of {count} submissions: solution, untouched release, partly wrong in turn")
+    say.info(f"\nbatch grading (make grade) of {count} submissions: solution, untouched release, partly wrong in turn")
     throughput = batch_throughput(
         staged, root, release_dir, workdir, count, {p.stem for p in solutions} if args.quick else None
     )
-    print(
+    say.info(
         f"  1 worker: {throughput['wall_1_worker_s']:.1f} s ({count / throughput['wall_1_worker_s'] * 60:.1f}/min); "
         f"2 workers: {throughput['wall_2_worker_s']:.1f} s ({count / throughput['wall_2_worker_s'] * 60:.1f}/min)"
     )
     figures["batch"] = throughput
 
-    print(f"\nrelease + autograder build: {build_s:.1f} s; archive {archive_mb:.1f} MB (cache {cache_mb:.1f} MB)")
-    print("\ntargets")
+    say.info(f"\nrelease + autograder build: {build_s:.1f} s; archive {archive_mb:.1f} MB (cache {cache_mb:.1f} MB)")
+    say.info("\ntargets")
     checks = {
         "peak_mb": full.peak_mb if not full.lost else None,
         "cpu_s": full.cpu_s,
@@ -369,13 +372,13 @@ def main(argv: list[str] | None = None) -> int:
             if key == "peak_mb" and full.lost
             else f"{value:.2f}"
         )
-        print(f"  {TARGETS[key][2]:<48} {shown:>10}  {verdict(key, value)}")
+        say.info(f"  {TARGETS[key][2]:<48} {shown:>10}  {verdict(key, value)}")
     full_marks = full.score == full.max_score
-    print(
+    say.info(
         f"  {'full marks under 1 core / 768 MB':<48} {full_marks!s:>10}  {'OK' if full_marks else 'MISSED: lost ' + ', '.join(full.lost)}"
     )
     if args.quick:
-        print("\n(--quick: first notebook only, batches of 4; run `make bench` for the real figures)")
+        say.info("\n(--quick: first notebook only, batches of 4; run `make bench` for the real figures)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     if args.workdir is None:

@@ -38,8 +38,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import config, nbmeta
+from . import config, console, nbmeta
 from .cache import memo_entries
+from .console import say
 
 STEPS = ("models", "mirror", "nb01", "nb02", "nb03", "cache", "grade", "answers", "nb04", "answers_q5")
 EXTRA_STEPS = ("grade_partial",)  # run on request only (--steps grade_partial)
@@ -76,7 +77,7 @@ class Rehearsal:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC  {message}"
         with open(self.log_path, "a") as f:
             f.write(line + "\n")
-        print(line, flush=True)
+        say.info(line)
 
     def _read(self, path: Path) -> dict[str, Any]:
         return json.loads(path.read_text()) if path.exists() else {}
@@ -499,14 +500,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=config.rehearse_threads())
     parser.add_argument("--status", action="store_true", help="show which steps are done and stop")
     parser.add_argument("--execute", nargs=2, type=Path, metavar=("NOTEBOOK", "OUT"), help=argparse.SUPPRESS)
+    console.add_switch(parser)
     args = parser.parse_args(argv)
+    console.configure(args)
     if args.execute:
         summary = execute_notebook(*args.execute)
-        print(json.dumps(summary))
+        print(json.dumps(summary))  # the parent process reads this line: data, not a report
         return 0
     workdir = args.workdir.resolve()
     if args.status:
-        print(f"rehearsal {workdir}:\n{status(workdir)}")
+        say.info(f"rehearsal {workdir}:\n{status(workdir)}")
         return 0
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = [s for s in steps if s not in STEPS + EXTRA_STEPS]

@@ -33,6 +33,8 @@ import numpy as np
 import tomllib
 
 from a5kit import config as config_mod
+from a5kit import console
+from a5kit.console import say
 
 ASSIGNMENT = "assignment5"
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
@@ -44,6 +46,7 @@ EXAMPLE_REPOSITORY = "https://github.com/example-course/assignment5-student-EXAM
 # and `make grade`'s written pages read the answer keys of solutions/).
 INSTRUCTOR_ONLY = (
     "autograder.py",
+    "console.py",
     "release.py",
     "demo.py",
     "bench.py",
@@ -344,6 +347,7 @@ def build_student(root: Path, out: Path, notebooks: Path | None = None) -> Path:
     for relative in student_package_files(root):
         (out / "src" / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / "src" / relative, out / "src" / relative)
+        say.debug(f"student tree: src/{relative}")
     (out / "pyproject.toml").write_text(student_pyproject(root))
     (out / "README.md").write_text(
         STUDENT_README.format(url=f"https://github.com/{config.github_path}", ref=config.ref)
@@ -362,27 +366,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--example", action="store_true", help="allow the EXAMPLE repository (the committed assignment5/, demos, tests)"
     )
+    console.add_switch(parser)
     args = parser.parse_args(argv)
+    console.configure(args)
     try:
         config = read_config(args.root)
         refuse_example(config, args.example, "the release")
-        print(f"wrote {write_public_expected(args.root)}")
-        print(f"wrote {write_written_questions(args.root)}")
+        say.info(f"wrote {write_public_expected(args.root)}")
+        say.info(f"wrote {write_written_questions(args.root)}")
         notebooks = args.out or args.root / ASSIGNMENT
         for path in build(args.root, notebooks):
-            print(f"wrote {path}")
+            say.info(f"wrote {path}")
         student = build_student(args.root, args.student_out or args.root / "dist" / "student", notebooks)
     except ReleaseError as err:
-        print(f"release: {err}", file=sys.stderr)
+        say.error(f"release: {err}")
         return 1
-    print(f"wrote {student}: push it to {config.repository} and tag it {config.ref}")
+    say.info(f"wrote {student}: push it to {config.repository} and tag it {config.ref}")
     from .written_pdf import template
 
-    print(
+    say.info(
         f"wrote {template(args.root / WRITTEN_TEMPLATE)}: the template of the Gradescope PDF assignment for the written answers"
     )
     if config.is_example:
-        print(f"release: built with the EXAMPLE repository {EXAMPLE_REPOSITORY} (--example): not for publishing")
+        say.warning(f"release: built with the EXAMPLE repository {EXAMPLE_REPOSITORY} (--example): not for publishing")
     return 0
 
 
