@@ -20,6 +20,7 @@ from a5kit.checking.core import Case, Failure, run_case
 from a5kit.checking.submission import KitError, LocalSubmission
 from a5kit.grader import batch, class_report, isolation, runner
 from a5kit.grader import results as results_mod
+from a5kit.grader.kernel_client import KernelSettings
 
 
 def _case(func, hidden=True) -> Case:
@@ -151,9 +152,8 @@ def test_a_broken_hidden_test_graded_by_the_real_runner_is_reported_apart(tmp_pa
         hidden_tests=hidden,
         questions={"02_dna_cnn": ["q2a"]},
         cache=tiny_cache,
-        user=student_user,
         limits=runner.Limits(cell=30.0, question=60.0, total=180.0),
-        memory_mb=1200,
+        kernel=KernelSettings(user=student_user, memory_mb=1200),
     )
     doc = runner.grade_submission(sub, setup)
     results_mod.validate(doc)

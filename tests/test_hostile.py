@@ -25,6 +25,7 @@ from test_runner import outputs, score  # one definition of how a question's sco
 
 from a5kit import nbmeta
 from a5kit.grader import results as results_mod
+from a5kit.grader.kernel_client import KernelSettings
 from a5kit.grader.launcher import set_limits
 from a5kit.grader.memory import Scope, owned_bytes
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
@@ -81,10 +82,8 @@ def grade(
         hidden_tests=HIDDEN,
         questions=QUESTIONS,
         cache=cache,
-        user=user,
-        memory_mb=memory_mb,
-        disk_mb=disk_mb,
         limits=Limits(**{"cell": 20.0, "question": 20.0, "total": 200.0, **limits}),
+        kernel=KernelSettings(user=user, memory_mb=memory_mb, disk_mb=disk_mb),
     )
     doc = grade_submission(sub, setup)
     results_mod.validate(doc)
@@ -384,7 +383,7 @@ def test_a_limit_the_platform_refuses_is_skipped_with_a_message(monkeypatch, cap
 
 
 def test_a_kernel_that_dies_at_start_up_shows_its_last_error_lines(tmp_path, student_user):
-    from a5kit.grader.kernel_client import KernelDied, KernelSettings, StudentKernel
+    from a5kit.grader.kernel_client import KernelDied, StudentKernel
 
     kernel = StudentKernel(KernelSettings(user=student_user, address_space_mb=40, start_timeout=60))
     try:
@@ -399,7 +398,7 @@ def test_the_kernel_may_reserve_address_space_it_never_touches_as_torchs_cuda_bu
     """Importing torch's CUDA build reserves about 3.2 GB of address space; a kernel capped at 4 GB then
     failed honest sklearn imports and cost a perfect submission 17-19 points (issue 19). The grade must
     not depend on the torch build: memory is bounded by what the processes hold, not what they reserve."""
-    from a5kit.grader.kernel_client import KernelSettings, StudentKernel
+    from a5kit.grader.kernel_client import StudentKernel
 
     kernel = StudentKernel(KernelSettings(user=student_user, start_timeout=60))
     try:
@@ -769,8 +768,8 @@ def test_replacing_the_kernel_servers_serve_and_kit_by_name_changes_no_kit_probe
         hidden_tests=hidden,
         questions={"02_dna_cnn": ["q2a"]},
         cache=tiny_cache,
-        user=student_user,
         limits=Limits(cell=60.0, question=60.0, total=200.0),
+        kernel=KernelSettings(user=student_user),
     )
     doc = grade_submission(sub, setup)
     probe = [t for t in doc["tests"] if re.search("kit.probe.sees", t["name"])]
@@ -807,7 +806,7 @@ def test_a_kernel_restarted_after_a_watchdog_kill_is_not_reported_dead_for_the_o
     took over 0.2 s to load (a loaded machine) was reported dead with its predecessor's reason, and the
     rest of a correct notebook scored 0. The helper is made slow here so the window is always open."""
     from a5kit.grader import kernel_client
-    from a5kit.grader.kernel_client import KernelSettings, StudentKernel
+    from a5kit.grader.kernel_client import StudentKernel
 
     monkeypatch.setattr(kernel_client, "LOAD_SERVER", "import time\ntime.sleep(1)\n" + kernel_client.LOAD_SERVER)
     kernel = StudentKernel(KernelSettings(memory_mb=300, start_timeout=60))

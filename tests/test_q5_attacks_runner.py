@@ -12,6 +12,7 @@ from test_runner import AS_ROOT, HIDDEN, notebook  # shared helpers of the runne
 
 from a5kit import nbmeta
 from a5kit.grader import results as results_mod
+from a5kit.grader.kernel_client import KernelSettings
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
 from a5kit.grader.settings import KERNEL_MEMORY_MB
 
@@ -73,9 +74,8 @@ def grade(tmp_path, cache, finetune_cell: str) -> dict:
         hidden_tests=HIDDEN,
         questions=QUESTIONS,
         cache=cache,
-        user=STUDENT,
         limits=Limits(cell=60.0, question=240.0, total=400.0),
-        memory_mb=KERNEL_MEMORY_MB,
+        kernel=KernelSettings(user=STUDENT, memory_mb=KERNEL_MEMORY_MB),
     )
     doc = grade_submission(sub, setup)
     results_mod.validate(doc)

@@ -21,6 +21,7 @@ from student_user import student_user  # noqa: F401  (a fixture)
 
 from a5kit import nbmeta
 from a5kit.grader import results as results_mod
+from a5kit.grader.kernel_client import KernelSettings
 from a5kit.grader.runner import GraderSetup, Limits, grade_submission
 from a5kit.grader.settings import source_notebooks
 
@@ -61,9 +62,8 @@ def _setup(cache: Path, **limits: float) -> GraderSetup:
         hidden_tests=HIDDEN,
         questions=QUESTIONS,
         cache=cache,
-        user=STUDENT,
         limits=Limits(**{"cell": 10.0, "question": 10.0, "total": 120.0, **limits}),
-        memory_mb=1200,
+        kernel=KernelSettings(user=STUDENT, memory_mb=1200),
     )
 
 
@@ -346,7 +346,7 @@ def test_without_a_student_user_the_summary_says_the_tests_were_not_protected(tm
     sub = tmp_path / "submission"
     sub.mkdir()
     setup = _setup(tiny_cache)
-    setup.user = ""
+    setup = setup.with_kernel(user="")
     doc = grade_submission(sub, setup)
     assert "ran as the grader's user" in doc["output"]
 
@@ -361,7 +361,7 @@ def test_without_root_it_grades_without_the_user_switch_and_says_so(tmp_path, ti
     sub.mkdir()
     (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT))
     setup = _setup(tiny_cache)
-    setup.user = "a5student"
+    setup = setup.with_kernel(user="a5student")
     doc = grade_submission(sub, setup)
     assert score(doc, "q2a") == POINTS["q2a"]
     assert "not running as root" in doc["output"] and "hidden tests were not protected" in doc["output"]

@@ -192,7 +192,7 @@ def test_the_runner_reports_an_invalid_grader_json_in_results_json(tmp_path):
 def test_the_runner_takes_notebooks_questions_limits_and_visibility_from_the_settings(repo_settings):
     setup = runner.setup_from_settings(repo_settings, HIDDEN)
     assert setup.notebooks == repo_settings.notebook_names and setup.questions == repo_settings.questions
-    assert (setup.limits, setup.hidden_visibility, setup.memory_mb) == (
+    assert (setup.limits, setup.hidden_visibility, setup.kernel.memory_mb) == (
         repo_settings.limits,
         "after_published",
         gs.KERNEL_MEMORY_MB,

@@ -20,7 +20,9 @@ class _Stdout(logging.StreamHandler):
     redirection, or pytest's capture, sees them)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout  # not setStream: the last one may be closed
+        self.stream = (
+            sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+        )  # not setStream: the last one may be closed
         super().emit(record)
 
 

@@ -63,13 +63,20 @@ class GraderSetup:
     questions: dict[str, list[str]]  # notebook stem -> autograded questions, in order
     cache: Path | None = None
     expected: Path | None = None
-    user: str = ""
     limits: Limits = field(default_factory=Limits)
     hidden_visibility: str = grader_settings.HIDDEN_VISIBILITY
-    memory_mb: int = grader_settings.KERNEL_MEMORY_MB
-    disk_mb: int = grader_settings.KERNEL_DISK_MB
     notebooks: tuple[str, ...] = ()  # every notebook a submission is searched for (default: those of ``questions``)
-    exclusive_user: bool = True  # set by grade_submission: whether this grader holds the machine's lock on the user
+    # The student's kernels: their user, memory and disk limits (grader.json's kernel_memory_mb is memory_mb
+    # here); each notebook's kernel gets these with its own environment added.
+    kernel: KernelSettings = field(default_factory=KernelSettings)
+
+    @property
+    def user(self) -> str:
+        return self.kernel.user
+
+    def with_kernel(self, **changes: Any) -> GraderSetup:
+        """This set-up with some of the kernel settings changed (e.g. ``user="nobody"``)."""
+        return dataclasses.replace(self, kernel=dataclasses.replace(self.kernel, **changes))
 
 
 def questions_in(notebook: Path) -> list[str]:
@@ -135,15 +142,7 @@ def grade_notebook(
     results: list[Result] = []
     kernel: StudentKernel | None = None
     try:
-        kernel = StudentKernel(
-            KernelSettings(
-                user=setup.user,
-                memory_mb=setup.memory_mb,
-                disk_mb=setup.disk_mb,
-                env=env,
-                exclusive_user=setup.exclusive_user,
-            )
-        )
+        kernel = StudentKernel(dataclasses.replace(setup.kernel, env={**setup.kernel.env, **env}))
         kernel.deadline = clock.notebook_deadline
         if progress is not None:
             progress.kernel = kernel
@@ -307,7 +306,7 @@ def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) 
         notes.append(
             f"the student user {setup.user!r} does not exist (setup.sh creates it): the notebooks ran as 'nobody'"
         )
-        setup = dataclasses.replace(setup, user="nobody")
+        setup = setup.with_kernel(user="nobody")
     if setup.user and os.geteuid() == 0 and setup.cache is not None and not _others_can_read(setup.cache):
         notes.append(
             f"the cache {setup.cache} is not readable by {setup.user!r}: model outputs will be missing in the notebooks"
@@ -325,7 +324,7 @@ def _grade_submission(submission: Path, setup: GraderSetup, progress: Progress) 
             notes.append(
                 f"another grader is running as {setup.user!r} on this machine: only this grader's own processes were stopped"
             )
-            setup = dataclasses.replace(setup, exclusive_user=False)
+            setup = setup.with_kernel(exclusive_user=False)
     try:
         return _grade_notebooks(submission, setup, progress, clock, notes)
     finally:
@@ -411,11 +410,13 @@ def setup_from_settings(
         notebooks=settings.notebook_names,
         cache=cache,
         expected=expected,
-        user=settings.user if user is None else user,
         limits=settings.limits,
         hidden_visibility=settings.hidden_visibility,
-        memory_mb=settings.kernel_memory_mb,
-        disk_mb=settings.kernel_disk_mb,
+        kernel=KernelSettings(
+            user=settings.user if user is None else user,
+            memory_mb=settings.kernel_memory_mb,
+            disk_mb=settings.kernel_disk_mb,
+        ),
     )
 
 
