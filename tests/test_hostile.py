@@ -802,7 +802,7 @@ def test_a_busy_child_and_200_forked_sleepers_cost_their_notebook_only_and_leave
 
 
 def test_a_kernel_restarted_after_a_watchdog_kill_is_not_reported_dead_for_the_old_reason(monkeypatch):
-    """The kill reason belongs to the kernel it killed. CI (stops 25, 26): a restarted kernel whose helper
+    """The kill reason belongs to the kernel it killed. CI of the last two stops: a restarted kernel whose helper
     took over 0.2 s to load (a loaded machine) was reported dead with its predecessor's reason, and the
     rest of a correct notebook scored 0. The helper is made slow here so the window is always open."""
     from a5kit.grader import kernel_client

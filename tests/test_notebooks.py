@@ -121,7 +121,14 @@ def _validate(path: Path, *flags: str, env: dict[str, str]) -> subprocess.Comple
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=path.parent, timeout=1800)
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+# `nbgrader validate` is shown to work with the kit on the first notebook, source and release. Every
+# notebook's source passing its tests and every release passing none is what nbgrader's `autograde`
+# checks in tests/test_nbgrader_autograde.py (the same execution): validating all four again cost
+# about 4 minutes of the suite.
+VALIDATED = NOTEBOOKS[:1]
+
+
+@pytest.mark.parametrize("name", VALIDATED)
 def test_nbgrader_validate_passes_on_the_source(name, tmp_path):
     result = _validate(ROOT / "solutions" / name, env=_env(tmp_path, hidden=True))
     assert "Success! Your notebook passes all the tests." in result.stdout, (
@@ -129,7 +136,7 @@ def test_nbgrader_validate_passes_on_the_source(name, tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", VALIDATED)
 def test_nbgrader_validate_invert_finds_no_passing_test_in_the_release(name, released, tmp_path):
     result = _validate(released / name, "--invert", env=_env(tmp_path, hidden=False))
     assert "Success! The notebook does not pass any tests." in result.stdout, (

@@ -174,6 +174,13 @@ REQUIREMENTS: list[tuple[str, str, str, str, str | None]] = [
     ("02_dna_cnn", "q3b-task", "another seed gives another run", "q3b", "another_seed_gives_other_losses"),
     (
         "02_dna_cnn",
+        "q3b-task",
+        "clear the gradients before each `loss.backward()` (`optimizer.zero_grad()`)",
+        "q3b",
+        "gradients_are_cleared_before_each_backward",
+    ),
+    (
+        "02_dna_cnn",
         "q3c-task",
         "**integer numpy array of shape `(N,)`**",
         "q3c",

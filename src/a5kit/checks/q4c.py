@@ -77,7 +77,9 @@ def check_top_hit(sub, weights: np.ndarray, what: str) -> None:
     if value[0] in list(hits["matrix_id"]):
         raise Failure(
             f"{what}: {tuple(value)} is hit number {list(hits['matrix_id']).index(value[0]) + 1} of filter "
-            f"{index}; the top hit is the first (smallest p-value): {want}"
+            f"{index}; the top hit is the first (smallest p-value): {want}. Took the first? Then pass weights[index] "
+            "as it is: tomtom_jaspar makes the query from the raw weights itself, and a softmax or normalisation "
+            "before it can change the hits"
         )
     raise Failure(
         f"{what}: got {tuple(value)}, expected {want}, the top Tomtom hit of filter {index} (your strongest); "
