@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from conftest import ROOT
 
-from a5kit import console, release
+from a5kit import console
 
 
 def said(argv: list[str], capsys) -> tuple[str, str]:
@@ -42,26 +41,3 @@ def test_quiet_and_verbose_together_are_refused(capsys):
     with pytest.raises(SystemExit):
         said(["-q", "-v"], capsys)
     assert "not allowed with" in capsys.readouterr().err
-
-
-def test_a_quiet_release_says_nothing_but_its_warning_and_a_verbose_one_names_every_file(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
-    monkeypatch.delenv("A5KIT_REF", raising=False)
-    monkeypatch.setattr(
-        release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED
-    )  # leave src/ alone
-    monkeypatch.setattr(release, "write_written_questions", lambda root: root / release.WRITTEN_QUESTIONS)
-    where = [
-        "--root",
-        str(ROOT),
-        "--out",
-        str(tmp_path / "nb"),
-        "--student-out",
-        str(tmp_path / "student"),
-        "--example",
-    ]
-    assert release.main([*where, "--quiet"]) == 0
-    quiet = capsys.readouterr()
-    assert quiet.out == "" and "not for publishing" in quiet.err
-    assert release.main([*where, "--verbose"]) == 0
-    assert "student tree: src/a5kit/checking/core.py" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import tomllib
 from conftest import ROOT
+from gradescope_image import SETUP_TOOLS
 from packaging.markers import Marker
 
 import a5kit
@@ -436,25 +437,7 @@ def test_kit_model_tests_pass_under_transformers_5_as_on_colab(registry, tmp_pat
 
 # -- setup.sh on Gradescope's default image ----------------------------------------------------------
 
-TOOLS = (
-    "bash",
-    "env",
-    "grep",
-    "cut",
-    "basename",
-    "dirname",
-    "ls",
-    "head",
-    "sed",
-    "rm",
-    "chmod",
-    "id",
-    "cat",
-    "mkdir",
-    "tr",
-    "uname",
-    "sh",
-)
+TOOLS = SETUP_TOOLS
 
 
 def _python_310() -> str | None:

@@ -391,31 +391,31 @@ def test_make_release_refuses_the_example_repository_with_one_line(tmp_path, mon
     assert not (tmp_path / "student").exists()
 
 
+def _example_release(tmp_path, monkeypatch, *flags: str) -> int:
+    """``make release EXAMPLE=1`` into ``tmp_path`` (src/ left alone), with ``flags`` added."""
+    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
+    monkeypatch.delenv("A5KIT_REF", raising=False)
+    monkeypatch.setattr(release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED)
+    monkeypatch.setattr(release, "write_written_questions", lambda root: root / release.WRITTEN_QUESTIONS)
+    where = ["--root", str(ROOT), "--out", str(tmp_path / "nb"), "--student-out", str(tmp_path / "student")]
+    return release.main([*where, "--example", *flags])
+
+
 def test_make_release_with_example_writes_the_student_tree_and_says_it_is_not_for_publishing(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.delenv("A5KIT_REPOSITORY", raising=False)
-    monkeypatch.delenv("A5KIT_REF", raising=False)
-    monkeypatch.setattr(
-        release, "write_public_expected", lambda root: root / release.PUBLIC_EXPECTED
-    )  # leave src/ alone
-    assert (
-        release.main(
-            [
-                "--root",
-                str(ROOT),
-                "--out",
-                str(tmp_path / "nb"),
-                "--student-out",
-                str(tmp_path / "student"),
-                "--example",
-            ]
-        )
-        == 0
-    )
+    assert _example_release(tmp_path, monkeypatch) == 0
     said = capsys.readouterr()
     assert (tmp_path / "student" / "pyproject.toml").exists() and "EXAMPLE" in said.out
     assert "warning: release: built with the EXAMPLE repository" in said.err and "not for publishing" in said.err
+
+
+def test_a_quiet_release_says_only_its_warning_and_a_verbose_one_names_every_file(tmp_path, monkeypatch, capsys):
+    assert _example_release(tmp_path, monkeypatch, "--quiet") == 0
+    quiet = capsys.readouterr()
+    assert quiet.out == "" and "not for publishing" in quiet.err
+    assert _example_release(tmp_path, monkeypatch, "--verbose") == 0
+    assert "student tree: src/a5kit/checking/core.py" in capsys.readouterr().out
 
 
 def test_make_autograder_refuses_the_example_repository_with_one_line(tmp_path, monkeypatch, capsys):
