@@ -2,7 +2,7 @@
 
 In a temporary copy of the repository (src/, autograder/, solutions/, requirements/, pyproject.toml,
 README.md) the test adds exactly three files -- the nbgrader source notebook ``solutions/05_toy.ipynb``
-with one autograded question q7, its public check module ``src/a5kit/checks/q7.py`` and its hidden
+with one autograded question q7, its public check module ``src/a5kit/public_checks/q7.py`` and its hidden
 test module ``autograder/tests/q7.py`` -- then builds the autograder from the copy with
 ``python -m a5kit.autograder`` and grades a submission of the new notebook with ``run_autograder``.
 Gradescope would install the copy's a5kit wheel; here ``PYTHONPATH`` points the build and the
@@ -31,7 +31,7 @@ from a5kit.grader import settings as gs
 pytestmark = pytest.mark.slow
 
 COPIED = ("src", "autograder", "solutions", "requirements", "pyproject.toml", "README.md")
-ADDED = {"solutions/05_toy.ipynb", "src/a5kit/checks/q7.py", "autograder/tests/q7.py"}
+ADDED = {"solutions/05_toy.ipynb", "src/a5kit/public_checks/q7.py", "autograder/tests/q7.py"}
 
 PUBLIC_Q7 = '''"""q7: add_one(x) returns x + 1 -- public checks."""
 
@@ -81,7 +81,7 @@ def repo_with_q7(shared_tmp) -> Path:
         else:
             shutil.copyfile(source, copy / top)
     toy_notebook(copy / "solutions" / "05_toy.ipynb", "q7", 3)
-    (copy / "src" / "a5kit" / "checks" / "q7.py").write_text(PUBLIC_Q7)
+    (copy / "src" / "a5kit" / "public_checks" / "q7.py").write_text(PUBLIC_Q7)
     (copy / "autograder" / "tests" / "q7.py").write_text(HIDDEN_Q7)
     return copy
 
@@ -163,7 +163,10 @@ def test_a_submission_of_the_fifth_notebook_is_graded_with_q7s_public_and_hidden
 # -- q7 in an existing notebook: the notebook source and two new files; the consistency tests pass ---------------
 
 EXISTING = "solutions/02_dna_cnn.ipynb"
-REGENERATED = {"assignment5/02_dna_cnn.ipynb", "src/a5kit/checks/public_expected.npz"}  # what `make release` rewrites
+REGENERATED = {
+    "assignment5/02_dna_cnn.ipynb",
+    "src/a5kit/public_checks/public_expected.npz",
+}  # what `make release` rewrites
 
 
 def _add_q7_cells(path: Path) -> None:
@@ -212,7 +215,7 @@ def repo_with_q7_in_notebook_2(shared_tmp) -> Path:
         else:
             shutil.copyfile(source, copy / top)
     _add_q7_cells(copy / EXISTING)
-    (copy / "src" / "a5kit" / "checks" / "q7.py").write_text(PUBLIC_Q7)
+    (copy / "src" / "a5kit" / "public_checks" / "q7.py").write_text(PUBLIC_Q7)
     (copy / "autograder" / "tests" / "q7.py").write_text(HIDDEN_Q7)
     done = subprocess.run(
         [
@@ -248,7 +251,7 @@ def test_adding_q7_to_notebook_2_edits_its_source_adds_two_modules_and_release_r
     repo_with_q7_in_notebook_2,
 ):
     before, after = _all_files(ROOT), _all_files(repo_with_q7_in_notebook_2)
-    assert set(after) - set(before) == {"src/a5kit/checks/q7.py", "autograder/tests/q7.py"}
+    assert set(after) - set(before) == {"src/a5kit/public_checks/q7.py", "autograder/tests/q7.py"}
     assert set(before) - set(after) == set()
     assert {path for path in before if before[path] != after[path]} == {EXISTING, *REGENERATED}
 

@@ -58,7 +58,7 @@ def test_checking_imports_neither_the_grader_nor_the_wire():
 
 @pytest.mark.parametrize(
     ("target", "allowed"),
-    [("a5kit.kernel_server", "a5kit.kernel_server.probes"), ("a5kit.checks", "a5kit.checks.stored")],
+    [("a5kit.kernel_server", "a5kit.kernel_server.probes"), ("a5kit.public_checks", "a5kit.public_checks.stored")],
 )
 def test_checking_imports_only_one_module_of_the_server_and_of_the_content_and_only_lazily(target, allowed):
     found = _into("a5kit.checking", target)

@@ -26,9 +26,9 @@ from a5kit import (
 )
 from a5kit.checking import load_cases
 from a5kit.checking.core import hidden_module, reference_module
-from a5kit.checks import q3a as q3a_checks
-from a5kit.checks.q3b import EPOCHS
-from a5kit.checks.q3c import PUBLIC_BAR
+from a5kit.public_checks import q3a as q3a_checks
+from a5kit.public_checks.q3b import EPOCHS
+from a5kit.public_checks.q3c import PUBLIC_BAR
 
 NOTEBOOK = ROOT / "solutions" / "02_dna_cnn.ipynb"
 pytestmark = pytest.mark.usefixtures(

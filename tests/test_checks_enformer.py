@@ -23,7 +23,7 @@ from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 from a5kit import cache, data, inputs, models, motif_match, nbmeta
 from a5kit.checking import load_cases
 from a5kit.checking.core import reference_module
-from a5kit.checks import q4a as q4a_checks
+from a5kit.public_checks import q4a as q4a_checks
 
 REF = reference_module(HIDDEN)  # the instructor's reference implementations
 

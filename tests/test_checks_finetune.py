@@ -19,9 +19,9 @@ from notebook_checks import HIDDEN, failed, grade, reference_namespace, with_
 
 from a5kit import finetune_data, models, nbmeta
 from a5kit.checking import LocalSubmission, load_cases
-from a5kit.checks import q5a as q5a_checks
-from a5kit.checks.q5c import pearson_per_track
 from a5kit.kernel_server.probes import forward, parameters, tiny_enformer
+from a5kit.public_checks import q5a as q5a_checks
+from a5kit.public_checks.q5c import pearson_per_track
 
 NOTEBOOK = ROOT / "solutions" / "04_finetune.ipynb"
 pytestmark = pytest.mark.usefixtures(

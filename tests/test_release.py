@@ -152,7 +152,7 @@ def test_built_wheel_holds_public_checks_only(tmp_path):
         text = "\n".join(
             zf.read(n).decode("utf-8", "replace") for n in names if n.endswith((".py", ".txt", ".md", ".json"))
         )
-    assert "a5kit/checks/q2a.py" in names and "a5kit/datasets/training.txt" in names
+    assert "a5kit/public_checks/q2a.py" in names and "a5kit/datasets/training.txt" in names
     assert not [
         n for n in names if "autograder/" in n or "/tests/" in n or n.endswith("test.txt")
     ]  # no hidden test files
@@ -169,7 +169,7 @@ def test_grade_cell_points_equal_the_sum_of_their_cases():
 
 
 def test_every_question_module_has_public_and_hidden_cases():
-    for path in sorted((ROOT / "src" / "a5kit" / "checks").glob("q*.py")):
+    for path in sorted((ROOT / "src" / "a5kit" / "public_checks").glob("q*.py")):
         cases = load_cases(path.stem, HIDDEN)
         assert any(not c.hidden for c in cases), f"{path.stem}: no public case"
         assert any(c.hidden for c in cases), f"{path.stem}: no hidden case"
@@ -189,7 +189,9 @@ def test_stored_public_values_equal_a_fresh_computation_by_the_reference():
     fresh = release.public_expected(ROOT)
     with np.load(ROOT / release.PUBLIC_EXPECTED, allow_pickle=False) as npz:
         committed = {k: npz[k] for k in npz.files}
-    assert sorted(committed) == sorted(fresh), "run `make release` and commit src/a5kit/checks/public_expected.npz"
+    assert sorted(committed) == sorted(fresh), (
+        "run `make release` and commit src/a5kit/public_checks/public_expected.npz"
+    )
     for key, value in fresh.items():
         if value.dtype.kind in "fc":
             np.testing.assert_allclose(committed[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
@@ -198,7 +200,7 @@ def test_stored_public_values_equal_a_fresh_computation_by_the_reference():
 
 
 def test_writing_the_stored_values_twice_gives_the_same_bytes(tmp_path):
-    from a5kit.checks import stored
+    from a5kit.public_checks import stored
 
     values = {"b": np.arange(3.0), "a": np.array("ACGT")}
     stored.write(values, tmp_path / "one.npz")
@@ -295,7 +297,7 @@ def test_student_tree_leaks_nothing_graded(student):
 
 
 def test_student_stored_values_are_public_inputs_answers_only(student):
-    with np.load(student / "src" / "a5kit" / "checks" / "public_expected.npz", allow_pickle=False) as npz:
+    with np.load(student / "src" / "a5kit" / "public_checks" / "public_expected.npz", allow_pickle=False) as npz:
         assert not [k for k in npz.files if "hidden" in k and not k.endswith(".points.hidden")]
         assert max(npz[k].size for k in npz.files) < 1000  # small arrays for fixed public inputs, no data set
 
@@ -356,7 +358,7 @@ def test_student_wheel_is_a_strict_subset_of_the_grader_wheel(student, tmp_path)
         (wheel,) = (tmp_path / name).glob("a5kit-*.whl")
         with zipfile.ZipFile(wheel) as zf:
             wheels[name] = {n: zf.read(n) for n in zf.namelist() if n.startswith("a5kit/")}
-    assert "a5kit/checks/public_expected.npz" in wheels["student"]
+    assert "a5kit/public_checks/public_expected.npz" in wheels["student"]
     assert set(wheels["student"]) < set(wheels["grader"])
     assert all(wheels["student"][n] == wheels["grader"][n] for n in wheels["student"])
     assert {n.removeprefix("a5kit/") for n in set(wheels["grader"]) - set(wheels["student"])} == set(

@@ -206,7 +206,7 @@ def test_the_runner_takes_notebooks_questions_limits_and_visibility_from_the_set
 def test_a_grade_cell_without_a_public_check_module_is_refused_by_name(tmp_path):
     with pytest.raises(
         gs.SettingsError,
-        match=r"05_toy.ipynb: question q99 has a grade cell but no public check module a5kit/checks/q99.py",
+        match=r"05_toy.ipynb: question q99 has a grade cell but no public check module a5kit/public_checks/q99.py",
     ):
         gs.from_sources([toy_notebook(tmp_path / "05_toy.ipynb", "q99", 3)], HIDDEN)
 
@@ -215,7 +215,7 @@ def test_a_grade_cell_whose_points_differ_from_its_tests_is_refused_with_both_nu
     with pytest.raises(
         gs.SettingsError,
         match=r"question q1a is worth 5 points in its nbgrader grade cell, but its tests add up to 4 "
-        r"\(public 1.5 in a5kit/checks/q1a.py, hidden 2.5 in tests/q1a.py\)",
+        r"\(public 1.5 in a5kit/public_checks/q1a.py, hidden 2.5 in tests/q1a.py\)",
     ):
         gs.from_sources([toy_notebook(tmp_path / "05_toy.ipynb", "q1a", 5)], HIDDEN)
 

@@ -49,7 +49,7 @@ WRITES_FILES = {
     "a5kit.motifs.write_dataset",
     "a5kit.motifs.write_tsv",
     "a5kit.motifs.main",
-    "a5kit.checks.stored.write",
+    "a5kit.public_checks.stored.write",
     "a5kit.inputs.record_all",
 }
 
@@ -101,7 +101,9 @@ def graded_functions() -> dict[str, dict[str, tuple[int, int]]]:
     graded = {}
     for path in sorted(HIDDEN.glob("q*.py")):
         called = set(
-            re.findall(r'"(\w+)"', path.read_text() + (ROOT / "src" / "a5kit" / "checks" / path.name).read_text())
+            re.findall(
+                r'"(\w+)"', path.read_text() + (ROOT / "src" / "a5kit" / "public_checks" / path.name).read_text()
+            )
         )
         graded[path.stem] = {name: signatures[name] for name in sorted(called) if name in signatures}
     return graded
@@ -172,7 +174,7 @@ def test_the_search_covers_every_autograded_question_and_the_student_modules():
     assert set(graded) == {p.stem for p in HIDDEN.glob("q*.py")} and all(graded.values())
     assert graded["q2a"] == {"one_hot_encode_dna": (1, 1)} and graded["q2b"] == {"plot_one_hot": (1, 2)}
     functions = public_functions()
-    assert "a5kit.checks.q4d.check_closest" in functions and "a5kit.inputs.variant_sequences" in functions
+    assert "a5kit.public_checks.q4d.check_closest" in functions and "a5kit.inputs.variant_sequences" in functions
     assert not [
         n for n in functions if n.split(".")[1] in ("release", "autograder", "demo", "bench")
     ]  # not in the student package

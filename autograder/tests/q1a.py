@@ -7,8 +7,15 @@ from a5kit_reference import attention_expected, attention_mistakes
 
 from a5kit import models
 from a5kit.checking import Failure, case, expect
-from a5kit.checks.q1a import batched_hint, call_attention, check_attention, check_large_scores, diagnose, random_qkv
 from a5kit.inputs import ACTIVE_SENTENCE
+from a5kit.public_checks.q1a import (
+    batched_hint,
+    call_attention,
+    check_attention,
+    check_large_scores,
+    diagnose,
+    random_qkv,
+)
 
 
 @case(points=0.5)

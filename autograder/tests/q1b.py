@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from a5kit import models
 from a5kit.checking import case
-from a5kit.checks.q1b import (
+from a5kit.inputs import PASSIVE_SENTENCE
+from a5kit.public_checks.q1b import (
     TOKENS,
     check_image_is_matrix,
     check_matrix_choice,
@@ -14,7 +15,6 @@ from a5kit.checks.q1b import (
     closing_new_figures,
     synthetic_attentions,
 )
-from a5kit.inputs import PASSIVE_SENTENCE
 
 
 def _expect_index_error(sub, layer: int, head: int, argument: str) -> None:

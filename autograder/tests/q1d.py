@@ -6,8 +6,8 @@ from a5kit_reference import between_expected
 
 from a5kit import models
 from a5kit.checking import case
-from a5kit.checks.q1d import TOKENS, check_between, check_missing_word, synthetic_attentions
 from a5kit.inputs import ACTIVE_SENTENCE, PASSIVE_SENTENCE
+from a5kit.public_checks.q1d import TOKENS, check_between, check_missing_word, synthetic_attentions
 
 PAIRS = {
     ACTIVE_SENTENCE: [("dog", "fox"), ("jumps", "fox"), ("dog", "lazy"), ("over", "jumps")],

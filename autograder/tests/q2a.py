@@ -6,7 +6,7 @@ import numpy as np
 from a5kit_reference import one_hot
 
 from a5kit.checking import Failure, case, expect
-from a5kit.checks.q2a import check_names_the_bad_letter, check_one_hot
+from a5kit.public_checks.q2a import check_names_the_bad_letter, check_one_hot
 
 
 @case(points=0.25)

@@ -6,7 +6,7 @@ import numpy as np
 from a5kit_reference import one_hot
 
 from a5kit.checking import case
-from a5kit.checks.q2b import check_base_ticks, check_heatmap, check_position_label, plot_summary
+from a5kit.public_checks.q2b import check_base_ticks, check_heatmap, check_position_label, plot_summary
 
 
 @case(points=0.5)

@@ -7,8 +7,15 @@ from a5kit_reference import pca_expected
 
 from a5kit import motifs
 from a5kit.checking import case
-from a5kit.checks.q2b import plot_summary
-from a5kit.checks.q3a import call_pca, check_legend, check_pca, check_points_coloured_by_tf, split, with_constant_ends
+from a5kit.public_checks.q2b import plot_summary
+from a5kit.public_checks.q3a import (
+    call_pca,
+    check_legend,
+    check_pca,
+    check_points_coloured_by_tf,
+    split,
+    with_constant_ends,
+)
 
 
 @case(points=1)

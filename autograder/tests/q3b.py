@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from a5kit.checking import Failure, case
-from a5kit.checks.q3a import split
-from a5kit.checks.q3b import check_seeds_differ, model_and_losses
+from a5kit.public_checks.q3a import split
+from a5kit.public_checks.q3b import check_seeds_differ, model_and_losses
 
 
 @case(points=0.25)

@@ -6,10 +6,10 @@ import numpy as np
 
 from a5kit import motifs
 from a5kit.checking import Failure, case
-from a5kit.checks.q3a import encode, tf_indices
-from a5kit.checks.q3b import EPOCHS
-from a5kit.checks.q3c import accuracy, trained_model
 from a5kit.grader.precomputed import precomputed
+from a5kit.public_checks.q3a import encode, tf_indices
+from a5kit.public_checks.q3b import EPOCHS
+from a5kit.public_checks.q3c import accuracy, trained_model
 
 # How the threshold was set: the reference solution (solutions/02_dna_cnn.ipynb: one Conv1d of 64
 # width-9 filters, ReLU, global max pool, linear; Adam lr 1e-2, batches of 64) trained with

@@ -6,7 +6,7 @@ from a5kit_reference import extremes_expected
 
 from a5kit import data, inputs, models
 from a5kit.checking import case
-from a5kit.checks.q4a import check_extremes, planted_predictions
+from a5kit.public_checks.q4a import check_extremes, planted_predictions
 
 
 @case(points=0.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from a5kit import models
 from a5kit.checking import case
-from a5kit.checks.q4b import check_logo_matrix
+from a5kit.public_checks.q4b import check_logo_matrix
 
 
 @case(points=0.5)

@@ -6,7 +6,7 @@ from a5kit_reference import strongest_expected
 
 from a5kit import models
 from a5kit.checking import case
-from a5kit.checks.q4c import check_strongest, trap
+from a5kit.public_checks.q4c import check_strongest, trap
 
 
 @case(points=1)

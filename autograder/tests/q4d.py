@@ -6,7 +6,7 @@ from a5kit_reference import closest_expected
 
 from a5kit import models
 from a5kit.checking import case
-from a5kit.checks.q4d import MYOD1_MOTIF, check_closest, planted
+from a5kit.public_checks.q4d import MYOD1_MOTIF, check_closest, planted
 
 
 @case(points=1)

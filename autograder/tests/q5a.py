@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from a5kit.checking import Failure, case
-from a5kit.checks.q5a import BIN, TINY_DIM, make_adapter, output, split_parameters, task_data
+from a5kit.public_checks.q5a import BIN, TINY_DIM, make_adapter, output, split_parameters, task_data
 
 
 @case(points=1)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checking import Failure, case
-from a5kit.checks.q5a import make_adapter, split_parameters, task_data
-from a5kit.checks.q5b import (
+from a5kit.grader.precomputed import precomputed
+from a5kit.public_checks.q5a import make_adapter, split_parameters, task_data
+from a5kit.public_checks.q5b import (
     HEAD_BIAS,
     HEAD_WEIGHT,
     batches,
@@ -24,7 +25,6 @@ from a5kit.checks.q5b import (
     losses_of,
     quiet,
 )
-from a5kit.grader.precomputed import precomputed
 
 FALL_SEED, FALL_BATCH_SEED, FALL_STEPS, FALL_LR = 3, 40, 20, 3e-3
 GRADIENT_AGREEMENT = 0.95  # share of the head's weights an Adam step moves against the gradient (measured: 1.0)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from a5kit.checking import Failure, case
-from a5kit.checks.q5a import BIN, make_adapter, task_data
-from a5kit.checks.q5c import check_evaluate
+from a5kit.public_checks.q5a import BIN, make_adapter, task_data
+from a5kit.public_checks.q5c import check_evaluate
 
 
 @case(points=1)

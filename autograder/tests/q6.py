@@ -7,7 +7,7 @@ from a5kit_reference import apply_variant, reverse_complement, variant_effect_ex
 
 from a5kit import data
 from a5kit.checking import Failure, case
-from a5kit.checks.q6 import check_apply_variant, check_variant_effect, random_dna
+from a5kit.public_checks.q6 import check_apply_variant, check_variant_effect, random_dna
 
 
 @case(points=0.5)

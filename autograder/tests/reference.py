@@ -2,7 +2,7 @@
 
 Hidden tests import them as ``a5kit_reference`` (``a5kit.checking.core.reference_module`` loads
 this file next to the hidden modules), and ``make release`` runs them on the public checks' fixed
-inputs to write the expected values the student package ships, ``a5kit/checks/public_expected.npz``
+inputs to write the expected values the student package ships, ``a5kit/public_checks/public_expected.npz``
 (:func:`public_expected`). In the Gradescope archive this file sits with the hidden tests, which
 the student's user cannot read. Everything is computed in float64.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from a5kit.checks import q1a, q1d, q2a, q2b, q3a, q4a, q4c, q4d, q6
+from a5kit.public_checks import q1a, q1d, q2a, q2b, q3a, q4a, q4c, q4d, q6
 
 # -- q1a: scaled dot-product attention ---------------------------------------------------------
 
@@ -50,7 +50,7 @@ def attention(q: Any, k: Any, v: Any, causal: bool = True) -> tuple[np.ndarray, 
 
 
 def attention_mistakes(q: Any, k: Any, causal: bool) -> dict[str, np.ndarray]:
-    """The weights of each mistake that ``a5kit.checks.q1a.MISTAKES`` names."""
+    """The weights of each mistake that ``a5kit.public_checks.q1a.MISTAKES`` names."""
     d = np.asarray(q).shape[-1]
     mask = q1a.future_mask(*scores(q, k).shape[-2:])
 
@@ -73,7 +73,7 @@ def attention_mistakes(q: Any, k: Any, causal: bool) -> dict[str, np.ndarray]:
 
 
 def attention_expected(q: Any, k: Any, v: Any, causal: bool) -> dict[str, Any]:
-    """What ``a5kit.checks.q1a.check_attention`` compares with."""
+    """What ``a5kit.public_checks.q1a.check_attention`` compares with."""
     weights, output = attention(q, k, v, causal)
     return {"weights": weights, "output": output, "mistakes": attention_mistakes(q, k, causal)}
 
@@ -94,7 +94,7 @@ def _last_index(tokens: Sequence[str], word: str) -> int:
 
 
 def between_expected(tokens: Sequence[str], attentions: Any, query_word: str, key_word: str) -> dict[str, Any]:
-    """The answer and the wrong answers ``a5kit.checks.q1d.MISTAKES`` names."""
+    """The answer and the wrong answers ``a5kit.public_checks.q1d.MISTAKES`` names."""
     att = np.asarray(attentions, dtype=np.float64)
     qi, ki = q1d.token_index(tokens, query_word), q1d.token_index(tokens, key_word)
     want = att[:, :, qi, ki].mean(1)
@@ -173,7 +173,7 @@ def strongest(weights: Any) -> int:
 
 
 def strongest_expected(weights: Any) -> dict[str, int]:
-    """The answer and the filters the usual mistakes (``a5kit.checks.q4c.MISTAKES``) pick."""
+    """The answer and the filters the usual mistakes (``a5kit.public_checks.q4c.MISTAKES``) pick."""
     w = np.asarray(weights, dtype=np.float64)
     return {
         "value": strongest(w),
@@ -296,7 +296,7 @@ def _flatten(prefix: str, expected: dict[str, Any]) -> dict[str, np.ndarray]:
 
 def public_expected() -> dict[str, np.ndarray]:
     """Every value the public checks compare with, computed from their fixed inputs (what
-    ``a5kit/checks/public_expected.npz`` holds)."""
+    ``a5kit/public_checks/public_expected.npz`` holds)."""
     values: dict[str, np.ndarray] = {}
     q, k, v = q1a.random_qkv(1)
     values.update(_flatten("q1a.unmasked", attention_expected(q, k, v, causal=False)))

@@ -130,7 +130,7 @@ def stage(root: Path, cache: Path, staging: Path, seed: int | None = None) -> di
 
 def grader_settings_of(root: Path) -> grader_settings.Settings:
     """grader.json's settings from ``root``'s sources: every notebook in solutions/, its nbgrader grade cells with tests,
-    their points checked against the public (a5kit/checks) and hidden (autograder/tests) test modules."""
+    their points checked against the public (a5kit/public_checks) and hidden (autograder/tests) test modules."""
     try:
         return grader_settings.from_sources(
             grader_settings.source_notebooks(root), root / "autograder" / "tests", limits=Limits(), user=STUDENT_USER

@@ -2,7 +2,7 @@
 
 One source, three generated outputs:
 
-1. ``src/a5kit/checks/public_expected.npz``: what the public checks compare with, computed by the
+1. ``src/a5kit/public_checks/public_expected.npz``: what the public checks compare with, computed by the
    instructor's reference implementations (``autograder/tests/reference.py``) on the checks' fixed
    inputs, so the student package holds values, never reference code;
 2. ``assignment5/*.ipynb``: ``solutions/*.ipynb`` through nbgrader ``generate_assignment``;
@@ -58,7 +58,7 @@ INSTRUCTOR_ONLY = (
     "grader/written_pages.py",
     "grader/written_scores.py",
 )
-PUBLIC_EXPECTED = Path("src") / "a5kit" / "checks" / "public_expected.npz"
+PUBLIC_EXPECTED = Path("src") / "a5kit" / "public_checks" / "public_expected.npz"
 WRITTEN_QUESTIONS = Path("src") / "a5kit" / "written_questions.json"
 WRITTEN_TEMPLATE = Path("dist") / "written-template.pdf"  # the Gradescope PDF assignment is made from it
 
@@ -183,7 +183,7 @@ def build(root: Path, out: Path) -> list[Path]:
 def public_expected(root: Path) -> dict:
     """The values the public checks compare with, computed now by the instructor's reference code."""
     from .checking.core import reference_module
-    from .checks import stored
+    from .public_checks import stored
 
     stored._all.cache_clear()
     from .checking.core import load_cases
@@ -193,15 +193,15 @@ def public_expected(root: Path) -> dict:
     if reference is None:
         raise ReleaseError(f"no reference implementations at {hidden_dir / 'reference.py'}")
     values = reference.public_expected()
-    for path in sorted((root / "src" / "a5kit" / "checks").glob("q*.py")):  # what grade() tells a student
+    for path in sorted((root / "src" / "a5kit" / "public_checks").glob("q*.py")):  # what grade() tells a student
         points = sum(c.points for c in load_cases(path.stem, hidden_dir) if c.hidden)
         values[f"{path.stem}.points.hidden"] = np.asarray(points, dtype=np.float64)
     return values
 
 
 def write_public_expected(root: Path) -> Path:
-    """Regenerate ``src/a5kit/checks/public_expected.npz`` (the same values give the same bytes)."""
-    from .checks import stored
+    """Regenerate ``src/a5kit/public_checks/public_expected.npz`` (the same values give the same bytes)."""
+    from .public_checks import stored
 
     target = root / PUBLIC_EXPECTED
     stored.write(public_expected(root), target)

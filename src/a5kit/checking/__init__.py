@@ -92,7 +92,7 @@ def _warn_if_other_version() -> None:
 
 def hidden_points(question: str) -> float | None:
     """How many points the hidden tests of ``question`` add after submission (stored with the public checks)."""
-    from a5kit.checks import stored
+    from a5kit.public_checks import stored
 
     try:
         return float(stored.value(f"{question}.points.hidden"))

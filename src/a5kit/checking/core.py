@@ -1,6 +1,6 @@
 """Test cases, how they are found, run and reported.
 
-A question's tests live in one module: public cases in ``a5kit.checks.<question>`` (shipped with
+A question's tests live in one module: public cases in ``a5kit.public_checks.<question>`` (shipped with
 the package, shown to students by ``check()``), hidden cases in ``<hidden dir>/<question>.py``
 (only in the autograder). Each case is a function of a :class:`Submission` decorated with
 ``@case(points=...)``; it raises :class:`Failure` with a message that helps the student.
@@ -103,7 +103,7 @@ def cases_of(module: ModuleType, question: str, hidden: bool) -> list[Case]:
 
 def public_module(question: str) -> ModuleType:
     try:
-        return importlib.import_module(f"a5kit.checks.{question}")
+        return importlib.import_module(f"a5kit.public_checks.{question}")
     except ModuleNotFoundError:
         raise KeyError(f"no checks for question {question!r}") from None
 

@@ -9,7 +9,7 @@
     python -m a5kit.grader.settings GRADER_JSON --get user  # one top-level value (setup.sh)
 
 Adding a question or a notebook needs no edit here: its nbgrader grade cell, its public check
-module ``a5kit/checks/<q>.py`` and its hidden test module ``autograder/tests/<q>.py`` are enough.
+module ``a5kit/public_checks/<q>.py`` and its hidden test module ``autograder/tests/<q>.py`` are enough.
 """
 
 from __future__ import annotations
@@ -237,14 +237,14 @@ def _question(question: str, points: float, hidden_dir: Path | None, notebook: s
     except KeyError:
         raise SettingsError(
             f"{notebook}.ipynb: question {question} has a grade cell but no public check module "
-            f"a5kit/checks/{question}.py (src/a5kit/checks/{question}.py); add one, even with no cases"
+            f"a5kit/public_checks/{question}.py (src/a5kit/public_checks/{question}.py); add one, even with no cases"
         ) from None
     public = sum(c.points for c in cases if not c.hidden)
     hidden = sum(c.points for c in cases if c.hidden)
     if hidden_dir is not None and not math.isclose(public + hidden, points, abs_tol=1e-9):
         raise SettingsError(
             f"{notebook}.ipynb: question {question} is worth {points:g} points in its nbgrader grade cell, but its "
-            f"tests add up to {public + hidden:g} (public {public:g} in a5kit/checks/{question}.py, hidden "
+            f"tests add up to {public + hidden:g} (public {public:g} in a5kit/public_checks/{question}.py, hidden "
             f"{hidden:g} in {hidden_dir.name}/{question}.py)"
         )
     return Question(question, points, public, hidden if hidden_dir is not None else None)

@@ -15,7 +15,7 @@ import numpy as np
 
 from a5kit.checking import Failure, case
 from a5kit.checking.plain import Handle
-from a5kit.checks.q5a import BIN, make_adapter, split_parameters, task_data
+from a5kit.public_checks.q5a import BIN, make_adapter, split_parameters, task_data
 
 HEAD_WEIGHT, HEAD_BIAS = "to_tracks.0.weight", "to_tracks.0.bias"
 

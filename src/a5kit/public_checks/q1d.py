@@ -15,7 +15,7 @@ import numpy as np
 
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
-from a5kit.checks import stored
+from a5kit.public_checks import stored
 
 TOKENS = ["The", "Ġcat", "Ġsat", "Ġon", "Ġthe", "Ġmat", "."]
 SHAPE = (5, 3, 7, 7)  # 5 layers, 3 heads: averaging over the wrong axis shows in the shape

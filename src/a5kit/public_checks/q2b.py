@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from a5kit.checking import Failure, case, expect
-from a5kit.checks import stored
+from a5kit.public_checks import stored
 
 EXAMPLE = "ACGTNGATTACA"
 

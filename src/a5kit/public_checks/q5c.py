@@ -6,7 +6,7 @@ import numpy as np
 
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.plain import Handle
-from a5kit.checks.q5a import BIN, make_adapter, task_data
+from a5kit.public_checks.q5a import BIN, make_adapter, task_data
 
 
 def pearson_per_track(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.plain import Handle
-from a5kit.checks.q3a import split
+from a5kit.public_checks.q3a import split
 
 EPOCHS = 10  # the epochs the notebook and the autograder train for: train_cnn(X_train, y_train, epochs=EPOCHS, seed=0)
 SMALL = 300  # training sequences for the quick checks

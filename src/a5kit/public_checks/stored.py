@@ -27,7 +27,7 @@ class StoredValueMissing(KeyError):
 
 @functools.cache
 def _all() -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO((files("a5kit.checks") / FILENAME).read_bytes()), allow_pickle=False) as npz:
+    with np.load(io.BytesIO((files("a5kit.public_checks") / FILENAME).read_bytes()), allow_pickle=False) as npz:
         return {key: npz[key] for key in npz.files}
 
 
@@ -37,7 +37,7 @@ def value(key: str) -> np.ndarray:
         return _all()[key]
     except KeyError:
         raise StoredValueMissing(
-            f"{key} is not in a5kit/checks/{FILENAME}: the a5kit package is out of date; reinstall it (instructors: `make release`)"
+            f"{key} is not in a5kit/public_checks/{FILENAME}: the a5kit package is out of date; reinstall it (instructors: `make release`)"
         ) from None
 
 

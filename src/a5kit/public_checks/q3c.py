@@ -10,8 +10,8 @@ import numpy as np
 from a5kit import motifs
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.plain import Handle
-from a5kit.checks.q3a import split
-from a5kit.checks.q3b import EPOCHS, SMALL, model_of
+from a5kit.public_checks.q3a import split
+from a5kit.public_checks.q3b import EPOCHS, SMALL, model_of
 
 # Lower bar on the validation split. The reference solution reaches about 0.99 (see the hidden
 # THRESHOLD for how it was measured); any CNN that learns the motifs passes, logistic regression on

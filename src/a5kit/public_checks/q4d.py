@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from a5kit.checking import Failure, case
-from a5kit.checks import stored
-from a5kit.checks.q4c import filter_index
+from a5kit.public_checks import stored
+from a5kit.public_checks.q4c import filter_index
 
 MYOD1_MOTIF = "GCGCAGCTGTCCTGA"
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
-from a5kit.checks import stored
+from a5kit.public_checks import stored
 
 FUNCTION = "scaled_dot_product_attention"
 
@@ -26,7 +26,7 @@ def future_mask(n_queries: int, n_keys: int) -> np.ndarray:
 
 
 # -- the usual mistakes, to name them in a failure message ---------------------------------
-# The wrong weights themselves are precomputed (public cases: a5kit.checks.stored; hidden cases:
+# The wrong weights themselves are precomputed (public cases: a5kit.public_checks.stored; hidden cases:
 # the instructor's reference), so this module computes no attention.
 
 MISTAKES: dict[str, str] = {

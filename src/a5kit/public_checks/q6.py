@@ -8,7 +8,7 @@ import numpy as np
 
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
-from a5kit.checks import stored
+from a5kit.public_checks import stored
 
 
 def random_dna(seed: int, length: int) -> str:

@@ -9,8 +9,8 @@ import numpy as np
 from a5kit import motifs
 from a5kit.checking import Failure, case, expect
 from a5kit.checking.submission import StudentError
-from a5kit.checks import stored
-from a5kit.checks.q2b import plot_summary
+from a5kit.public_checks import stored
+from a5kit.public_checks.q2b import plot_summary
 
 
 def encode(seqs: list[str]) -> np.ndarray:

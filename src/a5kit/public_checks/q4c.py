@@ -6,7 +6,7 @@ import numpy as np
 
 from a5kit import models, motif_match
 from a5kit.checking import Failure, case
-from a5kit.checks import stored
+from a5kit.public_checks import stored
 
 MISTAKES: dict[str, str] = {
     "signed_sum": "that is the largest signed sum; use absolute values, sum of |w|",

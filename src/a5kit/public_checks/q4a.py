@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from a5kit.checking import Failure, case, expect
-from a5kit.checks import stored
-from a5kit.checks.q2b import plot_summary
+from a5kit.public_checks import stored
+from a5kit.public_checks.q2b import plot_summary
 
 BIN_SIZE = 128
 
