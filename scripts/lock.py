@@ -110,33 +110,26 @@ def extra_requirements(extra: str) -> list[str]:
     return [*project["dependencies"], *project["optional-dependencies"][extra]]
 
 
+def dry_run_command(requirements: list[str], python: str, folder: Path) -> list[str]:
+    """``pip install --dry-run`` of ``requirements`` for CPython ``python``, its report in ``folder/report.json``.
+
+    Add the wheel rules (``--only-binary`` ...) and constraints; run it with :func:`registry_env`.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    return [
+        *(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--progress-bar", "off"),
+        *("--python-version", python, "--target", str(folder / "target"), "-r", str(folder / "requirements.txt")),
+        *("--report", str(folder / "report.json")),
+    ]
+
+
 def resolve(requirements: list[str], constraints: dict[str, str], python: str) -> dict[str, str]:
     """Pins pip would install for ``requirements`` on CPython ``python`` (this platform's wheels); a dry run."""
     with tempfile.TemporaryDirectory() as tmp:
-        req, con, report = Path(tmp) / "req.txt", Path(tmp) / "con.txt", Path(tmp) / "report.json"
-        req.write_text("\n".join(requirements) + "\n")
+        con, report = Path(tmp) / "con.txt", Path(tmp) / "report.json"
         con.write_text("".join(f"{n}=={v}\n" for n, v in constraints.items()))
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--progress-bar",
-            "off",
-            "--python-version",
-            python,
-            "--only-binary=:all:",
-            "--target",
-            str(Path(tmp) / "target"),
-            "-r",
-            str(req),
-            "-c",
-            str(con),
-            "--report",
-            str(report),
-        ]
+        cmd = [*dry_run_command(requirements, python, Path(tmp)), "--only-binary=:all:", "-c", str(con)]
         result = subprocess.run(cmd, capture_output=True, text=True, env=registry_env())
         if result.returncode != 0:
             raise ResolutionFailed(result.stdout + result.stderr)

@@ -23,8 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import ROOT
-from test_settings import toy_notebook
+from test_settings import add_one_cells, nbgrader_meta, toy_notebook
 
+from a5kit import nbmeta
 from a5kit.grader import results as results_mod
 from a5kit.grader import settings as gs
 
@@ -172,32 +173,11 @@ REGENERATED = {
 def _add_q7_cells(path: Path) -> None:
     """A task, a solution and a grade cell for q7 (3 points), before the notebook's Submit section."""
     nb = nbformat.read(path, as_version=4)
-
-    def meta(grade_id: str, **flags) -> dict:
-        return {
-            "nbgrader": {
-                "grade": False,
-                "solution": False,
-                "locked": True,
-                "task": False,
-                "schema_version": 3,
-                "grade_id": grade_id,
-                **flags,
-            }
-        }
-
-    cells = [
-        nbformat.v4.new_markdown_cell("### Question 7 (3 points)\n\nWrite `add_one(x)`.", metadata=meta("q7-task")),
-        nbformat.v4.new_code_cell(
-            "def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n",
-            metadata=meta("q7-solution", solution=True, locked=False),
-        ),
-        nbformat.v4.new_code_cell(
-            '### BEGIN HIDDEN TESTS\na5kit.checking.use_hidden_tests()\n### END HIDDEN TESTS\ngrade("q7")',
-            metadata=meta("q7", grade=True, points=3),
-        ),
-    ]
-    submit = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "submit")
+    task = nbformat.v4.new_markdown_cell(
+        "### Question 7 (3 points)\n\nWrite `add_one(x)`.", metadata=nbgrader_meta("q7-task")
+    )
+    cells = [task, *add_one_cells("q7", 3)]
+    submit = next(i for i, c in enumerate(nb.cells) if nbmeta.grade_id(c) == "submit")
     nb.cells[submit:submit] = cells
     nbformat.write(nb, path)
 

@@ -173,38 +173,11 @@ def test_an_answer_file_replaced_by_a_fifo_link_or_hard_link_costs_the_question_
 
 def test_the_hard_deadline_writes_results_json_whatever_the_grader_is_waiting_for(tmp_path, tiny_cache, student_user):
     """The trusted process stops itself at ``deadline`` seconds with a results.json, even mid-cell."""
-    sub = tmp_path / "submission"
-    sub.mkdir()
-    tmp_path.chmod(0o755)
-    (sub / "02_dna_cnn.ipynb").write_text(notebook(ONE_HOT, "while True:\n    pass"))
-    config = tmp_path / "grader.json"
-    points = nbmeta.notebook_points(source_notebooks(ROOT))
-    Settings(
-        notebooks=tuple(Notebook(name, tuple(Question(q, points[q]) for q in qs)) for name, qs in QUESTIONS.items()),
-        user=student_user,
-        limits=Limits(cell=1000, question=1000, total=1000, deadline=40),
-    ).write(config)
-    results = tmp_path / "results" / "results.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "a5kit.grader.runner",
-            str(sub),
-            str(results),
-            "--tests",
-            str(HIDDEN),
-            "--cache",
-            str(tiny_cache),
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        timeout=600,
-        check=True,
-    )  # a guard only: the deadline is 40 s
-    doc = json.loads(results.read_text())
-    results_mod.validate(doc)
+    files = {"02_dna_cnn.ipynb": notebook(ONE_HOT, "while True:\n    pass")}
+    limits = Limits(cell=1000, question=1000, total=1000, deadline=40)
+    doc = grade_by_runner(
+        tmp_path, tiny_cache, student_user, files, guard=600, limits=limits
+    )  # 600 s: a guard; the deadline is 40 s
     assert "hard time limit (40 s)" in doc["output"] and doc["score"] == 0
     assert nothing_left_of(student_user)
 
@@ -446,8 +419,10 @@ def test_only_one_grader_at_a_time_may_kill_everything_of_a_student_account():
 # -- issue 20: what a notebook leaves behind never costs the others their time or memory -----------
 
 
-def grade_by_runner(tmp_path: Path, cache: Path, user: str, files: dict[str, str], guard: float = 300) -> dict:
-    """Grade ``files`` with the real runner process (its 540 s hard stop included); fails if it runs past ``guard`` s."""
+def grade_by_runner(
+    tmp_path: Path, cache: Path, user: str, files: dict[str, str], guard: float = 300, limits: Limits | None = None
+) -> dict:
+    """Grade ``files`` with the real runner process (its hard stop included); fails if it runs past ``guard`` s."""
     sub = tmp_path / "submission"
     sub.mkdir()
     tmp_path.chmod(0o755)
@@ -458,7 +433,7 @@ def grade_by_runner(tmp_path: Path, cache: Path, user: str, files: dict[str, str
     Settings(
         notebooks=tuple(Notebook(name, tuple(Question(q, points[q]) for q in qs)) for name, qs in QUESTIONS.items()),
         user=user,
-        limits=Limits(cell=60, question=60, total=240),
+        limits=limits or Limits(cell=60, question=60, total=240),
     ).write(config)
     results = tmp_path / "results" / "results.json"
     try:

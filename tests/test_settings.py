@@ -36,34 +36,31 @@ def _doc(**changes) -> dict:
     return doc
 
 
-def toy_notebook(path: Path, question: str, points: float) -> Path:
-    """A source notebook with one autograded question: a solution cell and a grade cell (nbgrader metadata)."""
+def nbgrader_meta(grade_id: str, **flags) -> dict:
+    """A cell's nbgrader metadata: a locked, ungraded cell unless ``flags`` say otherwise."""
+    base = {"grade": False, "solution": False, "locked": True, "task": False, "schema_version": 3}
+    return {"nbgrader": {**base, "grade_id": grade_id, **flags}}
 
-    def meta(grade_id: str, **flags) -> dict:
-        return {
-            "nbgrader": {
-                "grade": False,
-                "solution": False,
-                "locked": True,
-                "task": False,
-                "schema_version": 3,
-                "grade_id": grade_id,
-                **flags,
-            }
-        }
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("from a5kit.checking import check, grade", metadata=meta("setup")),
+def add_one_cells(question: str, points: float) -> list:
+    """The solution cell of ``add_one`` and the grade cell of ``question`` (hidden tests restored by nbgrader)."""
+    return [
         nbformat.v4.new_code_cell(
             "def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n",
-            metadata=meta(f"{question}-solution", solution=True, locked=False),
+            metadata=nbgrader_meta(f"{question}-solution", solution=True, locked=False),
         ),
         nbformat.v4.new_code_cell(
             f'### BEGIN HIDDEN TESTS\na5kit.checking.use_hidden_tests()\n### END HIDDEN TESTS\ngrade("{question}")',
-            metadata=meta(question, grade=True, points=points),
+            metadata=nbgrader_meta(question, grade=True, points=points),
         ),
     ]
+
+
+def toy_notebook(path: Path, question: str, points: float) -> Path:
+    """A source notebook with one autograded question: a solution cell and a grade cell (nbgrader metadata)."""
+    nb = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell("from a5kit.checking import check, grade", metadata=nbgrader_meta("setup"))
+    nb.cells = [setup, *add_one_cells(question, points)]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
